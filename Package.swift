@@ -1,0 +1,95 @@
+// swift-tools-version:6.0
+//
+// OneCard: a city one-card (一卡通) e-purse transaction engine.
+//
+// Layout (see docs/architecture.md):
+//   OneCardCore     pure values: money, identifiers, APDU codec, BCD dates. No C, no I/O.
+//   COneCardCrypto  the C shim over OpenSSL's libcrypto (legacy DES API).
+//   OneCardCrypto   3DES/DES, ISO 9797-1 MACs, PBOC diversification, purse MAC/TAC, keysets.
+//                   The only module that imports libcrypto.
+//   EPurse          the T-Union / PBOC e-purse card application and its emulator.
+//   CPCSCLite       system library over libpcsclite (Hardware/).
+//   OneCardPCSC     the Swift PC/SC layer (Hardware/). The only module importing PC/SC.
+//   VirtualReader   puts an emulated card into pcscd through vsmartcard's vpcd (Hardware/).
+//   onecard         the command-line tool, a thin shell over the libraries.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "OneCard",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "onecard", targets: ["onecard"]),
+        .library(name: "OneCardCore", targets: ["OneCardCore"]),
+        .library(name: "OneCardCrypto", targets: ["OneCardCrypto"]),
+        .library(name: "EPurse", targets: ["EPurse"]),
+        .library(name: "OneCardPCSC", targets: ["OneCardPCSC"]),
+        .library(name: "VirtualReader", targets: ["VirtualReader"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "OneCardCore", swiftSettings: strict),
+        .target(
+            name: "COneCardCrypto",
+            linkerSettings: [.linkedLibrary("crypto")]
+        ),
+        .target(
+            name: "OneCardCrypto",
+            dependencies: ["OneCardCore", "COneCardCrypto"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "EPurse",
+            dependencies: ["OneCardCore", "OneCardCrypto"],
+            swiftSettings: strict
+        ),
+        .systemLibrary(
+            name: "CPCSCLite",
+            path: "Hardware/Sources/CPCSCLite",
+            pkgConfig: "libpcsclite",
+            providers: [.apt(["libpcsclite-dev"])]
+        ),
+        .target(
+            name: "OneCardPCSC",
+            dependencies: ["OneCardCore", "CPCSCLite"],
+            path: "Hardware/Sources/OneCardPCSC",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "VirtualReader",
+            dependencies: ["OneCardCore", "EPurse"],
+            path: "Hardware/Sources/VirtualReader",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "onecard",
+            dependencies: [
+                "OneCardCore", "OneCardCrypto", "EPurse", "OneCardPCSC", "VirtualReader",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "OneCardCoreTests", dependencies: ["OneCardCore"], swiftSettings: strict),
+        .testTarget(
+            name: "OneCardCryptoTests",
+            dependencies: ["OneCardCore", "OneCardCrypto"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EPurseTests",
+            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HardwareTests",
+            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "OneCardPCSC", "VirtualReader"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

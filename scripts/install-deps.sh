@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages OneCard builds and tests with. Idempotent; quiet when all
+# are present already.
+set -euo pipefail
+packages=(libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
