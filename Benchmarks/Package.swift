@@ -1,0 +1,30 @@
+// swift-tools-version:6.1
+//
+// OneCard's benchmarks, in their own package so that `swift test` at the top level never
+// compiles the benchmark tooling. Run from this directory:
+//
+//     swift package --allow-writing-to-package-directory benchmark
+//
+// Numbers and the exact commands that produced them are in ../docs/performance.md.
+import PackageDescription
+
+let package = Package(
+    name: "OneCardBenchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "CryptoBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "OneCardCore", package: "OneCard"),
+                .product(name: "OneCardCrypto", package: "OneCard"),
+            ],
+            path: "Benchmarks/CryptoBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

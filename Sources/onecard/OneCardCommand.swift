@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// `onecard`: one command for issuing, loading, tapping, clearing and settling.
+@main
+struct OneCardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "onecard",
+        abstract: "OneCard: a city one-card (一卡通) e-purse transaction engine.",
+        subcommands: [
+            CardCommand.self,
+        ]
+    )
+}
