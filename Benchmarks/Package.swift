@@ -8,6 +8,12 @@
 // Numbers and the exact commands that produced them are in ../docs/performance.md.
 import PackageDescription
 
+import struct Foundation.URL
+
+// SwiftPM names a path dependency after its folder, so the clone's folder name is the
+// identity of the OneCard package here.
+let oneCard = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
+
 let package = Package(
     name: "OneCardBenchmarks",
     platforms: [.macOS(.v14)],
@@ -20,8 +26,8 @@ let package = Package(
             name: "CryptoBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "OneCardCore", package: "OneCard"),
-                .product(name: "OneCardCrypto", package: "OneCard"),
+                .product(name: "OneCardCore", package: oneCard),
+                .product(name: "OneCardCrypto", package: oneCard),
             ],
             path: "Benchmarks/CryptoBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
