@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "OneCardCore", targets: ["OneCardCore"]),
         .library(name: "OneCardCrypto", targets: ["OneCardCrypto"]),
         .library(name: "EPurse", targets: ["EPurse"]),
+        .library(name: "Terminal", targets: ["Terminal"]),
         .library(name: "OneCardPCSC", targets: ["OneCardPCSC"]),
         .library(name: "VirtualReader", targets: ["VirtualReader"]),
     ],
@@ -46,6 +47,11 @@ let package = Package(
         .target(
             name: "EPurse",
             dependencies: ["OneCardCore", "OneCardCrypto"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Terminal",
+            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse"],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -69,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "onecard",
             dependencies: [
-                "OneCardCore", "OneCardCrypto", "EPurse", "OneCardPCSC", "VirtualReader",
+                "OneCardCore", "OneCardCrypto", "EPurse", "Terminal", "OneCardPCSC", "VirtualReader",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -83,6 +89,11 @@ let package = Package(
         .testTarget(
             name: "EPurseTests",
             dependencies: ["OneCardCore", "OneCardCrypto", "EPurse"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TerminalTests",
+            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "Terminal"],
             swiftSettings: strict
         ),
         .testTarget(

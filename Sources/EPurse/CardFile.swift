@@ -81,7 +81,7 @@ public enum CardFile {
                 Document.Proof(type: $0.type.rawValue, counterAfter: $0.counterAfter.rawValue, mac2: hex32($0.mac2), tac: hex32($0.tac))
             })
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         // Plain strings, integers and arrays always encode.
         return (try? encoder.encode(doc)) ?? Data()
     }

@@ -139,7 +139,7 @@ public struct Keyset: Sendable, CustomStringConvertible {
         for (role, key) in masterKeys { keys[role.rawValue] = key.exportKeyMaterial().hex }
         let doc = Document(format: Self.format, algorithm: "3DES", keyVersion: Int(keyVersion.rawValue), masterKeys: keys)
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         // Encoding plain strings and integers cannot fail.
         return (try? encoder.encode(doc)) ?? Data()
     }

@@ -7,6 +7,7 @@ struct OneCardCommand: ParsableCommand {
         commandName: "onecard",
         abstract: "OneCard: a city one-card (一卡通) e-purse transaction engine.",
         subcommands: [
+            KeysCommand.self,
             CardCommand.self,
         ]
     )

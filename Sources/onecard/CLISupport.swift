@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import OneCardCore
+
+/// An error the CLI prints as one line and exits non-zero with.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs a throwing body, turning any library error into a one-line message.
+func reporting<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let e as CLIError {
+        throw e
+    } catch let e as ExitCode {
+        throw e
+    } catch {
+        throw CLIError(String(describing: error))
+    }
+}
+
+/// Writes JSON for `--json` outputs: one compact line, keys sorted.
+func printJSON(_ value: some Encodable) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    if let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8) { print(text) }
+}
+
+/// The local wall-clock time as a terminal stamps transactions.
+func localNow() -> BCDDateTime {
+    var t = time(nil)
+    var tm = tm()
+    localtime_r(&t, &tm)
+    return BCDDateTime(
+        date: BCDDate(year: Int(tm.tm_year) + 1900, month: Int(tm.tm_mon) + 1, day: Int(tm.tm_mday))!,
+        time: BCDTime(hour: Int(tm.tm_hour), minute: Int(tm.tm_min), second: min(59, Int(tm.tm_sec)))!)
+}
+
+extension CardSerial: ExpressibleByArgument {
+    public init?(argument: String) { self.init(hex: argument) }
+}
+
+extension TerminalID: ExpressibleByArgument {
+    public init?(argument: String) { self.init(hex: argument) }
+}
+
+extension CardType: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { allCases.map(\.description) }
+}

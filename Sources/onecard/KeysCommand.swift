@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import OneCardCore
+import OneCardCrypto
+
+/// `onecard keys …`: make and split keyset files.
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Make keyset files (onecard-keyset/1).",
+        subcommands: [New.self, Restrict.self]
+    )
+
+    struct New: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Generate a keyset with fresh random master keys.")
+
+        @Option(help: "Where to write the keyset (refuses to overwrite).")
+        var out: String
+        @Option(help: "Key version cards report (0–255).")
+        var keyVersion: UInt8 = 1
+
+        func run() throws {
+            try reporting {
+                guard !FileManager.default.fileExists(atPath: out) else { throw CLIError("\(out) exists; refusing to overwrite a keyset") }
+                var rng = SystemRandomNumberGenerator()
+                var keys: [KeyRole: TripleDESKey] = [:]
+                for role in KeyRole.allCases {
+                    keys[role] = try TripleDESKey(bytes: (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) })
+                }
+                try writeKeyset(Keyset(keyVersion: KeyVersion(rawValue: keyVersion), masterKeys: keys), to: out)
+                print("wrote keyset \(out) (roles: \(KeyRole.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+        }
+    }
+
+    struct Restrict: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy only some roles' keys: e.g. --roles purchase for a terminal's SAM, --roles tac for clearing.")
+
+        @Option(help: "The full keyset.")
+        var keys: String
+        @Option(help: "Comma-separated roles to keep: purchase, load, tac, maintenance.")
+        var roles: String
+        @Option(help: "Where to write the restricted keyset (refuses to overwrite).")
+        var out: String
+
+        func run() throws {
+            try reporting {
+                var keep = Set<KeyRole>()
+                for name in roles.split(separator: ",") {
+                    guard let role = KeyRole(rawValue: String(name)) else { throw CLIError("unknown role \"\(name)\"") }
+                    keep.insert(role)
+                }
+                guard !FileManager.default.fileExists(atPath: out) else { throw CLIError("\(out) exists; refusing to overwrite a keyset") }
+                let full = try Keyset.load(path: keys)
+                for role in keep { _ = try full.masterKey(role) }
+                try writeKeyset(full.restricted(to: keep), to: out)
+                print("wrote keyset \(out) (roles: \(keep.map(\.rawValue).sorted().joined(separator: ", ")))")
+            }
+        }
+    }
+}
+
+/// Writes a keyset readable by its owner only.
+func writeKeyset(_ keyset: Keyset, to path: String) throws {
+    guard FileManager.default.createFile(atPath: path, contents: keyset.exportJSON(), attributes: [.posixPermissions: 0o600]) else {
+        throw CLIError("cannot write keyset \(path)")
+    }
+}
