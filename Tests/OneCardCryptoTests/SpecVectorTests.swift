@@ -94,7 +94,7 @@ struct RealCardLoadVectors {
 
 @Suite("Diversification, MAC algorithm 3 and the purchase TAC fast path")
 struct DerivedVectors {
-    // Computed independently with Python's `cryptography` TripleDES (see docs/crypto.md).
+    // Computed independently with Python's `cryptography` TripleDES (see docs/card.md, "Cryptography").
     @Test("DK = 3DES(MK, F) ‖ 3DES(MK, ~F)")
     func diversification() throws {
         let mk = try key16("0123456789ABCDEFFEDCBA9876543210")
