@@ -32,5 +32,17 @@ let package = Package(
             path: "Benchmarks/CryptoBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "EPurseBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "OneCardCore", package: oneCard),
+                .product(name: "OneCardCrypto", package: oneCard),
+                .product(name: "EPurse", package: oneCard),
+                .product(name: "Terminal", package: oneCard),
+            ],
+            path: "Benchmarks/EPurseBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )
