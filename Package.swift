@@ -7,6 +7,7 @@
 //   COneCardCrypto  the C shim over OpenSSL's libcrypto (legacy DES API).
 //   OneCardCrypto   3DES/DES, ISO 9797-1 MACs, PBOC diversification, purse MAC/TAC, keysets.
 //                   The only module that imports libcrypto.
+//   City            the city file (operators, terminals, lines, fares) and the pure fare engine.
 //   EPurse          the T-Union / PBOC e-purse card application and its emulator.
 //   CPCSCLite       system library over libpcsclite (Hardware/).
 //   OneCardPCSC     the Swift PC/SC layer (Hardware/). The only module importing PC/SC.
@@ -28,6 +29,7 @@ let package = Package(
         .library(name: "EPurse", targets: ["EPurse"]),
         .library(name: "OneCardPCSC", targets: ["OneCardPCSC"]),
         .library(name: "VirtualReader", targets: ["VirtualReader"]),
+        .library(name: "City", targets: ["City"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,6 +50,7 @@ let package = Package(
             dependencies: ["OneCardCore", "OneCardCrypto"],
             swiftSettings: strict
         ),
+        .target(name: "City", dependencies: ["OneCardCore"], swiftSettings: strict),
         .systemLibrary(
             name: "CPCSCLite",
             path: "Hardware/Sources/CPCSCLite",
@@ -85,6 +88,7 @@ let package = Package(
             dependencies: ["OneCardCore", "OneCardCrypto", "EPurse"],
             swiftSettings: strict
         ),
+        .testTarget(name: "CityTests", dependencies: ["OneCardCore", "City"], swiftSettings: strict),
         .testTarget(
             name: "HardwareTests",
             dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "OneCardPCSC", "VirtualReader"],
