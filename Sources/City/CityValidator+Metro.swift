@@ -14,9 +14,9 @@ extension CityValidator {
             lines.append(line)
         }
         let bands = try fareBands(m.fareBands, card)
-        let every = try number(m.beyondLastBand?.everyMetres ?? 0, "$.metro.beyondLastBand.everyMetres",
+        let every = try number(m.beyondLastBand?.everyMetres.value ?? 0, "$.metro.beyondLastBand.everyMetres",
                                (m.beyondLastBand == nil ? 0 : 1)...Self.lineMetresMax)
-        let add = try amount(m.beyondLastBand?.addFen ?? 0, "$.metro.beyondLastBand.addFen", 0...card.balanceFenMax)
+        let add = try amount(m.beyondLastBand?.addFen.value ?? 0, "$.metro.beyondLastBand.addFen", 0...card.balanceFenMax)
         let (index, metres) = try distances(lines)
         var net = MetroNetwork(
             operatorID: op.id, lines: lines, fareBands: bands, beyondEveryMetres: every, beyondAddFen: add,

@@ -42,7 +42,7 @@ struct CityValidator {
     // MARK: Sections
 
     func cardRules(_ c: CityFileDTO.Card) throws(CityFileError) -> CardRules {
-        let max = try amount(c.balanceFenMax ?? 100_000, "$.card.balanceFenMax", 1...Int64(UInt32.max))
+        let max = try amount(c.balanceFenMax?.value ?? 100_000, "$.card.balanceFenMax", 1...Int64(UInt32.max))
         return CardRules(
             balanceFenMax: max,
             depositFen: try amount(c.depositFen, "$.card.depositFen", 0...max),
@@ -76,8 +76,8 @@ struct CityValidator {
             if o.amountFenMax != nil { throw fail(p + ".amountFenMax", .invalidValue("amount limits are for taxi and gas operators only")) }
             return (1, card.balanceFenMax)
         }
-        let lo = try amount(o.amountFenMin ?? 1, p + ".amountFenMin", 1...card.balanceFenMax)
-        let hi = try amount(o.amountFenMax ?? card.balanceFenMax, p + ".amountFenMax", lo...card.balanceFenMax)
+        let lo = try amount(o.amountFenMin?.value ?? 1, p + ".amountFenMin", 1...card.balanceFenMax)
+        let hi = try amount(o.amountFenMax?.value ?? card.balanceFenMax, p + ".amountFenMax", lo...card.balanceFenMax)
         return (lo, hi)
     }
 
@@ -146,6 +146,14 @@ struct CityValidator {
         return v
     }
 
+    func number(_ v: JSONInteger, _ path: String, _ range: ClosedRange<Int64>) throws(CityFileError) -> Int64 {
+        try number(v.value, path, range)
+    }
+
+    func amount(_ v: JSONInteger, _ path: String, _ range: ClosedRange<Int64>) throws(CityFileError) -> Int64 {
+        try amount(v.value, path, range)
+    }
+
     func amount(_ v: Int64, _ path: String, _ range: ClosedRange<Int64>) throws(CityFileError) -> Int64 {
         guard range.contains(v) else {
             throw fail(path, .amountOutOfRange(valueFen: v, minFen: range.lowerBound, maxFen: range.upperBound))
@@ -153,9 +161,9 @@ struct CityValidator {
         return v
     }
 
-    func basisPoints(_ v: Int64, _ path: String) throws(CityFileError) -> BasisPoints {
-        guard let i = Int(exactly: v), let bp = BasisPoints(rawValue: i) else {
-            throw fail(path, .basisPointsOutOfRange(Int(clamping: v)))
+    func basisPoints(_ v: JSONInteger, _ path: String) throws(CityFileError) -> BasisPoints {
+        guard let i = Int(exactly: v.value), let bp = BasisPoints(rawValue: i) else {
+            throw fail(path, .basisPointsOutOfRange(Int(clamping: v.value)))
         }
         return bp
     }
@@ -193,8 +201,8 @@ struct CityValidator {
         return p
     }
 
-    func operatorRef(_ raw: Int64, _ path: String, _ ops: [OperatorID: Operator], kind: OperatorKind?) throws(CityFileError) -> Operator {
-        let n = try number(raw, path, 0...Int64(UInt16.max))
+    func operatorRef(_ raw: JSONInteger, _ path: String, _ ops: [OperatorID: Operator], kind: OperatorKind?) throws(CityFileError) -> Operator {
+        let n = try number(raw.value, path, 0...Int64(UInt16.max))
         let id = OperatorID(rawValue: UInt16(n))
         guard let op = ops[id] else { throw fail(path, .unknownOperator(id)) }
         if let kind, op.kind != kind { throw fail(path, .operatorKindMismatch(id, expected: kind, found: op.kind)) }

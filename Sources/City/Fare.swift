@@ -40,6 +40,20 @@ public struct Fare: Hashable, Sendable {
     /// How the base was priced.
     public let rule: FareRule
 
+    /// A fare from its parts (for journals replaying a record, and tests).
+    ///
+    /// - Precondition: every amount ≥ 0 and `payableFen == baseFen - concessionFen - transferDiscountFen`.
+    public init(baseFen: Int64, concessionFen: Int64, transferDiscountFen: Int64, payableFen: Int64, rule: FareRule) {
+        precondition(baseFen >= 0 && concessionFen >= 0 && transferDiscountFen >= 0 && payableFen >= 0
+                     && baseFen - concessionFen - transferDiscountFen == payableFen,
+                     "fare does not add up: \(baseFen) - \(concessionFen) - \(transferDiscountFen) != \(payableFen)")
+        self.baseFen = baseFen
+        self.concessionFen = concessionFen
+        self.transferDiscountFen = transferDiscountFen
+        self.payableFen = payableFen
+        self.rule = rule
+    }
+
     /// The amount as the card's 4-byte field.
     public var payableCardFen: UInt32 {
         // Every fare is validated ≤ balanceFenMax ≤ UInt32.max at load.

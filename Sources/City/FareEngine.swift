@@ -109,10 +109,8 @@ extension City {
         let remaining = BasisPoints(rawValue: BasisPoints.rawValueMax - discount.rawValue) ?? .zero
         let afterConcession = remaining.portion(ofFen: baseFen)
         let transfer = min(transferFen, afterConcession)
-        let fare = Fare(baseFen: baseFen, concessionFen: baseFen - afterConcession, transferDiscountFen: transfer,
-                        payableFen: afterConcession - transfer, rule: rule)
-        precondition(fare.payableFen >= 0 && fare.payableFen <= baseFen, "fare out of range: \(fare)")
-        return fare
+        return Fare(baseFen: baseFen, concessionFen: baseFen - afterConcession, transferDiscountFen: transfer,
+                    payableFen: afterConcession - transfer, rule: rule)
     }
 
     func incompleteFare(_ reason: IncompleteReason, policy: IncompletePolicy, _ net: MetroNetwork,
