@@ -84,6 +84,8 @@ struct CityFileErrorTests {
          .invalidValue("\"tram\" is not an operator kind (issuer, bus, metro, taxi, gas)")),
         ("\"commissionBasisPoints\": 150}", "\"commissionBasisPoints\": 150, \"amountFenMax\": 500}", "$.operators[1].amountFenMax",
          .invalidValue("amount limits are for taxi and gas operators only")),
+        ("\"operator\": 1, \"serviceCounter\"", "\"operator\": 2, \"serviceCounter\"", "$.terminals[0].operator",
+         .operatorKindMismatch(OperatorID(rawValue: 2), expected: .issuer, found: .bus)),
         ("\"uploadWindowDays\": 7", "\"uploadWindowDays\": 0", "$.settlement.uploadWindowDays", .numberOutOfRange(value: 0, min: 1, max: 366)),
     ])
     func malformed(old: String, new: String, path: String, problem: CityFileError.Problem) throws {

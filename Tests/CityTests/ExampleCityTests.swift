@@ -44,6 +44,8 @@ struct ExampleCityTests {
         let shared = Set(metro.lines[0].stations.map(\.id)).intersection(metro.lines[1].stations.map(\.id))
         #expect(shared == [try station("0110")])
         #expect(metro.metres(from: try station("0101"), to: try station("0217")) == 11_200 + 7_100)
+        // The longest journey, which sets the maximum fare: Houweizhai ↔ Beikezhan.
+        #expect(metro.metres(from: try station("0101"), to: try station("0201")) == 22_200)
     }
 
     @Test("lookups: terminal to operator and location, operator by id, commission")
