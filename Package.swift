@@ -7,6 +7,7 @@
 //   COneCardCrypto  the C shim over OpenSSL's libcrypto (legacy DES API).
 //   OneCardCrypto   3DES/DES, ISO 9797-1 MACs, PBOC diversification, purse MAC/TAC, keysets.
 //                   The only module that imports libcrypto.
+//   City            the city file (operators, terminals, lines, fares) and the pure fare engine.
 //   EPurse          the T-Union / PBOC e-purse card application and its emulator.
 //   CPCSCLite       system library over libpcsclite (Hardware/).
 //   OneCardPCSC     the Swift PC/SC layer (Hardware/). The only module importing PC/SC.
@@ -29,6 +30,7 @@ let package = Package(
         .library(name: "Terminal", targets: ["Terminal"]),
         .library(name: "OneCardPCSC", targets: ["OneCardPCSC"]),
         .library(name: "VirtualReader", targets: ["VirtualReader"]),
+        .library(name: "City", targets: ["City"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,9 +51,10 @@ let package = Package(
             dependencies: ["OneCardCore", "OneCardCrypto"],
             swiftSettings: strict
         ),
+        .target(name: "City", dependencies: ["OneCardCore"], swiftSettings: strict),
         .target(
             name: "Terminal",
-            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse"],
+            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "City"],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -75,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "onecard",
             dependencies: [
-                "OneCardCore", "OneCardCrypto", "EPurse", "Terminal", "OneCardPCSC", "VirtualReader",
+                "OneCardCore", "OneCardCrypto", "EPurse", "City", "Terminal", "OneCardPCSC", "VirtualReader",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -91,6 +94,7 @@ let package = Package(
             dependencies: ["OneCardCore", "OneCardCrypto", "EPurse"],
             swiftSettings: strict
         ),
+        .testTarget(name: "CityTests", dependencies: ["OneCardCore", "City"], swiftSettings: strict),
         .testTarget(
             name: "TerminalTests",
             dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "Terminal"],
