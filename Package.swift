@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "OneCardCore", targets: ["OneCardCore"]),
         .library(name: "OneCardCrypto", targets: ["OneCardCrypto"]),
         .library(name: "EPurse", targets: ["EPurse"]),
+        .library(name: "UploadBatch", targets: ["UploadBatch"]),
         .library(name: "Terminal", targets: ["Terminal"]),
         .library(name: "OneCardPCSC", targets: ["OneCardPCSC"]),
         .library(name: "VirtualReader", targets: ["VirtualReader"]),
@@ -52,6 +53,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "City", dependencies: ["OneCardCore"], swiftSettings: strict),
+        .target(
+            name: "UploadBatch",
+            dependencies: ["OneCardCore", "OneCardCrypto"],
+            swiftSettings: strict
+        ),
         .target(
             name: "Terminal",
             dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "City"],
@@ -95,6 +101,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CityTests", dependencies: ["OneCardCore", "City"], swiftSettings: strict),
+        .testTarget(
+            name: "UploadBatchTests",
+            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "TerminalTests",
             dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "Terminal"],

@@ -1,5 +1,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <openssl/des.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <string.h>
 #include "COneCardCrypto.h"
 
@@ -34,4 +36,12 @@ void onecard_des_cbc_mac(const uint8_t *data, size_t count,
         DES_ecb_encrypt((const_DES_cblock *)block, (DES_cblock *)state,
                         (DES_key_schedule *)schedule, DES_ENCRYPT);
     }
+}
+
+int onecard_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t data_len,
+                        uint8_t out[32]) {
+    unsigned int out_len = 0;
+    static const uint8_t empty = 0;
+    if (HMAC(EVP_sha256(), key, (int)key_len, data_len ? data : &empty, data_len, out, &out_len) == NULL) return 0;
+    return out_len == 32;
 }

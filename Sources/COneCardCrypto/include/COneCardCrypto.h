@@ -39,6 +39,11 @@ void onecard_des3_block(const uint8_t in[8], uint8_t out[8],
 void onecard_des_cbc_mac(const uint8_t *data, size_t count,
                          const onecard_des_schedule *schedule, uint8_t state[8]);
 
+/// HMAC-SHA-256 (OpenSSL `HMAC` with `EVP_sha256`); writes 32 bytes to `out`.
+/// Returns 1 on success, 0 on failure.
+int onecard_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t data_len,
+                        uint8_t out[32]);
+
 #ifdef __cplusplus
 }
 #endif

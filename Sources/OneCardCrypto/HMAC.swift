@@ -1,0 +1,30 @@
+internal import COneCardCrypto
+
+/// HMAC-SHA-256 from libcrypto: the MAC over whole upload batch files, where a DES-CBC MAC
+/// would cost more per record than the TAC check itself.
+public enum HMACSHA256 {
+    /// The tag length in bytes.
+    public static let byteCount = 32
+
+    /// Authenticates `data` under `key` (OpenSSL `HMAC` with `EVP_sha256`).
+    public static func authenticate(key: [UInt8], data: UnsafeRawBufferPointer) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: byteCount)
+        let ok = key.withUnsafeBufferPointer { k in
+            out.withUnsafeMutableBufferPointer { o in
+                onecard_hmac_sha256(
+                    k.baseAddress, k.count, data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count, o.baseAddress!)
+            }
+        }
+        // HMAC with SHA-256 fails only if libcrypto cannot allocate: not an input error.
+        precondition(ok == 1, "libcrypto HMAC-SHA-256 failed")
+        return out
+    }
+
+    /// Compares two tags in constant time.
+    public static func equal(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for (x, y) in zip(a, b) { diff |= x ^ y }
+        return diff == 0
+    }
+}
