@@ -60,7 +60,7 @@ let package = Package(
         ),
         .target(
             name: "Terminal",
-            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "City"],
+            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch"],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "onecard",
             dependencies: [
-                "OneCardCore", "OneCardCrypto", "EPurse", "City", "Terminal", "OneCardPCSC", "VirtualReader",
+                "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "OneCardPCSC", "VirtualReader",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -108,7 +108,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TerminalTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "Terminal"],
+            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal"],
             swiftSettings: strict
         ),
         .testTarget(
