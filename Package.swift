@@ -29,6 +29,7 @@ let package = Package(
         .library(name: "EPurse", targets: ["EPurse"]),
         .library(name: "UploadBatch", targets: ["UploadBatch"]),
         .library(name: "Terminal", targets: ["Terminal"]),
+        .library(name: "Clearing", targets: ["Clearing"]),
         .library(name: "OneCardPCSC", targets: ["OneCardPCSC"]),
         .library(name: "VirtualReader", targets: ["VirtualReader"]),
         .library(name: "City", targets: ["City"]),
@@ -61,6 +62,11 @@ let package = Package(
         .target(
             name: "Terminal",
             dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Clearing",
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch"],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -104,6 +110,11 @@ let package = Package(
         .testTarget(
             name: "UploadBatchTests",
             dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ClearingTests",
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,179 @@
+public import OneCardCore
+public import UploadBatch
+
+/// The clearing centre's compact view of one card, kept in memory for every card and rebuilt
+/// from storage at startup: 24 bytes.
+public struct CardShadow: Hashable, Sendable {
+    /// The ledger balance of the card's purse.
+    public var balanceFen: UInt32 = 0
+    /// Fares paid to operators from suspense because the purse had not been funded yet.
+    public var arrearsFen: UInt32 = 0
+    /// The next offline (purchase) counter expected.
+    public var nextOffline: UInt16 = 0
+    /// The next online (load) counter expected.
+    public var nextOnline: UInt16 = 0
+    /// The time of the newest posted card transaction (seconds since 1970).
+    public var lastSeconds: UInt32 = 0
+    /// The card's own balance after that transaction (for the chain check).
+    public var lastBalanceAfterFen: UInt32 = 0
+    /// ``Flags``.
+    public var flags: UInt8 = 0
+
+    /// One-time events of a card.
+    public enum Flags {
+        /// Any purchase seen.
+        public static let seenOffline: UInt8 = 1 << 0
+        /// Any load seen.
+        public static let seenOnline: UInt8 = 1 << 1
+        /// Issued (deposit taken).
+        public static let issued: UInt8 = 1 << 2
+        /// Refunded.
+        public static let refunded: UInt8 = 1 << 3
+        /// Replaced.
+        public static let replaced: UInt8 = 1 << 4
+        /// Has open counter gaps.
+        public static let hasGaps: UInt8 = 1 << 5
+    }
+
+    /// An empty shadow.
+    public init() {}
+}
+
+/// A counter that was skipped: a record the card must have made but nobody uploaded yet.
+public struct CounterGap: Hashable, Sendable {
+    /// The card.
+    public var serial: CardSerial
+    /// `true` for the offline (purchase) counter, `false` for the online (load) counter.
+    public var offline: Bool
+    /// The missing counter value.
+    public var counter: UInt16
+    /// The day (since 1970) the gap was seen.
+    public var seenDay: Int
+    /// Whether an exception has been opened for it.
+    public var reported: Bool
+
+    /// Describes a gap.
+    public init(serial: CardSerial, offline: Bool, counter: UInt16, seenDay: Int, reported: Bool = false) {
+        self.serial = serial
+        self.offline = offline
+        self.counter = counter
+        self.seenDay = seenDay
+        self.reported = reported
+    }
+}
+
+/// Something a clearing officer must look at (a possible cloned card).
+public struct ClearingException: Hashable, Sendable, Codable {
+    /// What was seen.
+    public enum Kind: String, Sendable, Codable {
+        /// A counter gap unfilled past the window.
+        case counterGap = "counter-gap"
+        /// A record's balance-before disagrees with the card's previous balance-after.
+        case balanceMismatch = "balance-mismatch"
+        /// A one-time event (issue, refund, replacement) seen twice with different content.
+        case conflict = "conflict"
+    }
+
+    /// Deterministic id.
+    public var id: UInt64
+    /// What was seen.
+    public var kind: Kind
+    /// The card (16 hex).
+    public var card: String
+    /// Plain-words detail with the figures.
+    public var detail: String
+    /// The record that showed it, `terminal/batch#index`, if any.
+    public var record: String?
+    /// The day it was opened, `YYYY-MM-DD`.
+    public var opened: String
+
+    /// Describes an exception.
+    public init(id: UInt64, kind: Kind, card: String, detail: String, record: String?, opened: String) {
+        self.id = id
+        self.kind = kind
+        self.card = card
+        self.detail = detail
+        self.record = record
+        self.opened = opened
+    }
+}
+
+/// The outcome of one batch; stored so a re-ingest returns it unchanged.
+public struct BatchOutcome: Hashable, Sendable, Codable {
+    /// The uploading terminal (12 hex).
+    public var terminal: String
+    /// Its batch sequence.
+    public var sequence: UInt32
+    /// Records in the batch.
+    public var records: Int
+    /// Records accepted.
+    public var accepted: Int
+    /// Sum of accepted amounts.
+    public var acceptedAmountFen: Int64
+    /// Refused records by code.
+    public var refused: [String: Int]
+    /// Exceptions opened while posting this batch.
+    public var exceptions: Int
+
+    /// An empty outcome for a batch.
+    public init(terminal: String, sequence: UInt32, records: Int) {
+        self.terminal = terminal
+        self.sequence = sequence
+        self.records = records
+        self.accepted = 0
+        self.acceptedAmountFen = 0
+        self.refused = [:]
+        self.exceptions = 0
+    }
+}
+
+/// A refused record, for the refusal file and the exception queue.
+public struct Refusal: Hashable, Sendable {
+    /// Which record.
+    public var ref: RecordRef
+    /// Why.
+    public var code: RefusalCode
+    /// The record itself.
+    public var record: BatchRecord
+
+    /// Describes a refusal.
+    public init(ref: RecordRef, code: RefusalCode, record: BatchRecord) {
+        self.ref = ref
+        self.code = code
+        self.record = record
+    }
+}
+
+/// The in-memory state of the clearing centre. Everything here is derived from storage, which
+/// rebuilds it at startup.
+public struct ClearingState: Sendable {
+    /// Per-card shadows, keyed by serial.
+    public var cards: [UInt64: CardShadow] = [:]
+    /// Open counter gaps by card.
+    public var gaps: [UInt64: [CounterGap]] = [:]
+    /// Ingested batches: (terminal, sequence) → outcome.
+    public var batches: [BatchKey: BatchOutcome] = [:]
+    /// Hotlisted cards: serial → seconds since 1970 of the hotlist entry.
+    public var hotlist: [UInt64: UInt32] = [:]
+    /// Every account's net (credits − debits); the nets of all accounts sum to zero.
+    public var accountNetFen: [AccountID: Int64] = [:]
+    /// The newest upload day seen (days since 1970): the reference for the gap window.
+    public var newestDay: Int = 0
+
+    /// An empty state.
+    public init() {}
+}
+
+/// (terminal, batch sequence): the identity of an upload batch.
+public struct BatchKey: Hashable, Sendable {
+    /// The terminal.
+    public var terminal: UInt64
+    /// Its batch sequence.
+    public var sequence: UInt32
+
+    /// Names a batch.
+    public init(terminal: UInt64, sequence: UInt32) {
+        self.terminal = terminal
+        self.sequence = sequence
+    }
+}

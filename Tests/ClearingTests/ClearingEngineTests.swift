@@ -1,0 +1,220 @@
+import City
+import Clearing
+import Foundation
+import OneCardCore
+import OneCardCrypto
+import Testing
+import UploadBatch
+
+/// A tiny scripted city day with real TACs, built record by record as cards would.
+struct Day {
+    static let city = try! City.load(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("config/city-xian.json").path)
+    static let tacMaster = try! TripleDESKey(hex: "33333333333333334444444444444444")
+    static let counter = TerminalID(hex: "710001000001")!   // issuer service counter, operator 1
+    static let bus = TerminalID(hex: "710002000501")!       // bus, operator 2
+    static let metro = TerminalID(hex: "710003010101")!     // metro, operator 3
+
+    var sequences: [TerminalID: UInt32] = [:]
+    var cards: [CardSerial: (balance: UInt32, offline: UInt16, online: UInt16)] = [:]
+
+    static func bcd(_ iso: String) -> UInt64 { TripleDESPurse.packedDateTime(BCDDateTime(iso: iso)!) }
+
+    mutating func load(_ serial: CardSerial, _ amount: UInt32, at: String) -> BatchRecord {
+        var c = cards[serial] ?? (0, 0, 0)
+        let after = c.balance + amount
+        let dt = Self.bcd(at)
+        let tac = TripleDESPurse.loadTAC(
+            tacKey: TripleDESPurse.tacKey(tacMaster: Self.tacMaster, serial: serial), newBalanceFen: after,
+            onlineCounter: PurseCounter(rawValue: c.online), amountFen: amount, type: .epLoad, terminal: Self.counter,
+            at: BCDDateTime(iso: at)!)
+        let r = BatchRecord(
+            kind: .load, transactionType: 0x02, serial: serial, cardType: 1, counter: c.online, amountFen: amount,
+            balanceBeforeFen: c.balance, balanceAfterFen: after, terminal: Self.counter, sequence: next(Self.counter),
+            dateTimeBCD: dt, tac: tac)
+        c.balance = after
+        c.online += 1
+        cards[serial] = c
+        return r
+    }
+
+    mutating func tap(_ serial: CardSerial, _ amount: UInt32, on terminal: TerminalID = bus, at: String) -> BatchRecord {
+        var c = cards[serial] ?? (0, 0, 0)
+        let seq = next(terminal)
+        let tac = TripleDESPurse.purchaseTAC(
+            tacKey: TripleDESPurse.tacKey(tacMaster: Self.tacMaster, serial: serial), amountFen: amount, typeByte: 0x06,
+            terminal: terminal.rawValue, terminalSequence: seq, dateTimeBCD: Self.bcd(at))
+        let r = BatchRecord(
+            kind: .purchase, transactionType: 0x06, serial: serial, cardType: 1, counter: c.offline, amountFen: amount,
+            balanceBeforeFen: c.balance, balanceAfterFen: c.balance - amount, terminal: terminal, sequence: seq,
+            dateTimeBCD: Self.bcd(at), tac: tac)
+        c.balance -= amount
+        c.offline += 1
+        cards[serial] = c
+        return r
+    }
+
+    mutating func next(_ t: TerminalID) -> UInt32 {
+        sequences[t, default: 0] += 1
+        return sequences[t]!
+    }
+
+    static func batch(_ terminal: TerminalID, _ seq: UInt32, _ records: [BatchRecord], created: String = "2026-11-29T23:00:00") -> IncomingBatch {
+        let op: UInt16 = terminal == counter ? 1 : terminal == bus ? 2 : 3
+        let header = BatchHeader(terminal: terminal, operatorID: op, sequence: seq, createdBCD: bcd(created))
+        return IncomingBatch(file: "\(terminal)-\(seq)", batch: BatchFile(header: header, records: records))
+    }
+
+    static func engine() -> ClearingEngine { ClearingEngine(config: ClearingConfig(city: city, tacMaster: tacMaster)) }
+}
+
+let cardA = CardSerial(hex: "2000000000000001")!
+let cardB = CardSerial(hex: "2000000000000002")!
+
+@Suite("Clearing engine")
+struct ClearingEngineTests {
+    @Test("a day posts every fare and load exactly, and every account nets to zero")
+    func cleanDay() {
+        var d = Day()
+        let loads = [d.load(cardA, 5000, at: "2026-11-29T07:00:00"), d.load(cardB, 1000, at: "2026-11-29T07:05:00")]
+        let taps = [d.tap(cardA, 200, at: "2026-11-29T08:00:00"), d.tap(cardB, 100, at: "2026-11-29T08:01:00"),
+                    d.tap(cardA, 200, at: "2026-11-29T18:00:00")]
+        let e = Day.engine()
+        // Bus batch first: the loads come later in the same run and the per-card sort fixes the order.
+        let r = e.run([Day.batch(Day.bus, 1, taps), Day.batch(Day.counter, 1, loads)])
+        #expect(r.summary.accepted == 5)
+        #expect(r.summary.acceptedAmountFen == 6500)
+        #expect(r.summary.refused.values.reduce(0, +) == 0)
+        #expect(r.exceptions.isEmpty)
+        #expect(e.state.cards[cardA.rawValue]?.balanceFen == 4600)
+        #expect(e.state.cards[cardB.rawValue]?.balanceFen == 900)
+        #expect(e.state.accountNetFen[.operatorPayable(2)] == 500)
+        #expect(e.state.accountNetFen[.agentCash(Day.counter)] == -6000)
+        #expect(e.state.accountNetFen.values.reduce(0, +) == 0)
+        #expect(r.transfers.count == 5)
+        #expect(Set(r.transfers.map(\.id)).count == 5)
+    }
+
+    @Test("re-ingesting a batch returns its original outcome and applies nothing")
+    func replay() {
+        var d = Day()
+        let b = Day.batch(Day.counter, 1, [d.load(cardA, 5000, at: "2026-11-29T07:00:00")])
+        let e = Day.engine()
+        let first = e.run([b])
+        let again = e.run([b, b])
+        #expect(again.replayed == [true, true])
+        #expect(again.outcomes[0] == first.outcomes[0])
+        #expect(again.transfers.isEmpty)
+        #expect(e.state.cards[cardA.rawValue]?.balanceFen == 5000)
+    }
+
+    @Test("a forged TAC is refused 01, a duplicate 03, a grey record 04, an old record 05, a foreign terminal 06, a hotlisted card 07")
+    func refusals() {
+        var d = Day()
+        let load = d.load(cardA, 5000, at: "2026-11-29T07:00:00")
+        var forged = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
+        forged.tac ^= 1
+        var grey = d.tap(cardA, 200, at: "2026-11-29T08:10:00")
+        grey.kind = .grey
+        let old = d.tap(cardA, 200, at: "2026-11-01T08:00:00")
+        let ok = d.tap(cardA, 300, at: "2026-11-29T09:00:00")
+        var foreign = d.tap(cardA, 100, at: "2026-11-29T09:30:00")
+        foreign.terminal = Day.metro
+        let e = Day.engine()
+        e.hotlist(cardB, from: ClearingTime.seconds(bcd: Day.bcd("2026-11-29T12:00:00")))
+        let before = d.load(cardB, 1000, at: "2026-11-29T11:00:00")
+        let hotTap = d.tap(cardB, 100, at: "2026-11-29T13:00:00")
+        let r = e.run([
+            Day.batch(Day.counter, 1, [load, before]),
+            Day.batch(Day.bus, 1, [forged, grey, old, ok, ok, foreign, hotTap]),
+        ])
+        let s = r.summary
+        #expect(s.refused == ["01": 1, "02": 0, "03": 1, "04": 1, "05": 1, "06": 1, "07": 1])
+        #expect(s.accepted == 3)
+        #expect(e.state.cards[cardA.rawValue]?.balanceFen == 4700)
+        #expect(e.state.cards[cardB.rawValue]?.balanceFen == 1000)
+    }
+
+    @Test("illegal data is refused 02: amount 0, balances that do not add up, a load from a bus")
+    func illegal() {
+        var d = Day()
+        let load = d.load(cardA, 5000, at: "2026-11-29T07:00:00")
+        var zero = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
+        zero.amountFen = 0
+        var sums = d.tap(cardA, 200, at: "2026-11-29T08:30:00")
+        sums.balanceAfterFen += 1
+        var badDate = d.tap(cardA, 200, at: "2026-11-29T08:40:00")
+        badDate.dateTimeBCD = 0x2026_1331_0000_00
+        let e = Day.engine()
+        let r = e.run([Day.batch(Day.counter, 1, [load]), Day.batch(Day.bus, 1, [zero, sums, badDate])])
+        #expect(r.summary.refused["02"] == 3)
+        #expect(e.state.cards[cardA.rawValue]?.balanceFen == 5000)
+    }
+
+    @Test("a counter gap filled by a later batch is accepted; one left open past the window opens an exception")
+    func gaps() {
+        var d = Day()
+        let load = d.load(cardA, 5000, at: "2026-11-29T07:00:00")
+        let t0 = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
+        let t1 = d.tap(cardA, 200, at: "2026-11-29T09:00:00")
+        let t2 = d.tap(cardA, 200, at: "2026-11-29T10:00:00")
+        let e = Day.engine()
+        var r = e.run([Day.batch(Day.counter, 1, [load]), Day.batch(Day.bus, 1, [t0, t2])])
+        #expect(r.exceptions.isEmpty)
+        #expect(e.state.gaps[cardA.rawValue]?.count == 1)
+        r = e.run([Day.batch(Day.bus, 2, [t1])])
+        #expect(r.summary.accepted == 1)
+        #expect(e.state.gaps[cardA.rawValue] == nil)
+        #expect(e.state.cards[cardA.rawValue]?.balanceFen == 4400)
+        // A gap nobody fills: exception once the window (2 days) has passed.
+        let t3 = d.tap(cardA, 200, at: "2026-11-29T11:00:00")
+        _ = t3
+        let t4 = d.tap(cardA, 200, at: "2026-11-29T12:00:00")
+        r = e.run([Day.batch(Day.bus, 3, [t4])])
+        #expect(r.exceptions.isEmpty)
+        let later = d.tap(cardA, 100, at: "2026-12-02T08:00:00")
+        r = e.run([Day.batch(Day.bus, 4, [later], created: "2026-12-02T23:00:00")])
+        #expect(r.exceptions.map(\.kind) == [.counterGap])
+        #expect(e.state.accountNetFen.values.reduce(0, +) == 0)
+    }
+
+    @Test("a balance that does not follow the card's chain opens a possible-clone exception but the fare is posted")
+    func clone() {
+        var d = Day()
+        let load = d.load(cardA, 5000, at: "2026-11-29T07:00:00")
+        let t0 = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
+        // A clone: same keys, next counter, but a balance the real card never had.
+        var d2 = d
+        d2.cards[cardA]!.balance = 9999
+        let t1 = d2.tap(cardA, 200, at: "2026-11-29T09:00:00")
+        let e = Day.engine()
+        let r = e.run([Day.batch(Day.counter, 1, [load]), Day.batch(Day.bus, 1, [t0, t1])])
+        #expect(r.exceptions.map(\.kind) == [.balanceMismatch])
+        #expect(r.summary.accepted == 3)
+        #expect(e.state.cards[cardA.rawValue]?.balanceFen == 4600)
+    }
+
+    @Test("fares uploaded before the load that funds them are paid from suspense and recovered when the load clears")
+    func arrears() {
+        var d = Day()
+        let load = d.load(cardA, 1000, at: "2026-11-29T07:00:00")
+        let t0 = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
+        let e = Day.engine()
+        _ = e.run([Day.batch(Day.bus, 1, [t0])])
+        #expect(e.state.cards[cardA.rawValue]?.arrearsFen == 200)
+        #expect(e.state.accountNetFen[.suspense] == -200)
+        _ = e.run([Day.batch(Day.counter, 1, [load])])
+        #expect(e.state.cards[cardA.rawValue]?.arrearsFen == 0)
+        #expect(e.state.cards[cardA.rawValue]?.balanceFen == 800)
+        #expect(e.state.accountNetFen[.suspense] == 0)
+        #expect(e.state.accountNetFen[.purse(cardA)] == 800)
+    }
+
+    @Test("the register load TAC equals the card's")
+    func loadTACFastPath() {
+        var d = Day()
+        let r = d.load(cardA, 0x1C37, at: "2026-11-29T07:00:00")
+        let e = Day.engine()
+        #expect(e.run([Day.batch(Day.counter, 1, [r])]).summary.accepted == 1)
+    }
+}
