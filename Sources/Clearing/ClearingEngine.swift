@@ -31,6 +31,9 @@ public struct RunResult: Sendable {
     public var refusals: [Refusal] = []
     /// Exceptions opened.
     public var exceptions: [ClearingException] = []
+    /// Accepted records, packed (``Packing/appendAccepted(_:kind:amountFen:to:)``), for the
+    /// audit that every accepted record has exactly its transfers.
+    public var accepted: [UInt8] = []
     /// Cards whose shadow changed.
     public var touchedCards: Set<UInt64> = []
 

@@ -42,7 +42,7 @@ struct Posting {
             let r = batch.records[Int(item.index)]
             let ref = RecordRef(terminal: batch.header.terminal, batch: batch.header.sequence, index: item.index)
             let code = codes[n] ?? post(r, seconds: item.seconds, ref: ref, batch: Int(item.batch))
-            tally(Int(item.batch), r, code)
+            tally(Int(item.batch), r, code, ref)
             if let code { result.refusals.append(Refusal(ref: ref, code: code, record: r)) }
         }
     }
@@ -69,10 +69,11 @@ struct Posting {
         return codes
     }
 
-    mutating func tally(_ batch: Int, _ r: BatchRecord, _ code: RefusalCode?) {
+    mutating func tally(_ batch: Int, _ r: BatchRecord, _ code: RefusalCode?, _ ref: RecordRef) {
         if let code {
             result.outcomes[batch].refused[code.rawValue, default: 0] += 1
         } else {
+            Packing.appendAccepted(ref, kind: r.kind, amountFen: r.amountFen, to: &result.accepted)
             result.outcomes[batch].accepted += 1
             result.outcomes[batch].acceptedAmountFen += Int64(r.amountFen)
         }

@@ -218,3 +218,44 @@ struct ClearingEngineTests {
         #expect(e.run([Day.batch(Day.counter, 1, [r])]).summary.accepted == 1)
     }
 }
+
+@Suite("Ledger audit")
+struct LedgerAuditTests {
+    static func audit(_ r: RunResult, _ e: ClearingEngine, transfers: [Transfer]? = nil) -> LedgerAudit {
+        var a = LedgerAudit()
+        var page: [UInt8] = []
+        for t in transfers ?? r.transfers { Packing.append(t, to: &page) }
+        a.add(Packing.transfers(page)!)
+        a.finish(accepted: Packing.accepted(r.accepted)!, shadows: e.state.cards)
+        return a
+    }
+
+    @Test("a clean day holds every invariant after a round trip through the packed pages")
+    func holds() {
+        var d = Day()
+        let e = Day.engine()
+        let r = e.run([
+            Day.batch(Day.counter, 1, [d.load(cardA, 5000, at: "2026-11-29T07:00:00")]),
+            Day.batch(Day.bus, 1, [d.tap(cardA, 200, at: "2026-11-29T08:00:00"), d.tap(cardA, 300, at: "2026-11-29T09:00:00")]),
+        ])
+        let a = Self.audit(r, e)
+        #expect(a.holds, "\(a.violations)")
+        #expect(a.transferCount == 3 && a.totalFen == 5500)
+    }
+
+    @Test("a lost transfer, a doubled transfer and an invented one are each caught")
+    func violations() {
+        var d = Day()
+        let e = Day.engine()
+        let r = e.run([
+            Day.batch(Day.counter, 1, [d.load(cardA, 5000, at: "2026-11-29T07:00:00")]),
+            Day.batch(Day.bus, 1, [d.tap(cardA, 200, at: "2026-11-29T08:00:00")]),
+        ])
+        #expect(!Self.audit(r, e, transfers: [r.transfers[0]]).holds)
+        #expect(!Self.audit(r, e, transfers: r.transfers + [r.transfers[1]]).holds)
+        var invented = r.transfers[1]
+        invented.id &+= 1
+        invented.source.index = 99
+        #expect(!Self.audit(r, e, transfers: r.transfers + [invented]).holds)
+    }
+}

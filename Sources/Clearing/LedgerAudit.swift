@@ -1,0 +1,71 @@
+import OneCardCore
+public import UploadBatch
+
+/// The ledger's invariants (`onecard clearing check`), checked from what storage holds:
+///
+/// 1. every transfer moves a positive amount between two different accounts, and total debits
+///    equal total credits;
+/// 2. every card's purse balance equals the sum of its transfers, matches the shadow, and is
+///    never negative;
+/// 3. every accepted purchase or load has exactly one fare/load transfer, every accepted record
+///    is the source of at most one transfer per leg, and every transfer's source was accepted.
+public struct LedgerAudit {
+    /// The first violation found, in words with the figures.
+    public private(set) var violations: [String] = []
+    /// Transfers seen.
+    public private(set) var transferCount = 0
+    /// Sum of all debits (equal to all credits).
+    public private(set) var totalFen: Int64 = 0
+
+    private var net: [AccountID: Int64] = [:]
+    private var primaries: [RecordRef: Int] = [:]
+    private var legs = Set<UInt64>()
+    private var sources = Set<RecordRef>()
+    private let violationsMax = 20
+
+    /// An empty audit.
+    public init() {}
+
+    /// Feeds transfers (any order).
+    public mutating func add(_ transfers: [Transfer]) {
+        for t in transfers {
+            transferCount += 1
+            if t.amountFen <= 0 || t.debit == t.credit { note("transfer \(t.id) moves \(t.amountFen) fen from \(t.debit) to \(t.credit)") }
+            totalFen += t.amountFen
+            net[t.debit, default: 0] -= t.amountFen
+            net[t.credit, default: 0] += t.amountFen
+            if !legs.insert(t.id).inserted { note("transfer id \(t.id) appears twice (source \(t.source))") }
+            sources.insert(t.source)
+            if t.reason == .purchase || t.reason == .load { primaries[t.source, default: 0] += 1 }
+        }
+    }
+
+    /// Checks everything against the accepted records and the card shadows.
+    public mutating func finish(accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)], shadows: [UInt64: CardShadow]) {
+        let sum = net.values.reduce(Int64(0), +)
+        if sum != 0 { note("debits and credits differ by \(sum) fen") }
+        for (account, balance) in net where account.kind == .purse {
+            let shadow = Int64(shadows[account.number]?.balanceFen ?? 0)
+            if balance < 0 { note("\(account) is negative: \(Fen.yuan(balance)) yuan") }
+            if balance != shadow { note("\(account) sums to \(balance) fen but its shadow holds \(shadow) fen") }
+        }
+        for (serial, s) in shadows where s.balanceFen > 0 && net[AccountID(kind: .purse, number: serial)] == nil {
+            note("card \(CardSerial(rawValue: serial)) shadow holds \(s.balanceFen) fen with no transfers")
+        }
+        var acceptedRefs = Set<RecordRef>()
+        for a in accepted {
+            acceptedRefs.insert(a.ref)
+            if a.kind == .purchase || a.kind == .load, primaries[a.ref] != 1 {
+                note("accepted \(a.kind) \(a.ref) has \(primaries[a.ref] ?? 0) \(a.kind) transfers, expected 1")
+            }
+        }
+        for s in sources where !acceptedRefs.contains(s) { note("transfer source \(s) is not an accepted record") }
+    }
+
+    /// Whether no violation was found.
+    public var holds: Bool { violations.isEmpty }
+
+    private mutating func note(_ v: String) {
+        if violations.count < violationsMax { violations.append(v) }
+    }
+}

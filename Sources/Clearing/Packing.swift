@@ -1,0 +1,112 @@
+import OneCardCore
+public import UploadBatch
+
+/// Fixed-size binary encodings of ledger rows, so storage writes them as pages (one BLOB per
+/// N rows) instead of one SQL row each: the ledger's group commit is then a handful of large
+/// writes, whatever the number of transfers.
+public enum Packing {
+    /// Bytes per packed transfer.
+    public static let transferBytes = 64
+    /// Bytes per packed shadow.
+    public static let shadowBytes = 32
+    /// Bytes per packed accepted-record reference.
+    public static let acceptedBytes = 24
+
+    /// Appends a transfer: id, debit (kind, number), credit (kind, number), amount, reason,
+    /// source (terminal, batch, index), date-time, zero padding.
+    public static func append(_ t: Transfer, to out: inout [UInt8]) {
+        let start = out.count
+        out.appendBigEndian(t.id)
+        out.append(t.debit.kind.rawValue)
+        out.appendBigEndian(t.debit.number)
+        out.append(t.credit.kind.rawValue)
+        out.appendBigEndian(t.credit.number)
+        out.appendBigEndian(UInt64(bitPattern: t.amountFen))
+        out.append(t.reason.rawValue)
+        out.appendBigEndian(t.source.terminal.rawValue, byteCount: 6)
+        out.appendBigEndian(t.source.batch)
+        out.appendBigEndian(t.source.index)
+        out.appendBigEndian(t.dateTimeBCD, byteCount: 7)
+        out.append(contentsOf: repeatElement(0, count: start + transferBytes - out.count))
+    }
+
+    /// Decodes the transfers of a page; `nil` if any row is corrupt.
+    public static func transfers(_ page: [UInt8]) -> [Transfer]? {
+        guard page.count % transferBytes == 0 else { return nil }
+        var out: [Transfer] = []
+        out.reserveCapacity(page.count / transferBytes)
+        var o = 0
+        while o < page.count {
+            func be(_ at: Int, _ n: Int) -> UInt64 { page.bigEndianInteger(at: o + at, count: n) ?? 0 }
+            guard let dk = AccountKind(rawValue: page[o + 8]), let ck = AccountKind(rawValue: page[o + 17]),
+                  let reason = TransferReason(rawValue: page[o + 34]), let terminal = TerminalID(rawValue: be(35, 6))
+            else { return nil }
+            let amount = Int64(bitPattern: be(26, 8))
+            let debit = AccountID(kind: dk, number: be(9, 8)), credit = AccountID(kind: ck, number: be(18, 8))
+            guard amount > 0, debit != credit else { return nil }
+            out.append(Transfer(
+                id: be(0, 8), debit: debit, credit: credit, amountFen: amount, reason: reason,
+                source: RecordRef(terminal: terminal, batch: UInt32(be(41, 4)), index: UInt32(be(45, 4))),
+                dateTimeBCD: be(49, 7)))
+            o += transferBytes
+        }
+        return out
+    }
+
+    /// Appends a card shadow with its serial.
+    public static func append(serial: UInt64, _ s: CardShadow, to out: inout [UInt8]) {
+        out.appendBigEndian(serial)
+        out.appendBigEndian(s.balanceFen)
+        out.appendBigEndian(s.arrearsFen)
+        out.appendBigEndian(s.nextOffline)
+        out.appendBigEndian(s.nextOnline)
+        out.appendBigEndian(s.lastSeconds)
+        out.appendBigEndian(s.lastBalanceAfterFen)
+        out.append(s.flags)
+        out.append(contentsOf: repeatElement(0, count: 3))
+    }
+
+    /// Decodes a page of shadows into `cards` (later rows overwrite earlier ones).
+    public static func shadows(_ page: [UInt8], into cards: inout [UInt64: CardShadow]) -> Bool {
+        guard page.count % shadowBytes == 0 else { return false }
+        var o = 0
+        while o < page.count {
+            func be(_ at: Int, _ n: Int) -> UInt64 { page.bigEndianInteger(at: o + at, count: n) ?? 0 }
+            var s = CardShadow()
+            s.balanceFen = UInt32(be(8, 4))
+            s.arrearsFen = UInt32(be(12, 4))
+            s.nextOffline = UInt16(be(16, 2))
+            s.nextOnline = UInt16(be(18, 2))
+            s.lastSeconds = UInt32(be(20, 4))
+            s.lastBalanceAfterFen = UInt32(be(24, 4))
+            s.flags = page[o + 28]
+            cards[be(0, 8)] = s
+            o += shadowBytes
+        }
+        return true
+    }
+
+    /// Appends an accepted record's reference, kind and amount.
+    public static func appendAccepted(_ ref: RecordRef, kind: RecordKind, amountFen: UInt32, to out: inout [UInt8]) {
+        out.appendBigEndian(ref.terminal.rawValue, byteCount: 6)
+        out.appendBigEndian(ref.batch)
+        out.appendBigEndian(ref.index)
+        out.append(kind.rawValue)
+        out.appendBigEndian(amountFen)
+        out.append(contentsOf: repeatElement(0, count: 5))
+    }
+
+    /// Decodes accepted-record references.
+    public static func accepted(_ page: [UInt8]) -> [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)]? {
+        guard page.count % acceptedBytes == 0 else { return nil }
+        var out: [(RecordRef, RecordKind, UInt32)] = []
+        var o = 0
+        while o < page.count {
+            func be(_ at: Int, _ n: Int) -> UInt64 { page.bigEndianInteger(at: o + at, count: n) ?? 0 }
+            guard let t = TerminalID(rawValue: be(0, 6)), let kind = RecordKind(rawValue: page[o + 14]) else { return nil }
+            out.append((RecordRef(terminal: t, batch: UInt32(be(6, 4)), index: UInt32(be(10, 4))), kind, UInt32(be(15, 4))))
+            o += acceptedBytes
+        }
+        return out
+    }
+}
