@@ -44,5 +44,18 @@ let package = Package(
             path: "Benchmarks/EPurseBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ClearingBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "OneCardCore", package: oneCard),
+                .product(name: "OneCardCrypto", package: oneCard),
+                .product(name: "City", package: oneCard),
+                .product(name: "UploadBatch", package: oneCard),
+                .product(name: "Clearing", package: oneCard),
+            ],
+            path: "Benchmarks/ClearingBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

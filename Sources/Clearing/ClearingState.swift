@@ -155,13 +155,24 @@ public struct ClearingState: Sendable {
     public var batches: [BatchKey: BatchOutcome] = [:]
     /// Hotlisted cards: serial → seconds since 1970 of the hotlist entry.
     public var hotlist: [UInt64: UInt32] = [:]
-    /// Every account's net (credits − debits); the nets of all accounts sum to zero.
+    /// The net (credits − debits) of every account but the purses, whose nets are their
+    /// shadows' balances. All nets together sum to zero (``netFen(_:)``).
     public var accountNetFen: [AccountID: Int64] = [:]
     /// The newest upload day seen (days since 1970): the reference for the gap window.
     public var newestDay: Int = 0
 
     /// An empty state.
     public init() {}
+
+    /// The net (credits − debits) of any account.
+    public func netFen(_ account: AccountID) -> Int64 {
+        account.kind == .purse ? Int64(cards[account.number]?.balanceFen ?? 0) : accountNetFen[account] ?? 0
+    }
+
+    /// The sum of all accounts' nets: zero while the ledger balances.
+    public var totalNetFen: Int64 {
+        accountNetFen.values.reduce(0, +) + cards.values.reduce(Int64(0)) { $0 + Int64($1.balanceFen) }
+    }
 }
 
 /// (terminal, batch sequence): the identity of an upload batch.

@@ -1,4 +1,5 @@
 import City
+import Dispatch
 import OneCardCore
 import OneCardCrypto
 import UploadBatch
@@ -8,7 +9,8 @@ struct Posting {
     /// A record's place in the run, sorted by card then time.
     struct Item {
         var serial: UInt64
-        var seconds: UInt32
+        /// Seconds since 1970 in the high half, upload ordinal in the low half.
+        var order: UInt64
         var batch: UInt32
         var index: UInt32
     }
@@ -28,32 +30,68 @@ struct Posting {
     mutating func run(_ fresh: [Int]) {
         var items: [Item] = []
         items.reserveCapacity(fresh.reduce(0) { $0 + input[$1].batch.records.count })
+        var ordinal: UInt64 = 0
         for b in fresh {
             let day = ClearingTime.day(ClearingTime.seconds(bcd: input[b].batch.header.createdBCD))
             engine.state.newestDay = max(engine.state.newestDay, day)
             for (i, r) in input[b].batch.records.enumerated() {
-                items.append(Item(serial: r.serial.rawValue, seconds: ClearingTime.seconds(bcd: r.dateTimeBCD), batch: UInt32(b), index: UInt32(i)))
+                let seconds = ClearingTime.seconds(bcd: r.dateTimeBCD)
+                items.append(Item(serial: r.serial.rawValue, order: UInt64(seconds) << 32 | ordinal, batch: UInt32(b), index: UInt32(i)))
+                ordinal += 1
             }
         }
-        items.sort { ($0.serial, $0.seconds, $0.batch, $0.index) < ($1.serial, $1.seconds, $1.batch, $1.index) }
+        // Per card, in time order (ties in upload order): the card's own history.
+        items.sort { $0.serial != $1.serial ? $0.serial < $1.serial : $0.order < $1.order }
         let codes = verify(items)
-        for (n, item) in items.enumerated() {
-            let batch = input[Int(item.batch)].batch
-            let r = batch.records[Int(item.index)]
-            let ref = RecordRef(terminal: batch.header.terminal, batch: batch.header.sequence, index: item.index)
-            let code = codes[n] ?? post(r, seconds: item.seconds, ref: ref, batch: Int(item.batch))
-            tally(Int(item.batch), r, code, ref)
-            if let code { result.refusals.append(Refusal(ref: ref, code: code, record: r)) }
+        var n = 0
+        while n < items.count {
+            // One shadow lookup per card, however many records it has in the run.
+            let serial = items[n].serial
+            var shadow = engine.state.cards[serial] ?? CardShadow()
+            let before = shadow
+            while n < items.count, items[n].serial == serial {
+                let item = items[n]
+                let batch = input[Int(item.batch)].batch
+                let r = batch.records[Int(item.index)]
+                let ref = RecordRef(terminal: batch.header.terminal, batch: batch.header.sequence, index: item.index)
+                let code = codes[n] == 0
+                    ? post(r, &shadow, seconds: UInt32(truncatingIfNeeded: item.order >> 32), ref: ref, batch: Int(item.batch))
+                    : RefusalCode.allCases[Int(codes[n]) - 1]
+                tally(Int(item.batch), r, code, ref)
+                if let code { result.refusals.append(Refusal(ref: ref, code: code, record: r)) }
+                n += 1
+            }
+            if shadow != before {
+                engine.state.cards[serial] = shadow
+                result.touchedCards.insert(serial)
+            }
         }
     }
 
-    /// The stateless checks of every item, one TAC key derivation per card.
-    func verify(_ items: [Item]) -> [RefusalCode?] {
-        var codes = [RefusalCode?](repeating: nil, count: items.count)
+    /// The stateless checks of every item on both cores, one TAC key derivation per card:
+    /// 0 = passed, else 1 + the index of the ``RefusalCode``.
+    func verify(_ items: [Item]) -> [UInt8] {
+        var codes = [UInt8](repeating: 0, count: items.count)
+        // Split at a card boundary so that each card's key is derived on one core only.
+        var split = items.count / 2
+        while split > 0, split < items.count, items[split].serial == items[split - 1].serial { split += 1 }
+        let ranges = [0..<split, split..<items.count]
+        codes.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer
+            nonisolated(unsafe) let me = self
+            DispatchQueue.concurrentPerform(iterations: ranges.count) { i in
+                me.verify(items, ranges[i], into: out)
+            }
+        }
+        return codes
+    }
+
+    private func verify(_ items: [Item], _ range: Range<Int>, into codes: UnsafeMutableBufferPointer<UInt8>) {
         var keySerial: UInt64? = nil
         var key = DESKey(rawValue: 0)
         let master = engine.config.tacMaster
-        for (n, item) in items.enumerated() {
+        for n in range {
+            let item = items[n]
             let batch = input[Int(item.batch)].batch
             let r = batch.records[Int(item.index)]
             if keySerial != item.serial {
@@ -62,11 +100,12 @@ struct Posting {
             }
             let t = engine.terminals[batch.header.terminal.rawValue]
             let terminalOK = t?.operatorID == batch.header.operatorID && r.terminal == batch.header.terminal
-            codes[n] = engine.verifier.check(
-                r, seconds: item.seconds, uploadDay: ClearingTime.day(ClearingTime.seconds(bcd: batch.header.createdBCD)),
+            let code = engine.verifier.check(
+                r, seconds: UInt32(truncatingIfNeeded: item.order >> 32),
+                uploadDay: ClearingTime.day(ClearingTime.seconds(bcd: batch.header.createdBCD)),
                 terminalOK: terminalOK, operatorKind: t?.kind, tacKey: key, hotlistedAt: engine.state.hotlist[item.serial])
+            codes[n] = code.map { c in UInt8(RefusalCode.allCases.firstIndex(of: c)! + 1) } ?? 0
         }
-        return codes
     }
 
     mutating func tally(_ batch: Int, _ r: BatchRecord, _ code: RefusalCode?, _ ref: RecordRef) {
@@ -82,13 +121,8 @@ struct Posting {
     // MARK: Posting
 
     /// Posts one verified record; returns `.duplicate` if the ledger already has it.
-    mutating func post(_ r: BatchRecord, seconds: UInt32, ref: RecordRef, batch: Int) -> RefusalCode? {
+    mutating func post(_ r: BatchRecord, _ shadow: inout CardShadow, seconds: UInt32, ref: RecordRef, batch: Int) -> RefusalCode? {
         current = batch
-        var shadow = engine.state.cards[r.serial.rawValue] ?? CardShadow()
-        defer {
-            engine.state.cards[r.serial.rawValue] = shadow
-            result.touchedCards.insert(r.serial.rawValue)
-        }
         switch r.kind {
         case .purchase, .load:
             let offline = r.kind == .purchase
@@ -221,8 +255,9 @@ struct Posting {
             id: TransferID.make(serial: r.serial.rawValue, kind: r.kind.rawValue, counter: counter, leg: leg),
             debit: from, credit: to, amountFen: amountFen, reason: reason, source: ref, dateTimeBCD: r.dateTimeBCD)
         result.transfers.append(t)
-        engine.state.accountNetFen[from, default: 0] -= amountFen
-        engine.state.accountNetFen[to, default: 0] += amountFen
+        // A purse's net is its shadow balance; only the other accounts are summed here.
+        if from.kind != .purse { engine.state.accountNetFen[from, default: 0] -= amountFen }
+        if to.kind != .purse { engine.state.accountNetFen[to, default: 0] += amountFen }
     }
 
     mutating func exception(_ kind: ClearingException.Kind, _ r: BatchRecord, _ detail: String, leg: UInt8, ref: RecordRef? = nil) {

@@ -90,7 +90,7 @@ struct ClearingEngineTests {
         #expect(e.state.cards[cardB.rawValue]?.balanceFen == 900)
         #expect(e.state.accountNetFen[.operatorPayable(2)] == 500)
         #expect(e.state.accountNetFen[.agentCash(Day.counter)] == -6000)
-        #expect(e.state.accountNetFen.values.reduce(0, +) == 0)
+        #expect(e.state.totalNetFen == 0)
         #expect(r.transfers.count == 5)
         #expect(Set(r.transfers.map(\.id)).count == 5)
     }
@@ -175,7 +175,7 @@ struct ClearingEngineTests {
         let later = d.tap(cardA, 100, at: "2026-12-02T08:00:00")
         r = e.run([Day.batch(Day.bus, 4, [later], created: "2026-12-02T23:00:00")])
         #expect(r.exceptions.map(\.kind) == [.counterGap])
-        #expect(e.state.accountNetFen.values.reduce(0, +) == 0)
+        #expect(e.state.totalNetFen == 0)
     }
 
     @Test("a balance that does not follow the card's chain opens a possible-clone exception but the fare is posted")
@@ -207,7 +207,7 @@ struct ClearingEngineTests {
         #expect(e.state.cards[cardA.rawValue]?.arrearsFen == 0)
         #expect(e.state.cards[cardA.rawValue]?.balanceFen == 800)
         #expect(e.state.accountNetFen[.suspense] == 0)
-        #expect(e.state.accountNetFen[.purse(cardA)] == 800)
+        #expect(e.state.netFen(.purse(cardA)) == 800)
     }
 
     @Test("the register load TAC equals the card's")
