@@ -34,6 +34,9 @@ extension TapTerminal {
         } catch TerminalError.cardRefused(let step, let status) where grey != nil {
             if let g = grey { try faulting("void the grey record") { try journal.void(serial: g.serial, counter: g.counter) } }
             throw TerminalError.cardRefused(step: step, status: status)
+        } catch TerminalError.malformedResponse where grey != nil {
+            // The card may have debited: the grey record stays for the next presentation.
+            throw Decline(reason: "The card's answer was garbled. Please present the card again.")
         }
         var done = record(receipt, context, kind: .purchase, random: 0)
         if !receipt.mac2Verified { done.flags.insert(.mac2Unverified) }
