@@ -5,6 +5,8 @@ import EPurse
 public struct LoadReceipt: Sendable, Equatable {
     /// The card.
     public var serial: CardSerial
+    /// The card type (file 0x15 byte 28).
+    public var cardType: CardType
     /// The amount loaded.
     public var amountFen: UInt32
     /// Balance before and after.
@@ -45,6 +47,8 @@ public struct PurchaseReceipt: Sendable, Equatable {
     public var at: BCDDateTime
     /// The card's TAC.
     public var tac: UInt32
+    /// Whether the SAM verified the card's MAC2 (a debit with an unverified MAC2 still happened).
+    public var mac2Verified: Bool = true
 }
 
 /// The purse flows a terminal runs over any ``CardChannel``: the same code over a PC/SC
@@ -82,7 +86,7 @@ public enum PurseFlows {
             throw TerminalError.malformedResponse(step: "CREDIT FOR LOAD", byteCount: t.count)
         }
         return LoadReceipt(
-            serial: info.serial, amountFen: amountFen, balanceBeforeFen: UInt32(old), balanceAfterFen: UInt32(old) + amountFen,
+            serial: info.serial, cardType: info.cardType, amountFen: amountFen, balanceBeforeFen: UInt32(old), balanceAfterFen: UInt32(old) + amountFen,
             onlineCounter: online, terminal: terminal, at: at, tac: UInt32(tac))
     }
 
@@ -91,7 +95,8 @@ public enum PurseFlows {
     ///
     /// - Parameter cacheUpdates: UPDATE CAPP DATA CACHE commands sent between INITIALIZE and
     ///   DEBIT; non-empty makes the purchase compound (`09`).
-    /// - Throws: ``TerminalError`` or the channel's error.
+    /// - Throws: ``TerminalError`` (``TerminalError/samRejectedMAC2`` when the card debited but
+    ///   its MAC2 does not verify) or the channel's error.
     public static func purchase(
         _ channel: inout some CardChannel, sam: some SAM, amountFen: UInt32, at: BCDDateTime, cacheUpdates: [CommandAPDU] = []
     ) throws -> PurchaseReceipt {
@@ -99,33 +104,71 @@ public enum PurseFlows {
         guard info.isValid(on: at.date) else {
             throw TerminalError.cardNotValid(today: at.date, start: info.startDate, expiry: info.expiryDate)
         }
-        let compound = !cacheUpdates.isEmpty
+        let receipt = try debit(
+            &channel, info: info, sam: sam, amountFen: amountFen, at: at, compound: !cacheUpdates.isEmpty,
+            cacheUpdates: { _ in cacheUpdates })
+        guard receipt.mac2Verified else { throw TerminalError.samRejectedMAC2 }
+        return receipt
+    }
+
+    /// The purchase itself on a card already selected and read: INITIALIZE FOR PURCHASE →
+    /// cache updates → MAC1 from the SAM → `beforeDebit` → DEBIT FOR PURCHASE → MAC2 check.
+    ///
+    /// `beforeDebit` is the journaling hook: it receives the purchase as it will be if the card
+    /// accepts DEBIT (TAC 0) and the SAM's authorization (with the card's random), and runs after
+    /// the SAM has taken the terminal sequence and before DEBIT is sent. If it throws, DEBIT is
+    /// not sent.
+    ///
+    /// - Parameters:
+    ///   - compound: `09` with P1 `03`, else `06`.
+    ///   - cacheUpdates: builds the UPDATE CAPP DATA CACHE commands from the balance INITIALIZE
+    ///     reported (trip records carry the balance after).
+    /// - Returns: the receipt; ``PurchaseReceipt/mac2Verified`` is `false` when the card debited
+    ///   but its MAC2 did not verify at the SAM (the debit happened: journal it, flagged).
+    /// - Throws: ``TerminalError`` (a status at INITIALIZE, a cache update or DEBIT means the card
+    ///   did not debit), the hook's error, or the channel's error.
+    public static func debit(
+        _ channel: inout some CardChannel, info: IssuerInfo, sam: some SAM, amountFen: UInt32, at: BCDDateTime, compound: Bool,
+        cacheUpdates: (_ balanceBeforeFen: UInt32) -> [CommandAPDU] = { _ in [] },
+        beforeDebit: (_ pending: PurchaseReceipt, _ authorization: PurchaseAuthorization) throws -> Void = { _, _ in }
+    ) throws -> PurchaseReceipt {
+        let (balance, auth) = try initializePurchase(&channel, info: info, sam: sam, amountFen: amountFen, at: at, compound: compound)
+        for update in cacheUpdates(balance) { _ = try channel.expectSuccess(update, step: "UPDATE CAPP DATA CACHE") }
+        let (sequence, mac1) = try sam.authorizePurchase(auth)
+        var receipt = PurchaseReceipt(
+            serial: info.serial, cardType: info.cardType, type: auth.type, amountFen: amountFen,
+            balanceBeforeFen: balance, balanceAfterFen: balance - amountFen, offlineCounter: auth.offlineCounter,
+            terminal: sam.terminal, sequence: sequence, at: at, tac: 0)
+        try beforeDebit(receipt, auth)
+        let d = try channel.expectSuccess(PurseCommand.debitForPurchase(sequence: sequence, at: at, mac1: mac1), step: "DEBIT FOR PURCHASE")
+        guard d.count == 8, let tac = d.bigEndianInteger(count: 4), let mac2 = d.bigEndianInteger(at: 4, count: 4) else {
+            throw TerminalError.malformedResponse(step: "DEBIT FOR PURCHASE", byteCount: d.count)
+        }
+        receipt.tac = UInt32(tac)
+        receipt.mac2Verified = sam.verifyMAC2(UInt32(mac2), for: auth, sequence: sequence)
+        return receipt
+    }
+
+    /// INITIALIZE FOR PURCHASE: the balance and what the SAM needs for MAC1.
+    private static func initializePurchase(
+        _ channel: inout some CardChannel, info: IssuerInfo, sam: some SAM, amountFen: UInt32, at: BCDDateTime, compound: Bool
+    ) throws -> (balanceFen: UInt32, authorization: PurchaseAuthorization) {
         let initialize = PurseCommand.initializeForPurchase(keyIndex: keyIndex, amountFen: amountFen, terminal: sam.terminal, compound: compound)
         let ir = try channel.transmit(initialize)
         if ir.status == .insufficientFunds {
-            throw TerminalError.insufficientFunds(balanceFen: UInt32(try balance(&channel)), amountFen: amountFen)
+            throw TerminalError.insufficientFunds(balanceFen: try balance(&channel), amountFen: amountFen)
         }
         if ir.status == .applicationBlockedPermanently { throw TerminalError.cardBlocked }
         guard ir.status == .success else { throw TerminalError.cardRefused(step: "INITIALIZE FOR PURCHASE", status: ir.status) }
         let r = ir.data
         guard r.count == 15, let balance = r.bigEndianInteger(count: 4), let counter = r.bigEndianInteger(at: 4, count: 2),
-              let random = r.bigEndianInteger(at: 11, count: 4)
+              let random = r.bigEndianInteger(at: 11, count: 4), UInt64(amountFen) <= balance
         else { throw TerminalError.malformedResponse(step: "INITIALIZE FOR PURCHASE", byteCount: r.count) }
         guard r[10] == 0x00 else { throw TerminalError.unsupportedAlgorithm(AlgorithmID(rawValue: r[10])) }
         let auth = PurchaseAuthorization(
             serial: info.serial, random: UInt32(random), offlineCounter: PurseCounter(rawValue: UInt16(counter)),
             amountFen: amountFen, type: compound ? .compoundPurchase : .epPurchase, at: at)
-        for update in cacheUpdates { _ = try channel.expectSuccess(update, step: "UPDATE CAPP DATA CACHE") }
-        let (sequence, mac1) = try sam.authorizePurchase(auth)
-        let d = try channel.expectSuccess(PurseCommand.debitForPurchase(sequence: sequence, at: at, mac1: mac1), step: "DEBIT FOR PURCHASE")
-        guard d.count == 8, let tac = d.bigEndianInteger(count: 4), let mac2 = d.bigEndianInteger(at: 4, count: 4) else {
-            throw TerminalError.malformedResponse(step: "DEBIT FOR PURCHASE", byteCount: d.count)
-        }
-        guard sam.verifyMAC2(UInt32(mac2), for: auth, sequence: sequence) else { throw TerminalError.samRejectedMAC2 }
-        return PurchaseReceipt(
-            serial: info.serial, cardType: info.cardType, type: auth.type, amountFen: amountFen,
-            balanceBeforeFen: UInt32(balance), balanceAfterFen: UInt32(balance) - amountFen, offlineCounter: auth.offlineCounter,
-            terminal: sam.terminal, sequence: sequence, at: at, tac: UInt32(tac))
+        return (UInt32(balance), auth)
     }
 
     static func selectAndReadInfo(_ channel: inout some CardChannel) throws -> IssuerInfo {

@@ -23,6 +23,10 @@ public enum TerminalError: Error, Equatable, Sendable, CustomStringConvertible {
     case cardBlocked
     /// The card's algorithm is not 3DES.
     case unsupportedAlgorithm(AlgorithmID)
+    /// A replacement card must be empty: its balance would otherwise be mixed with the old one's.
+    case replacementCardNotEmpty(balanceFen: UInt32)
+    /// The old and the new card of a replacement are the same card.
+    case replacementIsSameCard
 
     public var description: String {
         switch self {
@@ -37,6 +41,8 @@ public enum TerminalError: Error, Equatable, Sendable, CustomStringConvertible {
         case .cardNotValid(let t, let s, let e): "card not valid on \(t) (valid \(s) to \(e))"
         case .cardBlocked: "card blocked: the purse application is locked"
         case .unsupportedAlgorithm(let a): "the card uses algorithm \(a); this terminal supports 3DES (00) only"
+        case .replacementCardNotEmpty(let b): "the replacement card already holds \(Fen.yuan(Int64(b))) yuan; use an empty card"
+        case .replacementIsSameCard: "the replacement card is the old card itself; present a new card"
         }
     }
 }
