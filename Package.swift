@@ -126,7 +126,9 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage"],
+            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
