@@ -97,10 +97,12 @@ struct TerminalCommand: ParsableCommand {
         var count: Int = 1_000_000
         @Option(help: "The terminal ID (12 hex).")
         var terminal: TerminalID = TerminalID(rawValue: 0x0000_0000_5157)!
+        @Option(help: "The terminal's operator id, recorded in a new journal.")
+        var operatorID: UInt16 = 0
 
         func run() throws {
             try reporting {
-                let j = try SQLiteJournal(path: journal, terminal: terminal, operatorID: 0)
+                let j = try SQLiteJournal(path: journal, terminal: terminal, operatorID: operatorID)
                 for _ in 0..<max(0, count) {
                     let seq = try j.nextSequence()
                     var r = BatchRecord(
