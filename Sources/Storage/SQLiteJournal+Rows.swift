@@ -37,9 +37,20 @@ extension SQLiteJournal {
 
     // MARK: Transactions
 
-    /// Runs `body` in one write transaction, committed (and fsynced) before return.
+    /// Runs `body` in one IMMEDIATE write transaction (the write lock is taken up front, so a
+    /// read-then-write never fails half-way on a lock upgrade), committed and fsynced before return.
     func write<T>(_ operation: String, _ body: (Database) throws -> T) throws(StorageError) -> T {
-        try StorageFailure.run(path, operation) { try queue.write(body) }
+        try StorageFailure.run(path, operation) {
+            try queue.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                guard let result else { preconditionFailure("\(operation): committed transaction produced no result") }
+                return result
+            }
+        }
     }
 
     /// Runs `body` in a read-only access.
