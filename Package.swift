@@ -12,6 +12,8 @@
 //   CPCSCLite       system library over libpcsclite (Hardware/).
 //   OneCardPCSC     the Swift PC/SC layer (Hardware/). The only module importing PC/SC.
 //   VirtualReader   puts an emulated card into pcscd through vsmartcard's vpcd (Hardware/).
+//   Storage         SQLite (through GRDB): the terminal journal and the issuer database.
+//                   The only module that talks SQL.
 //   onecard         the command-line tool, a thin shell over the libraries.
 import PackageDescription
 
@@ -33,9 +35,11 @@ let package = Package(
         .library(name: "OneCardPCSC", targets: ["OneCardPCSC"]),
         .library(name: "VirtualReader", targets: ["VirtualReader"]),
         .library(name: "City", targets: ["City"]),
+        .library(name: "Storage", targets: ["Storage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(name: "OneCardCore", swiftSettings: strict),
@@ -69,6 +73,14 @@ let package = Package(
             dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch"],
             swiftSettings: strict
         ),
+        .target(
+            name: "Storage",
+            dependencies: [
+                "OneCardCore", "OneCardCrypto", "EPurse", "UploadBatch", "Terminal", "Clearing",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
         .systemLibrary(
             name: "CPCSCLite",
             path: "Hardware/Sources/CPCSCLite",
@@ -90,7 +102,8 @@ let package = Package(
         .executableTarget(
             name: "onecard",
             dependencies: [
-                "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "OneCardPCSC", "VirtualReader",
+                "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "Storage", "OneCardPCSC",
+                "VirtualReader",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -120,6 +133,13 @@ let package = Package(
         .testTarget(
             name: "TerminalTests",
             dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,200 @@
+import Foundation
+import GRDB
+public import OneCardCore
+public import UploadBatch
+
+/// Where a registered card stands. Moves only forward: active → blocked, and active or
+/// blocked → refunded or replaced (each once).
+public enum IssuedCardStatus: String, Sendable, Equatable, CaseIterable {
+    /// In use.
+    case active
+    /// Returned: deposit and balance paid back.
+    case refunded
+    /// Replaced by another card, which received its balance.
+    case replaced
+    /// Hotlisted (lost or stolen); may still be refunded or replaced.
+    case blocked
+}
+
+/// A card in the issuer's registry.
+public struct IssuedCard: Sendable, Equatable {
+    /// The card.
+    public let serial: CardSerial
+    /// Its cardholder type.
+    public let cardType: CardType
+    /// Where it stands.
+    public let status: IssuedCardStatus
+    /// The deposit taken at issue, fen.
+    public let depositFen: UInt32
+    /// When it was issued, BCD in the low 56 bits.
+    public let issuedBCD: UInt64
+    /// The card that replaced it, if any.
+    public let replacedBy: CardSerial?
+}
+
+/// The issuer's database at the service counter: the card registry and, in the same SQLite
+/// file, the counter's own ``SQLiteJournal``. Every operation changes the registry and journals
+/// its upload record in one transaction, so the registry and clearing never disagree.
+///
+/// Once-only rules are enforced by the schema (a closure row per card, primary key on the
+/// card, unique replacement target) and by a status trigger, not only by this code.
+public final class IssuerDatabase: Sendable {
+    /// The service counter's journal (export it like any terminal's).
+    public let journal: SQLiteJournal
+
+    /// The database file.
+    public var path: String { journal.path }
+
+    /// Opens (creating if needed) the issuer database whose counter terminal is `counterTerminal`.
+    ///
+    /// - Throws: as ``SQLiteJournal/init(path:terminal:operatorID:)``.
+    public init(path: String, counterTerminal: TerminalID, operatorID: UInt16) throws(StorageError) {
+        journal = try SQLiteJournal(path: path, identity: (counterTerminal, operatorID)) { migrator in
+            JournalSchema.register(in: &migrator)
+            IssuerSchema.register(in: &migrator)
+        }
+    }
+
+    /// The registered card, or `nil`.
+    public func card(_ serial: CardSerial) throws(StorageError) -> IssuedCard? {
+        try journal.read("reading a card") { db in try Self.fetchCard(db, path: self.path, serial) }
+    }
+
+    /// Registers a newly sold card with its deposit and journals an `issue` record.
+    ///
+    /// - Throws: ``StorageError/cardAlreadyIssued(path:card:)``.
+    public func issue(serial: CardSerial, cardType: CardType, depositFen: UInt32, at: BCDDateTime) throws(StorageError) -> BatchRecord {
+        try journal.write("issuing a card") { db in
+            if try Self.fetchCard(db, path: self.path, serial) != nil { throw StorageError.cardAlreadyIssued(path: self.path, card: serial.masked) }
+            try db.execute(
+                sql: "INSERT INTO issuer_card (serial, card_type, deposit_fen, issued_bcd) VALUES (?, ?, ?, ?)",
+                arguments: [SQLiteJournal.int(serial), Int64(cardType.rawValue), Int64(depositFen), Self.bcd(at)])
+            let record = try self.record(db, .issue, serial: serial, cardType: cardType.rawValue, at: at, depositFen: depositFen)
+            return record
+        }
+    }
+
+    /// Journals a completed load (with its TAC) of an active registered card.
+    ///
+    /// - Throws: ``StorageError/cardUnknown(path:card:)``, ``StorageError/cardNotAllowed(path:card:status:operation:)``.
+    public func recordLoad(_ record: BatchRecord) throws(StorageError) {
+        precondition(record.kind == .load, "recordLoad of a \(record.kind) record")
+        try journal.write("journaling a load") { db in
+            _ = try self.require(db, record.serial, operation: "load", allowed: [.active])
+            try self.journal.checkRecord(db, record)
+            try SQLiteJournal.insert(db, record, path: self.path)
+        }
+    }
+
+    /// Blocks (hotlists) an active card in the registry.
+    public func block(serial: CardSerial) throws(StorageError) {
+        try journal.write("blocking a card") { db in
+            _ = try self.require(db, serial, operation: "block", allowed: [.active])
+            try db.execute(sql: "UPDATE issuer_card SET status = 'blocked' WHERE serial = ?", arguments: [SQLiteJournal.int(serial)])
+        }
+    }
+
+    /// Refunds a card once: pays back `balanceFen` (read from the card, whose application the
+    /// counter has blocked) and the deposit, and journals a `refund` record.
+    ///
+    /// - Throws: ``StorageError/cardNotAllowed(path:card:status:operation:)`` if the card was
+    ///   already refunded or replaced.
+    public func refund(serial: CardSerial, balanceFen: UInt32, at: BCDDateTime) throws(StorageError) -> BatchRecord {
+        try journal.write("refunding a card") { db in
+            let card = try self.require(db, serial, operation: "refund", allowed: [.active, .blocked])
+            let record = try self.record(
+                db, .refund, serial: serial, cardType: card.cardType.rawValue, at: at,
+                amountFen: balanceFen, depositFen: card.depositFen)
+            try self.close(db, card, kind: "refund", balanceFen: balanceFen, to: nil, record: record)
+            return record
+        }
+    }
+
+    /// Replaces a card once: the old card is closed and its `balanceFen` moves to `new` (an
+    /// active registered card that has not received another card's balance), exactly once.
+    /// Journals a `replacement` record (serial old, related serial new, amount the balance).
+    ///
+    /// - Throws: ``StorageError/cardNotAllowed(path:card:status:operation:)``,
+    ///   ``StorageError/replacementInvalid(path:reason:)``.
+    public func replace(old: CardSerial, new: CardSerial, balanceFen: UInt32, at: BCDDateTime) throws(StorageError) -> BatchRecord {
+        guard old != new else { throw .replacementInvalid(path: path, reason: "the old and new card are the same") }
+        return try journal.write("replacing a card") { db in
+            let card = try self.require(db, old, operation: "replacement", allowed: [.active, .blocked])
+            _ = try self.require(db, new, operation: "receiving a replacement balance", allowed: [.active])
+            let taken = try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM issuer_closure WHERE to_serial = ?", arguments: [SQLiteJournal.int(new)]) ?? false
+            if taken { throw StorageError.replacementInvalid(path: self.path, reason: "the new card already received a replaced card's balance") }
+            let record = try self.record(
+                db, .replacement, serial: old, cardType: card.cardType.rawValue, at: at, amountFen: balanceFen, related: new)
+            try self.close(db, card, kind: "replacement", balanceFen: balanceFen, to: new, record: record)
+            return record
+        }
+    }
+}
+
+extension IssuerDatabase {
+    /// Writes the closure row (the once-only rule) and moves the card's status.
+    private func close(_ db: Database, _ card: IssuedCard, kind: String, balanceFen: UInt32, to: CardSerial?, record: BatchRecord) throws {
+        let status = to == nil ? IssuedCardStatus.refunded : .replaced
+        try db.execute(
+            sql: """
+                INSERT INTO issuer_closure (serial, kind, balance_fen, deposit_fen, to_serial, sequence, at_bcd)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                SQLiteJournal.int(card.serial), kind, Int64(balanceFen), Int64(record.depositFen),
+                to.map { SQLiteJournal.int($0) }, Int64(record.sequence), Int64(bitPattern: record.dateTimeBCD),
+            ])
+        try db.execute(
+            sql: "UPDATE issuer_card SET status = ?, replaced_by = ? WHERE serial = ?",
+            arguments: [status.rawValue, to.map { SQLiteJournal.int($0) }, SQLiteJournal.int(card.serial)])
+    }
+
+    /// Builds and journals a counter record with the next terminal sequence, inside `db`'s transaction.
+    private func record(
+        _ db: Database, _ kind: RecordKind, serial: CardSerial, cardType: UInt8, at: BCDDateTime,
+        amountFen: UInt32 = 0, depositFen: UInt32 = 0, related: CardSerial = CardSerial(rawValue: 0)
+    ) throws -> BatchRecord {
+        let sequence = try SQLiteJournal.bump(db, "terminal_sequence", path: path)
+        let record = BatchRecord(
+            kind: kind, transactionType: 0, serial: serial, cardType: cardType, counter: 0, amountFen: amountFen,
+            balanceBeforeFen: amountFen, balanceAfterFen: 0, terminal: journal.terminal,
+            sequence: sequence, dateTimeBCD: UInt64(bitPattern: Self.bcd(at)), tac: 0, relatedSerial: related, depositFen: depositFen)
+        try SQLiteJournal.insert(db, record, path: path)
+        return record
+    }
+
+    /// The card, which must exist and be in one of `allowed` states.
+    private func require(_ db: Database, _ serial: CardSerial, operation: String, allowed: Set<IssuedCardStatus>) throws -> IssuedCard {
+        guard let card = try Self.fetchCard(db, path: self.path, serial) else { throw StorageError.cardUnknown(path: path, card: serial.masked) }
+        guard allowed.contains(card.status) else {
+            throw StorageError.cardNotAllowed(path: path, card: serial.masked, status: card.status.rawValue, operation: operation)
+        }
+        return card
+    }
+
+    private static func fetchCard(_ db: Database, path: String, _ serial: CardSerial) throws -> IssuedCard? {
+        guard let row = try Row.fetchOne(
+            db, sql: "SELECT card_type, status, deposit_fen, issued_bcd, replaced_by FROM issuer_card WHERE serial = ?",
+            arguments: [SQLiteJournal.int(serial)])
+        else { return nil }
+        let type: Int64 = row["card_type"]
+        let status: String = row["status"]
+        let deposit: Int64 = row["deposit_fen"]
+        let issued: Int64 = row["issued_bcd"]
+        let replacedBy: Int64? = row["replaced_by"]
+        guard let cardType = UInt8(exactly: type).flatMap(CardType.init(rawValue:)), let s = IssuedCardStatus(rawValue: status),
+              let d = UInt32(exactly: deposit)
+        else { throw StorageError.notAJournal(path: path, reason: "a card row does not decode") }
+        return IssuedCard(
+            serial: serial, cardType: cardType, status: s, depositFen: d, issuedBCD: UInt64(bitPattern: issued),
+            replacedBy: replacedBy.map { CardSerial(rawValue: UInt64(bitPattern: $0)) })
+    }
+
+    private static func bcd(_ at: BCDDateTime) -> Int64 { Int64(bitPattern: packedBCD(at)) }
+}
+
+/// 7 BCD bytes of a date-time in the low 56 bits, as upload records carry them.
+func packedBCD(_ at: BCDDateTime) -> UInt64 {
+    at.bcd.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+}

@@ -1,0 +1,53 @@
+import GRDB
+
+/// The issuer database's schema (docs/formats.md, "Issuer database"), as append-only SQL
+/// migrations registered after the journal's: the service counter's journal lives in the same
+/// file, so a registry change and its journal record commit together.
+enum IssuerSchema {
+    /// Registers the issuer migrations, in order.
+    static func register(in migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("issuer-v1") { db in
+            try db.execute(sql: v1)
+        }
+    }
+
+    /// Version 1: the card registry and the once-only closures (refund or replacement).
+    static let v1 = """
+        CREATE TABLE issuer_card (
+            serial       INTEGER PRIMARY KEY,
+            card_type    INTEGER NOT NULL CHECK (card_type BETWEEN 1 AND 4),
+            status       TEXT NOT NULL DEFAULT 'active'
+                         CHECK (status IN ('active', 'refunded', 'replaced', 'blocked')),
+            deposit_fen  INTEGER NOT NULL CHECK (deposit_fen >= 0),
+            issued_bcd   INTEGER NOT NULL,
+            replaced_by  INTEGER UNIQUE REFERENCES issuer_card(serial),
+            CHECK ((status = 'replaced') = (replaced_by IS NOT NULL)),
+            CHECK (replaced_by IS NOT serial)
+        );
+
+        -- One row per card ever refunded or replaced: the primary key is the once-only rule,
+        -- and a replacement's balance moves exactly once (to_serial is unique as well).
+        CREATE TABLE issuer_closure (
+            serial        INTEGER PRIMARY KEY REFERENCES issuer_card(serial),
+            kind          TEXT NOT NULL CHECK (kind IN ('refund', 'replacement')),
+            balance_fen   INTEGER NOT NULL CHECK (balance_fen >= 0),
+            deposit_fen   INTEGER NOT NULL CHECK (deposit_fen >= 0),
+            to_serial     INTEGER UNIQUE REFERENCES issuer_card(serial),
+            sequence      INTEGER NOT NULL UNIQUE,
+            at_bcd        INTEGER NOT NULL,
+            CHECK ((kind = 'replacement') = (to_serial IS NOT NULL))
+        );
+
+        -- Status only moves forward: active → blocked, active/blocked → refunded/replaced.
+        CREATE TRIGGER issuer_card_status BEFORE UPDATE OF status ON issuer_card
+        WHEN NOT (
+            (OLD.status = 'active' AND NEW.status IN ('blocked', 'refunded', 'replaced'))
+            OR (OLD.status = 'blocked' AND NEW.status IN ('refunded', 'replaced'))
+            OR NEW.status = OLD.status)
+        BEGIN SELECT RAISE(ABORT, 'card status only moves forward'); END;
+        CREATE TRIGGER issuer_closure_undeletable BEFORE DELETE ON issuer_closure
+        BEGIN SELECT RAISE(ABORT, 'closures are permanent'); END;
+        CREATE TRIGGER issuer_closure_immutable BEFORE UPDATE ON issuer_closure
+        BEGIN SELECT RAISE(ABORT, 'closures are permanent'); END;
+        """
+}

@@ -1,0 +1,56 @@
+import Foundation
+import OneCardCore
+import Storage
+import UploadBatch
+
+/// A fresh directory for one test's SQLite files, removed afterwards.
+@discardableResult
+func withTempDir<T>(_ body: (String) throws -> T) throws -> T {
+    let dir = NSTemporaryDirectory() + "onecard-storage-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer {
+        chmod(dir, 0o755)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+    return try body(dir)
+}
+
+let busTerminal = TerminalID(rawValue: 0x0102_0304_0506)!
+let otherTerminal = TerminalID(rawValue: 0x0A0B_0C0D_0E0F)!
+let counterTerminal = TerminalID(rawValue: 0x0000_0000_0001)!
+let batchKey: [UInt8] = Array(repeating: 0x5A, count: 16)
+let noon = BCDDateTime(date: BCDDate(year: 2026, month: 11, day: 29)!, time: BCDTime(hour: 12, minute: 0, second: 0)!)
+
+/// A grey purchase record as a terminal journals it before DEBIT.
+func greyRecord(_ serial: UInt64, counter: UInt16, sequence: TerminalSequence, amountFen: UInt32 = 200,
+                terminal: TerminalID = busTerminal) -> BatchRecord {
+    BatchRecord(
+        kind: .grey, transactionType: 0x06, serial: CardSerial(rawValue: serial), cardType: 1, counter: counter,
+        amountFen: amountFen, balanceBeforeFen: 5_000, balanceAfterFen: 5_000 - amountFen, terminal: terminal,
+        sequence: sequence.rawValue, dateTimeBCD: 0x2026_1129_1200_00, tac: 0, industry: 2, line: 0x0600)
+}
+
+/// The same record completed with a TAC.
+func completed(_ grey: BatchRecord, tac: UInt32 = 0xDEAD_BEEF) -> BatchRecord {
+    var r = grey
+    r.kind = .purchase
+    r.tac = tac
+    return r
+}
+
+/// Journals one complete purchase (sequence, grey, complete) and returns it.
+@discardableResult
+func purchase(_ j: SQLiteJournal, serial: UInt64, counter: UInt16, amountFen: UInt32 = 200) throws -> BatchRecord {
+    let seq = try j.nextSequence()
+    let g = greyRecord(serial, counter: counter, sequence: seq, amountFen: amountFen)
+    try j.recordGrey(g)
+    let c = completed(g)
+    try j.complete(c)
+    return c
+}
+
+/// Reads and verifies a batch file.
+func decodeBatch(_ path: String) throws -> BatchFile {
+    let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+    return try BatchFile.decode(bytes, file: path, key: batchKey)
+}
