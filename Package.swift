@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "onecard",
             dependencies: [
-                "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "Storage", "OneCardPCSC",
+                "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "Clearing", "Storage", "OneCardPCSC",
                 "VirtualReader",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

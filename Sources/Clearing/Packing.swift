@@ -11,6 +11,35 @@ public enum Packing {
     public static let shadowBytes = 32
     /// Bytes per packed accepted-record reference.
     public static let acceptedBytes = 24
+    /// Bytes per packed refusal: reference, code, the record itself.
+    public static let refusalBytes = 144
+
+    /// Appends a refusal.
+    public static func append(_ f: Refusal, to out: inout [UInt8]) {
+        out.appendBigEndian(f.ref.terminal.rawValue, byteCount: 6)
+        out.appendBigEndian(f.ref.batch)
+        out.appendBigEndian(f.ref.index)
+        out.append(UInt8(f.code.rawValue) ?? 0)
+        f.record.encode(into: &out)
+        out.append(0)
+    }
+
+    /// Decodes a page of refusals; `nil` if any row is corrupt.
+    public static func refusals(_ page: [UInt8]) -> [Refusal]? {
+        guard page.count % refusalBytes == 0 else { return nil }
+        var out: [Refusal] = []
+        var o = 0
+        while o < page.count {
+            guard let t = TerminalID(rawValue: page.bigEndianInteger(at: o, count: 6) ?? .max),
+                  let code = RefusalCode(rawValue: String(format2: page[o + 14])),
+                  let record = page.withUnsafeBytes({ BatchRecord.decode(UnsafeRawBufferPointer(rebasing: $0[(o + 15)..<(o + 143)])) })
+            else { return nil }
+            let ref = RecordRef(terminal: t, batch: UInt32(page.bigEndianInteger(at: o + 6, count: 4) ?? 0), index: UInt32(page.bigEndianInteger(at: o + 10, count: 4) ?? 0))
+            out.append(Refusal(ref: ref, code: code, record: record))
+            o += refusalBytes
+        }
+        return out
+    }
 
     /// Appends a transfer: id, debit (kind, number), credit (kind, number), amount, reason,
     /// source (terminal, batch, index), date-time, zero padding.
@@ -109,4 +138,9 @@ public enum Packing {
         }
         return out
     }
+}
+
+extension String {
+    /// Two decimal digits of a small number (`1` → `"01"`).
+    init(format2 v: UInt8) { self = v < 10 ? "0\(v)" : "\(v)" }
 }

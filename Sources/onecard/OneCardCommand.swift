@@ -10,6 +10,7 @@ struct OneCardCommand: ParsableCommand {
             KeysCommand.self,
             CardCommand.self,
             TerminalCommand.self,
+            ClearingCommand.self,
         ]
     )
 }

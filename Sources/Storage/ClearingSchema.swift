@@ -1,0 +1,82 @@
+import GRDB
+
+/// The clearing database's schema (docs/formats.md, "Clearing database"). Migrations are
+/// append-only: a shipped migration is never edited.
+enum ClearingSchema {
+    static func register(_ m: inout DatabaseMigrator) {
+        m.registerMigration("clearing-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE clearing_meta (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    value BLOB NOT NULL
+                );
+                CREATE TABLE clearing_run (
+                    run INTEGER PRIMARY KEY,
+                    finished TEXT NOT NULL,
+                    batches INTEGER NOT NULL,
+                    records INTEGER NOT NULL,
+                    summary TEXT NOT NULL
+                );
+                CREATE TABLE clearing_batch (
+                    terminal INTEGER NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    run INTEGER NOT NULL REFERENCES clearing_run(run),
+                    file TEXT NOT NULL,
+                    created INTEGER NOT NULL,
+                    outcome TEXT NOT NULL,
+                    PRIMARY KEY (terminal, sequence)
+                );
+                CREATE TABLE clearing_page (
+                    run INTEGER NOT NULL REFERENCES clearing_run(run),
+                    kind TEXT NOT NULL CHECK (kind IN ('transfers', 'accepted', 'shadows', 'refusals')),
+                    page INTEGER NOT NULL,
+                    count INTEGER NOT NULL CHECK (count > 0),
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (run, kind, page)
+                );
+                CREATE TABLE clearing_gap (
+                    serial INTEGER NOT NULL,
+                    offline INTEGER NOT NULL,
+                    counter INTEGER NOT NULL,
+                    seen_day INTEGER NOT NULL,
+                    reported INTEGER NOT NULL,
+                    PRIMARY KEY (serial, offline, counter)
+                );
+                CREATE TABLE clearing_account (
+                    kind INTEGER NOT NULL,
+                    number INTEGER NOT NULL,
+                    net INTEGER NOT NULL,
+                    PRIMARY KEY (kind, number)
+                );
+                CREATE TABLE clearing_exception (
+                    id INTEGER PRIMARY KEY,
+                    run INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    card TEXT NOT NULL,
+                    detail TEXT NOT NULL,
+                    record TEXT,
+                    opened TEXT NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'accepted', 'rejected')),
+                    officer TEXT,
+                    reason TEXT,
+                    decided TEXT
+                );
+                CREATE TABLE clearing_hotlist (
+                    serial INTEGER PRIMARY KEY,
+                    since INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    added TEXT NOT NULL
+                );
+                -- The ledger is append-only: pages and batches are never changed or removed.
+                CREATE TRIGGER clearing_page_no_update BEFORE UPDATE ON clearing_page
+                    BEGIN SELECT RAISE(ABORT, 'ledger pages are immutable'); END;
+                CREATE TRIGGER clearing_page_no_delete BEFORE DELETE ON clearing_page
+                    BEGIN SELECT RAISE(ABORT, 'ledger pages are immutable'); END;
+                CREATE TRIGGER clearing_batch_no_update BEFORE UPDATE ON clearing_batch
+                    BEGIN SELECT RAISE(ABORT, 'ingested batches are immutable'); END;
+                CREATE TRIGGER clearing_batch_no_delete BEFORE DELETE ON clearing_batch
+                    BEGIN SELECT RAISE(ABORT, 'ingested batches are immutable'); END;
+                """)
+        }
+    }
+}

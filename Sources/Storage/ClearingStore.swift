@@ -1,0 +1,264 @@
+public import Clearing
+import Foundation
+import GRDB
+import OneCardCore
+import UploadBatch
+
+/// The clearing centre's database: an append-only ledger stored as pages of packed rows (one
+/// BLOB per up to ``pageRowsMax`` transfers), the ingested batches with their outcomes, and the
+/// little mutable state (gaps, account nets, exceptions, hotlist).
+///
+/// One ingest run is one write transaction: a run's batches, transfers, shadows and exceptions
+/// commit together or not at all, so a process killed at any moment loses nothing that was
+/// acknowledged and applies nothing twice (re-running the same files is then a replay).
+/// WAL with `synchronous=FULL`: the run is on disk when ``commit(_:)`` returns.
+public final class ClearingStore: Sendable {
+    /// Rows per page.
+    public static let pageRowsMax = 65_536
+    /// The database file.
+    public let path: String
+    let queue: DatabaseQueue
+
+    /// Opens (creating if needed) a clearing database.
+    ///
+    /// - Throws: ``StorageError`` naming the file.
+    public init(path: String) throws(StorageError) {
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(5)
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        let queue = try StorageFailure.run(path, "opening the clearing database") { try DatabaseQueue(path: path, configuration: config) }
+        var migrator = DatabaseMigrator()
+        ClearingSchema.register(&migrator)
+        try StorageFailure.run(path, "creating the clearing schema") {
+            let foreign = try queue.read { db in
+                try !db.tableExists("grdb_migrations") && !String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'").isEmpty
+            }
+            if foreign { throw StorageError.notAJournal(path: path, reason: "a SQLite file with other tables, not a clearing database") }
+            try migrator.migrate(queue)
+        }
+        self.path = path
+        self.queue = queue
+    }
+
+    // MARK: Settings kept in the database
+
+    /// The city file's bytes stored with `clearing ingest --city`, if any.
+    public func cityJSON() throws(StorageError) -> Data? {
+        try StorageFailure.run(path, "reading the city") {
+            try queue.read { db in try Data.fetchOne(db, sql: "SELECT value FROM clearing_meta WHERE key = 'city'") }
+        }
+    }
+
+    /// Stores the city file's bytes.
+    public func setCityJSON(_ data: Data) throws(StorageError) {
+        try StorageFailure.run(path, "storing the city") {
+            try queue.write { db in
+                try db.execute(sql: "INSERT INTO clearing_meta (key, value) VALUES ('city', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [data])
+            }
+        }
+    }
+
+    // MARK: Startup
+
+    /// Rebuilds the engine's in-memory state from the database.
+    public func loadState() throws(StorageError) -> ClearingState {
+        try StorageFailure.run(path, "loading the clearing state") {
+            try queue.read { db in
+                var s = ClearingState()
+                let pages = try Row.fetchCursor(db, sql: "SELECT data FROM clearing_page WHERE kind = 'shadows' ORDER BY run, page")
+                while let row = try pages.next() {
+                    let data: Data = row["data"]
+                    guard Packing.shadows([UInt8](data), into: &s.cards) else { throw StorageError.notAJournal(path: path, reason: "a corrupt shadow page") }
+                }
+                for row in try Row.fetchAll(db, sql: "SELECT terminal, sequence, outcome FROM clearing_batch") {
+                    let outcome = try JSONDecoder().decode(BatchOutcome.self, from: Data((row["outcome"] as String).utf8))
+                    s.batches[BatchKey(terminal: UInt64(row["terminal"] as Int64), sequence: UInt32(row["sequence"] as Int64))] = outcome
+                }
+                for row in try Row.fetchAll(db, sql: "SELECT serial, offline, counter, seen_day, reported FROM clearing_gap") {
+                    let serial = UInt64(bitPattern: row["serial"])
+                    s.gaps[serial, default: []].append(CounterGap(
+                        serial: CardSerial(rawValue: serial), offline: row["offline"], counter: UInt16(row["counter"] as Int64),
+                        seenDay: row["seen_day"], reported: row["reported"]))
+                }
+                for row in try Row.fetchAll(db, sql: "SELECT kind, number, net FROM clearing_account") {
+                    guard let kind = AccountKind(rawValue: UInt8(row["kind"] as Int64)) else { continue }
+                    s.accountNetFen[AccountID(kind: kind, number: UInt64(bitPattern: row["number"]))] = row["net"]
+                }
+                for row in try Row.fetchAll(db, sql: "SELECT serial, since FROM clearing_hotlist") {
+                    s.hotlist[UInt64(bitPattern: row["serial"])] = UInt32(row["since"] as Int64)
+                }
+                s.newestDay = try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM clearing_meta WHERE key = 'newestDay'") ?? 0
+                return s
+            }
+        }
+    }
+
+    // MARK: Commit
+
+    /// Commits one run in one transaction. Returns the run number.
+    ///
+    /// - Throws: ``StorageError``; nothing of the run is then stored, and the caller must
+    ///   rebuild its engine from ``loadState()`` before going on.
+    @discardableResult
+    public func commit(_ r: RunResult, files: [String], state: ClearingState) throws(StorageError) -> Int64 {
+        try StorageFailure.run(path, "committing an ingest run") {
+            try queue.write { db in
+                let run = (try Int64.fetchOne(db, sql: "SELECT MAX(run) FROM clearing_run") ?? 0) + 1
+                let summary = String(decoding: try JSONEncoder().encode(r.summary), as: UTF8.self)
+                try db.execute(
+                    sql: "INSERT INTO clearing_run (run, finished, batches, records, summary) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [run, ISO8601DateFormatter().string(from: Date()), r.applied.count, r.summary.records, summary])
+                try insertBatches(db, run: run, r, files: files)
+                try insertPages(db, run: run, r, state: state)
+                try saveMutable(db, run: run, r, state: state)
+                return run
+            }
+        }
+    }
+
+    private func insertBatches(_ db: Database, run: Int64, _ r: RunResult, files: [String]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let stmt = try db.makeStatement(sql: "INSERT INTO clearing_batch (terminal, sequence, run, file, created, outcome) VALUES (?, ?, ?, ?, ?, ?)")
+        for (i, replayed) in r.replayed.enumerated() where !replayed {
+            let o = r.outcomes[i]
+            guard let terminal = TerminalID(hex: o.terminal) else { continue }
+            let outcome = String(decoding: try encoder.encode(o), as: UTF8.self)
+            try stmt.execute(arguments: [Int64(terminal.rawValue), Int64(o.sequence), run, files[i], 0, outcome])
+        }
+    }
+
+    private func insertPages(_ db: Database, run: Int64, _ r: RunResult, state: ClearingState) throws {
+        let stmt = try db.makeStatement(sql: "INSERT INTO clearing_page (run, kind, page, count, data) VALUES (?, ?, ?, ?, ?)")
+        func pages(_ kind: String, _ bytes: [UInt8], rowBytes: Int) throws {
+            let perPage = Self.pageRowsMax * rowBytes
+            var page = 0
+            var o = 0
+            while o < bytes.count {
+                let end = min(bytes.count, o + perPage)
+                try stmt.execute(arguments: [run, kind, page, (end - o) / rowBytes, Data(bytes[o..<end])])
+                page += 1
+                o = end
+            }
+        }
+        var transfers: [UInt8] = []
+        transfers.reserveCapacity(r.transfers.count * Packing.transferBytes)
+        for t in r.transfers { Packing.append(t, to: &transfers) }
+        try pages("transfers", transfers, rowBytes: Packing.transferBytes)
+        try pages("accepted", r.accepted, rowBytes: Packing.acceptedBytes)
+        var shadows: [UInt8] = []
+        shadows.reserveCapacity(r.touchedCards.count * Packing.shadowBytes)
+        for serial in r.touchedCards.sorted() {
+            Packing.append(serial: serial, state.cards[serial] ?? CardShadow(), to: &shadows)
+        }
+        try pages("shadows", shadows, rowBytes: Packing.shadowBytes)
+        var refusals: [UInt8] = []
+        for f in r.refusals { Packing.append(f, to: &refusals) }
+        try pages("refusals", refusals, rowBytes: Packing.refusalBytes)
+    }
+
+    private func saveMutable(_ db: Database, run: Int64, _ r: RunResult, state: ClearingState) throws {
+        try db.execute(sql: "DELETE FROM clearing_gap")
+        let gap = try db.makeStatement(sql: "INSERT INTO clearing_gap (serial, offline, counter, seen_day, reported) VALUES (?, ?, ?, ?, ?)")
+        for (serial, gaps) in state.gaps {
+            for g in gaps { try gap.execute(arguments: [Int64(bitPattern: serial), g.offline, Int64(g.counter), g.seenDay, g.reported]) }
+        }
+        let account = try db.makeStatement(sql: """
+            INSERT INTO clearing_account (kind, number, net) VALUES (?, ?, ?)
+            ON CONFLICT(kind, number) DO UPDATE SET net = excluded.net
+            """)
+        for (id, net) in state.accountNetFen { try account.execute(arguments: [Int64(id.kind.rawValue), Int64(bitPattern: id.number), net]) }
+        let exception = try db.makeStatement(sql: """
+            INSERT OR IGNORE INTO clearing_exception (id, run, kind, card, detail, record, opened) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        for e in r.exceptions {
+            try exception.execute(arguments: [Int64(bitPattern: e.id), run, e.kind.rawValue, e.card, e.detail, e.record, e.opened])
+        }
+        try db.execute(
+            sql: "INSERT INTO clearing_meta (key, value) VALUES ('newestDay', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            arguments: [state.newestDay])
+    }
+}
+
+extension ClearingStore {
+    /// Calls `body` with each stored page of `kind` ('transfers', 'accepted', 'shadows',
+    /// 'refusals') in run order, without holding more than one page in memory.
+    public func forEachPage(_ kind: String, _ body: ([UInt8]) throws -> Void) throws(StorageError) {
+        try StorageFailure.run(path, "reading \(kind) pages") {
+            try queue.read { db in
+                let pages = try Row.fetchCursor(db, sql: "SELECT data FROM clearing_page WHERE kind = ? ORDER BY run, page", arguments: [kind])
+                while let row = try pages.next() {
+                    let data: Data = row["data"]
+                    try body([UInt8](data))
+                }
+            }
+        }
+    }
+
+    /// The stored exceptions, oldest first.
+    public func exceptions(status: String? = nil) throws(StorageError) -> [StoredException] {
+        try StorageFailure.run(path, "reading exceptions") {
+            try queue.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT * FROM clearing_exception WHERE ?1 IS NULL OR status = ?1 ORDER BY run, id", arguments: [status]
+                ).map { row in
+                    StoredException(
+                        exception: ClearingException(
+                            id: UInt64(bitPattern: row["id"]), kind: ClearingException.Kind(rawValue: row["kind"]) ?? .conflict,
+                            card: row["card"], detail: row["detail"], record: row["record"], opened: row["opened"]),
+                        status: row["status"], officer: row["officer"], reason: row["reason"], decided: row["decided"])
+                }
+            }
+        }
+    }
+
+    /// Adds or updates a hotlist entry: the card's transactions from `since` (seconds since
+    /// 1970, local time) are refused.
+    public func hotlistAdd(_ serial: CardSerial, since: UInt32, reason: String) throws(StorageError) {
+        try StorageFailure.run(path, "adding to the hotlist") {
+            try queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO clearing_hotlist (serial, since, reason, added) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(serial) DO UPDATE SET since = excluded.since, reason = excluded.reason
+                    """, arguments: [Int64(bitPattern: serial.rawValue), Int64(since), reason, ISO8601DateFormatter().string(from: Date())])
+            }
+        }
+    }
+
+    /// Removes a hotlist entry; returns whether there was one.
+    @discardableResult
+    public func hotlistRemove(_ serial: CardSerial) throws(StorageError) -> Bool {
+        try StorageFailure.run(path, "removing from the hotlist") {
+            try queue.write { db in
+                try db.execute(sql: "DELETE FROM clearing_hotlist WHERE serial = ?", arguments: [Int64(bitPattern: serial.rawValue)])
+                return db.changesCount > 0
+            }
+        }
+    }
+
+    /// The hotlist: serial, since (seconds), reason.
+    public func hotlist() throws(StorageError) -> [(serial: CardSerial, since: UInt32, reason: String)] {
+        try StorageFailure.run(path, "reading the hotlist") {
+            try queue.read { db in
+                try Row.fetchAll(db, sql: "SELECT serial, since, reason FROM clearing_hotlist ORDER BY serial").map { row in
+                    (CardSerial(rawValue: UInt64(bitPattern: row["serial"])), UInt32(row["since"] as Int64), row["reason"] as String)
+                }
+            }
+        }
+    }
+}
+
+/// An exception with its officer's decision.
+public struct StoredException: Sendable, Codable, Equatable {
+    /// What clearing saw.
+    public var exception: ClearingException
+    /// `open`, `accepted` or `rejected`.
+    public var status: String
+    /// Who decided.
+    public var officer: String?
+    /// Why.
+    public var reason: String?
+    /// When (ISO 8601).
+    public var decided: String?
+}

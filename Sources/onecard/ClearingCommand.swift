@@ -1,0 +1,250 @@
+import ArgumentParser
+import City
+import Clearing
+import Dispatch
+import Foundation
+import OneCardCore
+import OneCardCrypto
+import Storage
+import UploadBatch
+
+/// `onecard clearing …`: the clearing centre.
+struct ClearingCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clearing",
+        abstract: "Ingest terminal batches into the double-entry ledger, check it, manage the hotlist.",
+        subcommands: [Ingest.self, Check.self, Exceptions.self, Hotlist.self]
+    )
+
+    /// The database and, once, the city it clears for.
+    struct Database: ParsableArguments {
+        @Option(help: "The clearing database (SQLite; created if missing).")
+        var db: String
+        @Option(help: "The city file; stored in the database, so later commands may omit it.")
+        var city: String?
+
+        func open() throws -> (ClearingStore, City) {
+            let store = try ClearingStore(path: db)
+            if let city {
+                let data = try Data(contentsOf: URL(fileURLWithPath: city))
+                let parsed = try City.parse(data: data, source: city)
+                try store.setCityJSON(data)
+                return (store, parsed)
+            }
+            guard let data = try store.cityJSON() else {
+                throw CLIError("\(db) has no city yet: pass --city CITY once (it is then stored in the database)")
+            }
+            return (store, try City.parse(data: data, source: "\(db) (stored city)"))
+        }
+    }
+
+    struct Ingest: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify and post upload batch files; each batch atomically, idempotent by (terminal, batch sequence).",
+            discussion: """
+                A file that is truncated, tampered with or of an unknown version is refused whole (named on \
+                standard error, exit status 3) and nothing from it is applied; the other files are ingested. \
+                Re-ingesting a batch returns its original outcome and changes nothing.
+                """)
+
+        @OptionGroup var database: Database
+        @Option(help: "Keyset with masterKeys.tac (TAC checks) and masterKeys.purchase (batch MACs).")
+        var keys: String
+        @Option(help: "Open a counter-gap exception when a gap stays unfilled this many days.")
+        var gapWindowDays = 2
+        @Option(help: "Commit after at most this many records (bounds memory).")
+        var recordsPerCommit = 4_000_000
+        @Flag(help: "Print the summary as one JSON object.")
+        var json = false
+        @Argument(help: "Upload batch files.")
+        var batches: [String]
+
+        func run() throws {
+            try reporting {
+                let (store, city) = try database.open()
+                let keyset = try Keyset.load(path: keys)
+                let tac = try keyset.masterKey(.tac)
+                let purchase = try keyset.masterKey(.purchase)
+                let engine = ClearingEngine(config: ClearingConfig(city: city, tacMaster: tac, gapWindowDays: gapWindowDays), state: try store.loadState())
+                var outcomes: [BatchOutcome] = []
+                var exceptions = 0
+                var rejected: [RejectedFile] = []
+                for chunk in chunks() {
+                    let decoded = BatchReader.read(chunk, purchaseMaster: purchase)
+                    rejected += decoded.rejected
+                    let r = engine.run(decoded.batches)
+                    try store.commit(r, files: decoded.batches.map(\.file), state: engine.state)
+                    outcomes += r.outcomes
+                    exceptions += r.exceptions.count
+                }
+                report(IngestSummary(outcomes, exceptions: exceptions), rejected)
+                if !rejected.isEmpty { throw ExitCode(3) }
+            }
+        }
+
+        /// Groups the files into commits of at most `recordsPerCommit` records (by file size).
+        private func chunks() -> [[String]] {
+            var out: [[String]] = [[]]
+            var records = 0
+            for f in batches {
+                let size = (try? FileManager.default.attributesOfItem(atPath: f)[.size] as? Int) ?? 0
+                let n = max(0, (size - BatchHeader.byteCount - BatchFile.trailerBytes) / BatchRecord.byteCount)
+                if records + n > recordsPerCommit, !out[out.count - 1].isEmpty {
+                    out.append([])
+                    records = 0
+                }
+                out[out.count - 1].append(f)
+                records += n
+            }
+            return out
+        }
+
+        private func report(_ s: IngestSummary, _ rejected: [RejectedFile]) {
+            for r in rejected { FileHandle.standardError.write(Data("refused whole: \(r.reason)\n".utf8)) }
+            if json {
+                printJSON(IngestJSON(summary: s, rejectedFiles: rejected))
+                return
+            }
+            print("batches \(s.batches)  records \(s.records)  accepted \(s.accepted) (\(Fen.yuan(s.acceptedAmountFen)) yuan)  exceptions \(s.exceptions)")
+            let refused = s.refused.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+            print("refused " + (refused.isEmpty ? "none" : refused.map { "\(RefusalCode(rawValue: $0.key)?.description ?? $0.key): \($0.value)" }.joined(separator: ", ")))
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the ledger's invariants; exit status 1 with the first violation printed.")
+
+        @OptionGroup var database: Database
+        @Flag(help: "Print the result as one JSON object.")
+        var json = false
+
+        func run() throws {
+            try reporting {
+                let (store, _) = try database.open()
+                let state = try store.loadState()
+                var audit = LedgerAudit()
+                var accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)] = []
+                try store.forEachPage("transfers") { page in
+                    guard let t = Packing.transfers(page) else { throw CLIError("a transfer page of \(database.db) is corrupt") }
+                    audit.add(t)
+                }
+                try store.forEachPage("accepted") { page in
+                    guard let a = Packing.accepted(page) else { throw CLIError("an accepted page of \(database.db) is corrupt") }
+                    accepted += a
+                }
+                audit.finish(accepted: accepted, shadows: state.cards)
+                if json {
+                    printJSON(CheckJSON(holds: audit.holds, transfers: audit.transferCount, totalFen: audit.totalFen, accepted: accepted.count, violations: audit.violations))
+                } else if audit.holds {
+                    print("ledger OK: \(audit.transferCount) transfers, \(Fen.yuan(audit.totalFen)) yuan moved, \(accepted.count) accepted records, debits = credits")
+                } else {
+                    print("ledger VIOLATION: \(audit.violations[0])")
+                    for v in audit.violations.dropFirst() { print("  also: \(v)") }
+                }
+                if !audit.holds { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct Exceptions: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the exceptions clearing opened (possible cloned cards).")
+
+        @OptionGroup var database: Database
+        @Option(help: "Only this status: open, accepted, rejected.")
+        var status: String?
+        @Flag(help: "Print one JSON object per line.")
+        var json = false
+
+        func run() throws {
+            try reporting {
+                let (store, _) = try database.open()
+                let list = try store.exceptions(status: status)
+                for e in list {
+                    if json {
+                        printJSON(e)
+                    } else {
+                        print("\(e.exception.id)  \(e.status)  \(e.exception.kind.rawValue)  card \(e.exception.card)  \(e.exception.record ?? "-")  \(e.exception.detail)")
+                    }
+                }
+                if !json { print("\(list.count) exception(s)") }
+            }
+        }
+    }
+}
+
+/// A batch file refused whole.
+struct RejectedFile: Codable {
+    var file: String
+    var reason: String
+}
+
+struct IngestJSON: Encodable {
+    var summary: IngestSummary
+    var rejectedFiles: [RejectedFile]
+
+    enum Keys: String, CodingKey { case batches, records, accepted, acceptedAmountFen, refused, exceptions, rejectedFiles }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(summary.batches, forKey: .batches)
+        try c.encode(summary.records, forKey: .records)
+        try c.encode(summary.accepted, forKey: .accepted)
+        try c.encode(summary.acceptedAmountFen, forKey: .acceptedAmountFen)
+        try c.encode(summary.refused, forKey: .refused)
+        try c.encode(summary.exceptions, forKey: .exceptions)
+        try c.encode(rejectedFiles, forKey: .rejectedFiles)
+    }
+}
+
+struct CheckJSON: Encodable {
+    var holds: Bool
+    var transfers: Int
+    var totalFen: Int64
+    var accepted: Int
+    var violations: [String]
+}
+
+/// Reads and verifies batch files on both cores.
+enum BatchReader {
+    /// The most bytes one batch file may have.
+    static let fileBytesMax = BatchHeader.byteCount + BatchFile.recordsMax * BatchRecord.byteCount + BatchFile.trailerBytes
+
+    static func read(_ files: [String], purchaseMaster: TripleDESKey) -> (batches: [IncomingBatch], rejected: [RejectedFile]) {
+        var slots = [Result<BatchFile, RejectedFileError>?](repeating: nil, count: files.count)
+        slots.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer
+            DispatchQueue.concurrentPerform(iterations: files.count) { i in
+                out[i] = readOne(files[i], purchaseMaster: purchaseMaster)
+            }
+        }
+        var batches: [IncomingBatch] = []
+        var rejected: [RejectedFile] = []
+        for (i, slot) in slots.enumerated() {
+            switch slot {
+            case .success(let b)?: batches.append(IncomingBatch(file: files[i], batch: b))
+            case .failure(let e)?: rejected.append(RejectedFile(file: files[i], reason: e.reason))
+            case nil: rejected.append(RejectedFile(file: files[i], reason: "\(files[i]): not read"))
+            }
+        }
+        return (batches, rejected)
+    }
+
+    struct RejectedFileError: Error { var reason: String }
+
+    static func readOne(_ file: String, purchaseMaster: TripleDESKey) -> Result<BatchFile, RejectedFileError> {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int else {
+            return .failure(RejectedFileError(reason: "\(file): cannot read the file"))
+        }
+        guard size <= fileBytesMax else { return .failure(RejectedFileError(reason: "\(file): \(size) bytes, larger than any batch")) }
+        guard let data = FileManager.default.contents(atPath: file) else { return .failure(RejectedFileError(reason: "\(file): cannot read the file")) }
+        let bytes = [UInt8](data)
+        do {
+            let header = try BatchFile.peekHeader(bytes, file: file)
+            let key = BatchFile.batchKey(purchaseMaster: purchaseMaster, terminal: header.terminal)
+            return .success(try BatchFile.decode(bytes, file: file, key: key))
+        } catch {
+            return .failure(RejectedFileError(reason: error.description))
+        }
+    }
+}
