@@ -125,9 +125,15 @@ let package = Package(
             dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch"],
             swiftSettings: strict
         ),
+        .target(
+            name: "OneCardTestSupport",
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing"],
+            path: "Tests/Support",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ClearingTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing"],
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing", "OneCardTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -137,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage",
+            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage", "City", "Clearing", "OneCardTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
