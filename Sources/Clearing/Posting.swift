@@ -240,10 +240,22 @@ struct Posting {
         }
     }
 
+    /// Credits a replacement's balance to the new card, whose online counter the moving load used.
     mutating func credit(newCard: CardSerial, amountFen: UInt32, _ r: BatchRecord, _ ref: RecordRef) {
         var n = engine.state.cards[newCard.rawValue] ?? CardShadow()
         n.balanceFen += amountFen
-        recoverArrears(&n, BatchRecord(kind: .load, transactionType: 0, serial: newCard, cardType: r.cardType, counter: r.counter, amountFen: 0, balanceBeforeFen: 0, balanceAfterFen: 0, terminal: r.terminal, sequence: r.sequence, dateTimeBCD: r.dateTimeBCD, tac: 0), ref)
+        if amountFen > 0 {
+            n.nextOnline = max(n.nextOnline, r.counter &+ 1)
+            n.flags |= CardShadow.Flags.seenOnline
+            let seconds = ClearingTime.seconds(bcd: r.dateTimeBCD)
+            if seconds >= n.lastSeconds {
+                n.lastSeconds = seconds
+                n.lastBalanceAfterFen = r.balanceAfterFen
+            }
+        }
+        var asLoad = r
+        asLoad.serial = newCard
+        recoverArrears(&n, asLoad, ref)
         engine.state.cards[newCard.rawValue] = n
         result.touchedCards.insert(newCard.rawValue)
     }

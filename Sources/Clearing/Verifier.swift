@@ -29,11 +29,13 @@ public struct ClearingConfig: Sendable {
 public struct RecordVerifier: Sendable {
     let cardMaxFen: UInt32
     let uploadWindowDays: Int
+    let tacMaster: TripleDESKey
 
-    /// Builds a verifier for a city.
-    public init(city: City) {
+    /// Builds a verifier for a city and TAC master key.
+    public init(city: City, tacMaster: TripleDESKey) {
         cardMaxFen = UInt32(clamping: city.card.balanceFenMax)
         uploadWindowDays = city.settlement.uploadWindowDays
+        self.tacMaster = tacMaster
     }
 
     /// The refusal code for `r`, or `nil` if it passes every stateless check.
@@ -62,6 +64,9 @@ public struct RecordVerifier: Sendable {
             if tac != r.tac { return .tacError }
         case .load:
             if loadTAC(r, tacKey) != r.tac { return .tacError }
+        case .replacement where r.amountFen > 0:
+            // The balance reached the new card by a load; its TAC is the new card's.
+            if loadTAC(r, TripleDESPurse.tacKey(tacMaster: tacMaster, serial: r.relatedSerial)) != r.tac { return .tacError }
         default: break
         }
         if let h = hotlistedAt, h <= seconds { return .hotlisted }
@@ -83,7 +88,8 @@ public struct RecordVerifier: Sendable {
         case .issue, .refund:
             guard operatorKind == .issuer, r.amountFen <= cardMaxFen else { return .illegalData }
         case .replacement:
-            guard operatorKind == .issuer, r.relatedSerial.rawValue != 0, r.relatedSerial != r.serial, r.amountFen <= cardMaxFen
+            guard operatorKind == .issuer, r.relatedSerial.rawValue != 0, r.relatedSerial != r.serial, r.amountFen <= cardMaxFen,
+                  r.amountFen == 0 || (r.transactionType == 0x02 && r.balanceAfterFen == r.balanceBeforeFen + r.amountFen)
             else { return .illegalData }
         case .grey:
             return .grey

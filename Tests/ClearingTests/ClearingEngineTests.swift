@@ -196,3 +196,29 @@ struct LedgerAuditTests {
         #expect(!Self.audit(r, e, transfers: r.transfers + [invented]).holds)
     }
 }
+
+@Suite("Clearing engine: service counter records")
+struct CounterRecordTests {
+    @Test("a replacement moves the ledger balance to the new card once; the new card's later load follows on without a gap")
+    func replacement() {
+        var d = Day()
+        let e = Day.engine()
+        let load = d.load(cardA, 3000, at: "2026-11-29T07:00:00")
+        let tap = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
+        let swap = d.replace(cardA, with: cardB, at: "2026-11-29T10:00:00")
+        let next = d.load(cardB, 1000, at: "2026-11-29T11:00:00")
+        var forged = swap
+        forged.tac ^= 1
+        let r = e.run([Day.batch(Day.counter, 1, [load, swap, next]), Day.batch(Day.bus, 1, [tap])])
+        #expect(r.summary.accepted == 4)
+        #expect(r.exceptions.isEmpty)
+        #expect(e.state.cards[cardA.rawValue]?.balanceFen == 0)
+        #expect(e.state.cards[cardB.rawValue]?.balanceFen == 3800)
+        #expect(e.state.gaps.isEmpty)
+        #expect(e.state.totalNetFen == 0)
+        let again = e.run([Day.batch(Day.counter, 2, [swap]), Day.batch(Day.counter, 3, [forged])])
+        #expect(again.summary.refused["03"] == 1)
+        #expect(again.summary.refused["01"] == 1)
+        #expect(e.state.cards[cardB.rawValue]?.balanceFen == 3800)
+    }
+}

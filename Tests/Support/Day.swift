@@ -65,6 +65,17 @@ public struct Day {
     }
 
     public static func engine() -> ClearingEngine { ClearingEngine(config: ClearingConfig(city: city, tacMaster: tacMaster)) }
+    /// Moves the old card's balance onto a new, empty card at the counter (a replacement).
+    public mutating func replace(_ old: CardSerial, with new: CardSerial, at: String) -> BatchRecord {
+        let balance = cards[old]?.balance ?? 0
+        var r = load(new, balance, at: at)
+        r.kind = .replacement
+        r.relatedSerial = new
+        r.serial = old
+        cards[old]?.balance = 0
+        return r
+    }
+
     /// An empty day.
     public init() {}
 }
