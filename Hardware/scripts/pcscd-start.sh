@@ -23,7 +23,8 @@ rm -f "$PCSCD_SOCKET" "$PCSCD_RUN/pcscd.pid"
 
 mkdir -p "$PCSCD_STATE"
 command -v pcscd >/dev/null || { echo "pcscd not installed: run scripts/install-deps.sh" >&2; exit 1; }
-nohup pcscd -f -c "$PCSCD_CONFIG" >"$PCSCD_LOG" 2>&1 </dev/null &
+# ONECARD_PCSCD_DEBUG=1 logs everything pcscd does (-d) to the log file.
+nohup pcscd -f ${ONECARD_PCSCD_DEBUG:+-d} -c "$PCSCD_CONFIG" >"$PCSCD_LOG" 2>&1 </dev/null &
 echo $! >"$PCSCD_PIDFILE"
 
 for _ in $(seq "$SOCKET_WAIT_TENTHS_MAX"); do

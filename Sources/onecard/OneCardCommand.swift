@@ -8,6 +8,9 @@ struct OneCardCommand: ParsableCommand {
         abstract: "OneCard: a city one-card (一卡通) e-purse transaction engine.",
         subcommands: [
             CardCommand.self,
+            ReadersCommand.self,
+            APDUCommand.self,
+            BenchPCSCCommand.self,
         ]
     )
 }

@@ -34,7 +34,8 @@ func requirePCSCD() throws -> PCSCContext {
 
 /// Runs one of the Hardware/scripts and returns its exit status. (posix_spawn, not
 /// Foundation.Process: the latter's waitUntilExit can hang when the script leaves pcscd
-/// running in the background.)
+/// running in the background.) The child gets an empty signal mask: test threads block
+/// signals, and a pcscd inheriting a blocked SIGTERM ignores pcscd-stop.sh until SIGKILL.
 @discardableResult
 func runScript(_ name: String) throws -> Int32 {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -42,7 +43,17 @@ func runScript(_ name: String) throws -> Int32 {
     var pid: pid_t = 0
     let argv: [UnsafeMutablePointer<CChar>?] = [strdup(path), nil]
     defer { argv.forEach { free($0) } }
-    let rv = posix_spawn(&pid, path, nil, nil, argv, environ)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var none = sigset_t()
+    sigemptyset(&none)
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let rv = posix_spawn(&pid, path, nil, &attributes, argv, environ)
     guard rv == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rv) ?? .EIO) }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

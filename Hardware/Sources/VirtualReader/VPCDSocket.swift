@@ -77,11 +77,13 @@ final class VPCDConnection {
     static let pollSliceMilliseconds: Int32 = 100
 
     let fd: Int32
+    private let lowLatency: Bool
     private var header = [UInt8](repeating: 0, count: 2)
     private var outgoing: [UInt8] = []
 
-    /// Connects to `endpoint` with TCP_NODELAY set.
-    init(endpoint: VPCDEndpoint) throws(VirtualReaderError) {
+    /// Connects to `endpoint`, with TCP_NODELAY set when `lowLatency`.
+    init(endpoint: VPCDEndpoint, lowLatency: Bool = true) throws(VirtualReaderError) {
+        self.lowLatency = lowLatency
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = endpoint.port.bigEndian
@@ -92,7 +94,7 @@ final class VPCDConnection {
         let fd = try sys("socket") { socket(AF_INET, SOCK_STREAM, 0) }
         #endif
         self.fd = fd
-        try Self.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, "TCP_NODELAY")
+        if lowLatency { try Self.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, "TCP_NODELAY") }
         let length = socklen_t(MemoryLayout<sockaddr_in>.size)
         try sys("connect") {
             withUnsafePointer(to: &address) {
@@ -149,21 +151,24 @@ final class VPCDConnection {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         while true {
             if shouldStop() { return false }
-            #if os(Linux)
-            try Self.setOption(fd, Int32(IPPROTO_TCP), TCP_QUICKACK, "TCP_QUICKACK")
-            #endif
+            try armQuickACK()
             let ready = try sys("poll") { poll(&pfd, 1, Self.pollSliceMilliseconds) }
             if ready > 0 { return true }
         }
+    }
+
+    /// Linux turns quick ACKs off again after each ACK: re-arm before every receive.
+    private func armQuickACK() throws(VirtualReaderError) {
+        #if os(Linux)
+        if lowLatency { try Self.setOption(fd, Int32(IPPROTO_TCP), TCP_QUICKACK, "TCP_QUICKACK") }
+        #endif
     }
 
     /// Reads exactly `count` bytes (short reads happen); `false` at end of stream.
     private func readExactly(into buffer: inout [UInt8], count: Int) throws(VirtualReaderError) -> Bool {
         var got = 0
         while got < count {
-            #if os(Linux)
-            try Self.setOption(fd, Int32(IPPROTO_TCP), TCP_QUICKACK, "TCP_QUICKACK")
-            #endif
+            try armQuickACK()
             let n = try sys("recv") {
                 buffer.withUnsafeMutableBytes { raw -> Int in
                     guard let base = raw.baseAddress else { return 0 }

@@ -31,6 +31,8 @@ public final class VirtualReader: @unchecked Sendable {
     public let endpoint: VPCDEndpoint
     /// Whether to reconnect when vpcd drops the connection (pcscd restarted).
     public let reconnects: Bool
+    /// Whether TCP_NODELAY and TCP_QUICKACK are set (always, except to measure their effect).
+    public let lowLatency: Bool
     private let card: any CardResponder
     private let afterCommand: CommandHook?
 
@@ -38,19 +40,26 @@ public final class VirtualReader: @unchecked Sendable {
     private var stopRequested = false
     private var connection: VPCDConnection?
     private var serving = false
-    private var finished: DispatchSemaphore?
+    /// Entered while serving; every ``remove()`` caller waits on it (a semaphore would wake one).
+    private let finished = DispatchGroup()
     private var connectedSignal: DispatchSemaphore?
     private var lastErrorValue: VirtualReaderError?
     private var commandsServed = 0
 
     /// A virtual reader for `card` on `endpoint` (slot 0 by default).
+    ///
+    /// - Parameters:
+    ///   - reconnects: reconnect when vpcd drops the connection (pcscd restarted).
+    ///   - lowLatency: `false` only to measure what Nagle and delayed ACK cost (~44 ms per APDU).
+    ///   - afterCommand: see ``CommandHook``.
     public init(
         card: any CardResponder, endpoint: VPCDEndpoint = .slot0, reconnects: Bool = true,
-        afterCommand: CommandHook? = nil
+        lowLatency: Bool = true, afterCommand: CommandHook? = nil
     ) {
         self.card = card
         self.endpoint = endpoint
         self.reconnects = reconnects
+        self.lowLatency = lowLatency
         self.afterCommand = afterCommand
     }
 
@@ -71,7 +80,7 @@ public final class VirtualReader: @unchecked Sendable {
             if serving { return true }
             serving = true
             stopRequested = false
-            finished = DispatchSemaphore(value: 0)
+            finished.enter()
             connectedSignal = connected
             return false
         }
@@ -95,7 +104,7 @@ public final class VirtualReader: @unchecked Sendable {
             if serving { return false }
             serving = true
             stopRequested = false
-            finished = DispatchSemaphore(value: 0)
+            finished.enter()
             return true
         }
         guard begin else { return }
@@ -106,12 +115,11 @@ public final class VirtualReader: @unchecked Sendable {
     /// Removes the card: closes the socket and waits (at most ``removeWaitMax``) for the
     /// serving thread to end. Safe from any thread, and when not inserted.
     public func remove() {
-        let done = locked { () -> DispatchSemaphore? in
+        locked {
             stopRequested = true
             connection?.shutdownBoth()
-            return serving ? finished : nil
         }
-        _ = done?.wait(timeout: .now() + seconds(Self.removeWaitMax))
+        _ = finished.wait(timeout: .now() + seconds(Self.removeWaitMax))
     }
 
     private func serveUntilStopped(deadline: ContinuousClock.Instant?, firstConnectTimeout: Duration) throws(VirtualReaderError) {
@@ -136,8 +144,7 @@ public final class VirtualReader: @unchecked Sendable {
         locked {
             connection = nil
             serving = false
-            finished?.signal()
-            finished = nil
+            finished.leave()
             connectedSignal = nil
         }
     }
@@ -148,7 +155,7 @@ public final class VirtualReader: @unchecked Sendable {
     ) throws(VirtualReaderError) -> VPCDConnection? {
         while !shouldStop() {
             do {
-                let connection = try VPCDConnection(endpoint: endpoint)
+                let connection = try VPCDConnection(endpoint: endpoint, lowLatency: lowLatency)
                 let stop = locked { () -> Bool in
                     self.connection = connection
                     connectedSignal?.signal()
