@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
+Hardware/scripts/pcscd-start.sh
+trap 'Hardware/scripts/pcscd-stop.sh' EXIT
 swift test
