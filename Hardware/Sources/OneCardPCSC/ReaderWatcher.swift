@@ -157,6 +157,7 @@ public final class ReaderWatcher: @unchecked Sendable {
     private func loseService(_ status: PCSCStatus) {
         if !serviceDown {
             serviceDown = true
+            reportNext = true  // after an outage, everything found again is news
             pending.append(.serviceLost(status))
             for reader in readerOrder { forget(reader) }
             readerOrder = []
