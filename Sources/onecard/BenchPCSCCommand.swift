@@ -35,6 +35,8 @@ struct BenchPCSCCommand: ParsableCommand {
         let readerName = slot == 0 ? "Virtual PCD 00 00" : "Virtual PCD 00 01"
         let virtual = VirtualReader(card: BenchCard(), endpoint: endpoint, lowLatency: !noLowLatency)
         let context = try PCSCContext()
+        // A card removed from this slot a moment ago may not be gone for pcscd yet.
+        _ = try context.waitForCard(in: readerName, present: false, timeout: .seconds(2))
         try virtual.insert()
         defer { virtual.remove() }
         _ = try context.waitForCard(in: readerName, timeout: .seconds(3))

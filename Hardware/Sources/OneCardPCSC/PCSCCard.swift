@@ -154,15 +154,21 @@ public final class PCSCCard: CardChannel {
 
     /// Whether the card left the reader (or was swapped) since this connection was made.
     private func cardWasRemoved() -> Bool {
+        if handleSaysRemoved() { return true }
+        let state = try? context.waitForCard(in: reader, present: false, timeout: Self.removalSettleMax)
+        if state?.isCardPresent == false { return true }
+        // Removed and re-inserted within one poll: the reader shows a card, but not ours.
+        return handleSaysRemoved()
+    }
+
+    /// `SCardStatus` on this handle fails once pcscd saw the card go (or come back).
+    private func handleSaysRemoved() -> Bool {
         do {
             _ = try status()
-        } catch {
-            return error.status == .removedCard || error.status == .noSmartcard
-        }
-        guard let empty = try? context.waitForCard(in: reader, present: false, timeout: Self.removalSettleMax) else {
             return false
+        } catch {
+            return [.removedCard, .noSmartcard, .resetCard].contains(error.status)
         }
-        return !empty.isCardPresent
     }
 
     /// Sends one command and parses the answer, with no `61xx`/`6Cxx` handling.

@@ -70,7 +70,10 @@ public final class VirtualReader: @unchecked Sendable {
     /// Why serving last stopped with an error, if it did.
     public var lastError: VirtualReaderError? { locked { lastErrorValue } }
 
-    /// Inserts the card: serves on a background thread and returns once vpcd accepted.
+    /// Inserts the card: serves on a background thread and returns once the TCP connection
+    /// to vpcd is up. pcscd reports the card at vpcd's next poll (within ~400 ms); wait for
+    /// it with `PCSCContext.waitForCard`. Re-inserting into a slot whose previous card
+    /// pcscd has not yet seen leave is a race: wait for the slot to be empty first.
     ///
     /// - Throws: ``VirtualReaderError/connectTimedOut(_:)`` when vpcd does not accept in time
     ///   (the background thread is stopped then).
