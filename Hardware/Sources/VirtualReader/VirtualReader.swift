@@ -132,7 +132,12 @@ public final class VirtualReader: @unchecked Sendable {
         do {
             while !shouldStop() {
                 guard let connection = try connect(until: connectDeadline, shouldStop: shouldStop) else { return }
-                try serve(connection, shouldStop: shouldStop)
+                do {
+                    try serve(connection, shouldStop: shouldStop)
+                } catch where reconnects {
+                    // A reset or broken pipe is vpcd going away (pcscd stopped): reconnect.
+                    locked { lastErrorValue = error }
+                }
                 locked { self.connection = nil }
                 if !reconnects { return }
                 connectDeadline = nil  // after a pcscd restart, wait for vpcd as long as it takes
