@@ -31,6 +31,10 @@ extension HardwareSuite {
                 #expect(status.atr == TestCard.defaultATR)
                 #expect(status.reader == reader)
                 #expect(status.activeProtocol.contains(.t1) || status.activeProtocol.contains(.t0))
+                // vpcd implements no reader attributes: the typed error says so.
+                #expect(throws: PCSCError(.unsupportedFeature, function: "SCardGetAttrib")) {
+                    try context.connect(reader: reader).attribute(PCSCAttribute.atrString)
+                }
             }
         }
 

@@ -86,3 +86,30 @@ private func collect(_ watcher: ReaderWatcher, until target: ReaderEvent) -> [Re
     }
     return events
 }
+
+extension HardwareSuite.MonitorTests {
+    @Test("cancel() wakes a watcher blocked in SCardGetStatusChange at once, not at the end of its slice")
+    func cancelWakesWatcher() throws {
+        _ = try requirePCSCD()
+        let watcher = ReaderWatcher(reportInitialState: false)
+        _ = watcher.next(timeout: .milliseconds(50))  // context established, states acknowledged
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { watcher.cancel() }
+        let start = ContinuousClock.now
+        let events = watcher.next(timeout: .seconds(5))
+        let elapsed = ContinuousClock.now - start
+        #expect(events.isEmpty)
+        #expect(watcher.isCancelled)
+        #expect(elapsed < .milliseconds(400), "a slice is \(ReaderWatcher.waitSliceMax); took \(elapsed)")
+    }
+
+    @Test("ending the for-await loop over ReaderMonitor stops the sequence")
+    func monitorLoopEnds() async throws {
+        _ = try requirePCSCD()
+        var count = 0
+        for await event in ReaderMonitor(reportInitialState: true) {
+            count += 1
+            if event == .readerAdded(Slot.one) { break }
+        }
+        #expect(count >= 1)
+    }
+}

@@ -85,7 +85,7 @@ public final class PCSCCard: CardChannel {
             reader: reader, atr: Array(atr.prefix(int(atrLength))), activeProtocol: CardProtocols(dword: proto))
     }
 
-    /// Reads a reader attribute (`SCardGetAttrib`), e.g. `onecard_pcsc_attr_vendor_name()`.
+    /// Reads a reader attribute (`SCardGetAttrib`), e.g. ``PCSCAttribute/atrString``.
     ///
     /// - Throws: ``PCSCError`` (often ``PCSCStatus/invalidParameter``: unsupported attribute).
     public func attribute(_ id: UInt32) throws(PCSCError) -> [UInt8] {
@@ -98,7 +98,7 @@ public final class PCSCCard: CardChannel {
 
     /// The reader's vendor name (`SCARD_ATTR_VENDOR_NAME`), if it reports one.
     public var readerVendor: String? {
-        guard let bytes = try? attribute(UInt32(truncatingIfNeeded: onecard_pcsc_attr_vendor_name())) else { return nil }
+        guard let bytes = try? attribute(PCSCAttribute.vendorName) else { return nil }
         return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
     }
 
@@ -250,4 +250,16 @@ public enum CardExchangeError: Error, Equatable, Sendable, CustomStringConvertib
         case .responseTooLong(let n): "the card's chained response grew to \(n) bytes"
         }
     }
+}
+
+/// Reader attribute identifiers for ``PCSCCard/attribute(_:)`` (`SCARD_ATTR_*`).
+public enum PCSCAttribute {
+    /// `SCARD_ATTR_VENDOR_NAME`: the reader's vendor (a string).
+    public static let vendorName = UInt32(truncatingIfNeeded: onecard_pcsc_attr_vendor_name())
+    /// `SCARD_ATTR_VENDOR_IFD_VERSION`: the reader's firmware version.
+    public static let vendorIFDVersion = UInt32(truncatingIfNeeded: onecard_pcsc_attr_vendor_ifd_version())
+    /// `SCARD_ATTR_ATR_STRING`: the card's ATR.
+    public static let atrString = UInt32(truncatingIfNeeded: onecard_pcsc_attr_atr_string())
+    /// `SCARD_ATTR_MAXINPUT`: the largest APDU the reader accepts.
+    public static let maxInput = UInt32(truncatingIfNeeded: onecard_pcsc_attr_maxinput())
 }

@@ -40,6 +40,8 @@ public struct PCSCStatus: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let noService = PCSCStatus(rawValue: 0x8010_001D)
     /// `SCARD_E_SERVICE_STOPPED`: pcscd stopped under us.
     public static let serviceStopped = PCSCStatus(rawValue: 0x8010_001E)
+    /// `SCARD_E_UNSUPPORTED_FEATURE`: e.g. an attribute the reader driver does not have.
+    public static let unsupportedFeature = PCSCStatus(rawValue: 0x8010_001F)
     /// `SCARD_E_NO_READERS_AVAILABLE`.
     public static let noReadersAvailable = PCSCStatus(rawValue: 0x8010_002E)
     /// `SCARD_W_UNRESPONSIVE_CARD`.
