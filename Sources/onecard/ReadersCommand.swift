@@ -38,10 +38,10 @@ struct ReadersCommand: ParsableCommand {
             emitJSON(readers)
             return
         }
-        if states.isEmpty { print("no readers") }
+        if states.isEmpty { emitLine("no readers") }
         for (i, state) in states.enumerated() {
             let card = state.isCardPresent ? "card present, ATR \(state.atr.hex)" : "no card"
-            print("\(i): \(state.reader): \(card)")
+            emitLine("\(i): \(state.reader): \(card)")
         }
     }
 

@@ -35,11 +35,11 @@ public final class PCSCContext: @unchecked Sendable {
         for _ in 0..<Self.listAttemptsMax {
             var length: DWORD = 0
             let rv = SCardListReaders(handle, nil, nil, &length)
-            if PCSCStatus(rawValue: UInt32(truncatingIfNeeded: rv)) == .noReadersAvailable { return [] }
+            if pcscStatus(rv) == .noReadersAvailable { return [] }
             try pcscCheck(rv, "SCardListReaders")
             var buffer = [CChar](repeating: 0, count: int(length))
             let rv2 = SCardListReaders(handle, nil, &buffer, &length)
-            let status = PCSCStatus(rawValue: UInt32(truncatingIfNeeded: rv2))
+            let status = pcscStatus(rv2)
             if status == .noReadersAvailable { return [] }
             if status == .insufficientBuffer { continue }  // a reader appeared in between
             try pcscCheck(rv2, "SCardListReaders")

@@ -151,6 +151,11 @@ public struct PCSCError: Error, Hashable, Sendable, CustomStringConvertible {
 /// fit in 32 bits either way.
 @inline(__always)
 func pcscCheck(_ rv: LONG, _ function: String) throws(PCSCError) {
-    let status = PCSCStatus(rawValue: UInt32(truncatingIfNeeded: rv))
+    let status = pcscStatus(rv)
     if status != .success { throw PCSCError(status, function: function) }
 }
+
+/// A C `LONG` return code as a ``PCSCStatus``, for the few callers that branch on a code
+/// before it becomes an error (e.g. "no readers" is an empty list, not a failure).
+@inline(__always)
+func pcscStatus(_ rv: LONG) -> PCSCStatus { PCSCStatus(rawValue: UInt32(truncatingIfNeeded: rv)) }
