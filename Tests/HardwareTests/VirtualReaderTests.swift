@@ -90,3 +90,22 @@ private final class HookLog: @unchecked Sendable {
     var count: Int { lock.lock(); defer { lock.unlock() }; return entries.count }
     var last: (command: [UInt8], response: [UInt8])? { lock.lock(); defer { lock.unlock() }; return entries.last }
 }
+
+extension HardwareSuite.VirtualReaderTests {
+    @Test("runUntilInterrupted removes the card and returns when the signal arrives")
+    func signalRemovesCard() throws {
+        let context = try requirePCSCD()
+        let virtual = VirtualReader(card: TestCard(), endpoint: .slot1)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            try? virtual.runUntilInterrupted(signals: [SIGUSR2])
+            done.signal()
+        }
+        _ = try context.waitForCard(in: Slot.one, timeout: .seconds(2))
+        #expect(done.wait(timeout: .now() + 0.2) == .timedOut)  // still serving
+        kill(getpid(), SIGUSR2)
+        #expect(done.wait(timeout: .now() + 2) == .success)
+        let gone = try context.waitForCard(in: Slot.one, present: false, timeout: .seconds(2))
+        #expect(!gone.isCardPresent)
+    }
+}

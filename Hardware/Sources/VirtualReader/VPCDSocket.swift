@@ -76,6 +76,13 @@ final class VPCDConnection {
     /// How long a receive waits before checking whether to stop.
     static let pollSliceMilliseconds: Int32 = 100
 
+    /// No SIGPIPE when vpcd has gone: the error comes back as EPIPE instead.
+    #if os(Linux)
+    static let sendFlags = Int32(MSG_NOSIGNAL)
+    #else
+    static let sendFlags: Int32 = 0  // Darwin: SO_NOSIGPIPE is set on the socket instead
+    #endif
+
     let fd: Int32
     private let lowLatency: Bool
     private var header = [UInt8](repeating: 0, count: 2)
@@ -94,6 +101,9 @@ final class VPCDConnection {
         let fd = try sys("socket") { socket(AF_INET, SOCK_STREAM, 0) }
         #endif
         self.fd = fd
+        #if !os(Linux)
+        try Self.setOption(fd, SOL_SOCKET, SO_NOSIGPIPE, "SO_NOSIGPIPE")
+        #endif
         if lowLatency { try Self.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, "TCP_NODELAY") }
         let length = socklen_t(MemoryLayout<sockaddr_in>.size)
         try sys("connect") {
@@ -138,7 +148,7 @@ final class VPCDConnection {
             let n = try sys("send") {
                 outgoing.withUnsafeBytes { raw -> Int in
                     guard let base = raw.baseAddress else { return 0 }
-                    return send(fd, base + sent, raw.count - sent, Int32(MSG_NOSIGNAL))
+                    return send(fd, base + sent, raw.count - sent, Self.sendFlags)
                 }
             }
             sent += n

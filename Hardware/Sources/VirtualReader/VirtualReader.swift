@@ -115,13 +115,41 @@ public final class VirtualReader: @unchecked Sendable {
         try serveUntilStopped(deadline: deadline, firstConnectTimeout: Self.insertTimeoutDefault)
     }
 
-    /// Removes the card: closes the socket and waits (at most ``removeWaitMax``) for the
-    /// serving thread to end. Safe from any thread, and when not inserted.
-    public func remove() {
+    /// ``run(removeAfter:)`` for a command-line tool: the given signals (Ctrl-C and SIGTERM
+    /// by default) remove the card and make this return, instead of killing the process
+    /// mid-command. The signals' previous dispositions are restored to the default after.
+    ///
+    /// - Throws: as ``run(removeAfter:)``.
+    public func runUntilInterrupted(
+        removeAfter: Duration? = nil, signals: [Int32] = [SIGINT, SIGTERM]
+    ) throws(VirtualReaderError) {
+        let queue = DispatchQueue(label: "onecard.vpcd.signals")
+        let sources = signals.map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)  // let Dispatch see it instead of the default action
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { [weak self] in self?.requestRemoval() }
+            source.resume()
+            return source
+        }
+        defer {
+            sources.forEach { $0.cancel() }
+            signals.forEach { signal($0, SIG_DFL) }
+        }
+        try run(removeAfter: removeAfter)
+    }
+
+    /// Asks the serving thread to remove the card, without waiting.
+    private func requestRemoval() {
         locked {
             stopRequested = true
             connection?.shutdownBoth()
         }
+    }
+
+    /// Removes the card: closes the socket and waits (at most ``removeWaitMax``) for the
+    /// serving thread to end. Safe from any thread, and when not inserted.
+    public func remove() {
+        requestRemoval()
         _ = finished.wait(timeout: .now() + seconds(Self.removeWaitMax))
     }
 
