@@ -123,3 +123,22 @@ extension HardwareSuite {
         }
     }
 }
+
+extension HardwareSuite.ExchangeTests {
+    @Test("transmit with a deadline gives up on a card that does not answer, and the connection is abandoned")
+    func deadlineBoundsTransmit() throws {
+        let card = TestCard(mode: .slow(delay: .milliseconds(1500)))
+        try withInsertedCard(card) { context, reader in
+            let channel = try context.connect(reader: reader)
+            #expect(try channel.transmit(getBalance, timeout: .seconds(1)).status == .success)
+            let start = ContinuousClock.now
+            #expect(throws: PCSCError(.timeout, function: "SCardTransmit")) {
+                try channel.transmit(CommandAPDU(cla: 0x80, ins: 0xEE, p1: 0, p2: 0), timeout: .milliseconds(300))
+            }
+            #expect(ContinuousClock.now - start < .milliseconds(600))
+            #expect(throws: PCSCError(.invalidHandle, function: "SCardTransmit")) { try channel.transmit(getBalance) }
+            // A new context works (pcscd serialises the reader: after the abandoned exchange ends).
+            #expect(try PCSCContext().connect(reader: reader).transmit(getBalance).status == .success)
+        }
+    }
+}

@@ -15,6 +15,9 @@ public final class PCSCCard: CardChannel {
     public private(set) var activeProtocol: CardProtocols
     private var handle: SCARDHANDLE
     private var connected = true
+    /// Set when a deadline-bounded exchange gave up: a helper thread may still be inside
+    /// `SCardTransmit`, so this connection must not be used again.
+    private let abandoned = Locked(false)
     /// The receive buffer, allocated once per connection (extended APDUs need 64 KiB).
     private var receiveBuffer: [UInt8]
 
@@ -118,13 +121,18 @@ public final class PCSCCard: CardChannel {
         return Array(receiveBuffer.prefix(int(received)))
     }
 
+    /// Marks the connection unusable after a deadline-bounded exchange gave up.
+    func markAbandoned() { abandoned.withLock { $0 = true } }
+
     /// Sends raw bytes and returns the raw answer (`SCardTransmit`), with no `61xx`/`6Cxx`
     /// handling. When the exchange fails because the card left, throws
     /// ``PCSCStatus/removedCard`` whatever the driver reported.
     ///
     /// - Throws: ``PCSCError``.
     public func transmitRaw(_ command: [UInt8]) throws(PCSCError) -> [UInt8] {
-        guard connected else { throw PCSCError(.invalidHandle, function: "SCardTransmit") }
+        guard connected, !abandoned.withLock({ $0 }) else {
+            throw PCSCError(.invalidHandle, function: "SCardTransmit")
+        }
         let pci = activeProtocol.contains(.t0) ? onecard_pcsc_pci_t0() : onecard_pcsc_pci_t1()
         var received = dword(receiveBuffer.count)
         let handle = self.handle
