@@ -9,8 +9,11 @@ struct OneCardCommand: ParsableCommand {
         subcommands: [
             KeysCommand.self,
             CardCommand.self,
+            ReadersCommand.self,
+            APDUCommand.self,
             TerminalCommand.self,
             ClearingCommand.self,
+            BenchPCSCCommand.self,
         ]
     )
 }
