@@ -7,7 +7,8 @@ public import UploadBatch
 ///    equal total credits;
 /// 2. every card's purse balance equals the sum of its transfers, matches the shadow, and is
 ///    never negative;
-/// 3. every accepted purchase or load has exactly one fare/load transfer, every accepted record
+/// 3. every accepted purchase or load of more than 0 fen has exactly one fare/load transfer (a
+///    0-fen metro entry has none), every accepted record
 ///    is the source of at most one transfer per leg, and every transfer's source was accepted.
 public struct LedgerAudit {
     /// The first violation found, in words with the figures.
@@ -55,8 +56,9 @@ public struct LedgerAudit {
         var acceptedRefs = Set<RecordRef>()
         for a in accepted {
             acceptedRefs.insert(a.ref)
-            if a.kind == .purchase || a.kind == .load, primaries[a.ref] != 1 {
-                note("accepted \(a.kind) \(a.ref) has \(primaries[a.ref] ?? 0) \(a.kind) transfers, expected 1")
+            let expected = a.amountFen > 0 ? 1 : 0
+            if a.kind == .purchase || a.kind == .load, (primaries[a.ref] ?? 0) != expected {
+                note("accepted \(a.kind) \(a.ref) has \(primaries[a.ref] ?? 0) \(a.kind) transfers, expected \(expected)")
             }
         }
         for s in sources where !acceptedRefs.contains(s) { note("transfer source \(s) is not an accepted record") }

@@ -77,7 +77,10 @@ public struct RecordVerifier: Sendable {
         guard seconds != 0, (1...4).contains(r.cardType) else { return .illegalData }
         switch r.kind {
         case .purchase:
-            guard r.transactionType == 0x06 || r.transactionType == 0x09, r.amountFen > 0, r.amountFen <= cardMaxFen,
+            // A compound purchase may be 0 fen (a metro entry, a free concession ride): the card
+            // counted it, so clearing must see it, but it moves no money.
+            guard r.transactionType == 0x06 || r.transactionType == 0x09, r.amountFen > 0 || r.transactionType == 0x09,
+                  r.amountFen <= cardMaxFen,
                   operatorKind != .issuer, r.balanceBeforeFen >= r.amountFen,
                   r.balanceBeforeFen - r.amountFen == r.balanceAfterFen
             else { return .illegalData }

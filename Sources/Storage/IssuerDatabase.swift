@@ -80,7 +80,7 @@ public final class IssuerDatabase: Sendable {
     public func recordLoad(_ record: BatchRecord) throws(StorageError) {
         precondition(record.kind == .load, "recordLoad of a \(record.kind) record")
         try journal.write("journaling a load") { db in
-            _ = try self.require(db, record.serial, operation: "load", allowed: [.active])
+            _ = try self.requireCard(db, record.serial, operation: "load", allowed: [.active])
             try self.journal.checkRecord(db, record)
             try SQLiteJournal.insert(db, record, path: self.path)
         }
@@ -89,7 +89,7 @@ public final class IssuerDatabase: Sendable {
     /// Blocks (hotlists) an active card in the registry.
     public func block(serial: CardSerial) throws(StorageError) {
         try journal.write("blocking a card") { db in
-            _ = try self.require(db, serial, operation: "block", allowed: [.active])
+            _ = try self.requireCard(db, serial, operation: "block", allowed: [.active])
             try db.execute(sql: "UPDATE issuer_card SET status = 'blocked' WHERE serial = ?", arguments: [SQLiteJournal.int(serial)])
         }
     }
@@ -101,11 +101,11 @@ public final class IssuerDatabase: Sendable {
     ///   already refunded or replaced.
     public func refund(serial: CardSerial, balanceFen: UInt32, at: BCDDateTime) throws(StorageError) -> BatchRecord {
         try journal.write("refunding a card") { db in
-            let card = try self.require(db, serial, operation: "refund", allowed: [.active, .blocked])
+            let card = try self.requireCard(db, serial, operation: "refund", allowed: [.active, .blocked])
             let record = try self.record(
                 db, .refund, serial: serial, cardType: card.cardType.rawValue, at: at,
                 amountFen: balanceFen, depositFen: card.depositFen)
-            try self.close(db, card, kind: "refund", balanceFen: balanceFen, to: nil, record: record)
+            try self.closeCard(db, card, kind: "refund", balanceFen: balanceFen, to: nil, record: record)
             return record
         }
     }
@@ -119,14 +119,14 @@ public final class IssuerDatabase: Sendable {
     public func replace(old: CardSerial, new: CardSerial, balanceFen: UInt32, at: BCDDateTime) throws(StorageError) -> BatchRecord {
         guard old != new else { throw .replacementInvalid(path: path, reason: "the old and new card are the same") }
         return try journal.write("replacing a card") { db in
-            let card = try self.require(db, old, operation: "replacement", allowed: [.active, .blocked])
-            _ = try self.require(db, new, operation: "receiving a replacement balance", allowed: [.active])
+            let card = try self.requireCard(db, old, operation: "replacement", allowed: [.active, .blocked])
+            _ = try self.requireCard(db, new, operation: "receiving a replacement balance", allowed: [.active])
             let taken = try Bool.fetchOne(
                 db, sql: "SELECT 1 FROM issuer_closure WHERE to_serial = ?", arguments: [SQLiteJournal.int(new)]) ?? false
             if taken { throw StorageError.replacementInvalid(path: self.path, reason: "the new card already received a replaced card's balance") }
             let record = try self.record(
                 db, .replacement, serial: old, cardType: card.cardType.rawValue, at: at, amountFen: balanceFen, related: new)
-            try self.close(db, card, kind: "replacement", balanceFen: balanceFen, to: new, record: record)
+            try self.closeCard(db, card, kind: "replacement", balanceFen: balanceFen, to: new, record: record)
             return record
         }
     }
@@ -134,7 +134,7 @@ public final class IssuerDatabase: Sendable {
 
 extension IssuerDatabase {
     /// Writes the closure row (the once-only rule) and moves the card's status.
-    private func close(_ db: Database, _ card: IssuedCard, kind: String, balanceFen: UInt32, to: CardSerial?, record: BatchRecord) throws {
+    func closeCard(_ db: Database, _ card: IssuedCard, kind: String, balanceFen: UInt32, to: CardSerial?, record: BatchRecord) throws {
         let status = to == nil ? IssuedCardStatus.refunded : .replaced
         try db.execute(
             sql: """
@@ -165,7 +165,7 @@ extension IssuerDatabase {
     }
 
     /// The card, which must exist and be in one of `allowed` states.
-    private func require(_ db: Database, _ serial: CardSerial, operation: String, allowed: Set<IssuedCardStatus>) throws -> IssuedCard {
+    func requireCard(_ db: Database, _ serial: CardSerial, operation: String, allowed: Set<IssuedCardStatus>) throws -> IssuedCard {
         guard let card = try Self.fetchCard(db, path: self.path, serial) else { throw StorageError.cardUnknown(path: path, card: serial.masked) }
         guard allowed.contains(card.status) else {
             throw StorageError.cardNotAllowed(path: path, card: serial.masked, status: card.status.rawValue, operation: operation)

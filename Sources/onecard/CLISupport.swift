@@ -50,3 +50,6 @@ extension CardType: ExpressibleByArgument {
     public init?(argument: String) { self.init(name: argument) }
     public static var allValueStrings: [String] { allCases.map(\.description) }
 }
+
+/// Flushes standard output (all C streams), so a line reaches a pipe at once.
+func flushOutput() { fflush(nil) }

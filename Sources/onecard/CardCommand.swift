@@ -4,13 +4,14 @@ import Foundation
 import OneCardCore
 import OneCardCrypto
 import Terminal
+import VirtualReader
 
 /// `onecard card …`: personalise, inspect and emulate cards.
 struct CardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "card",
         abstract: "Make, show and emulate e-purse cards.",
-        subcommands: [New.self, Show.self]
+        subcommands: [New.self, Show.self, Emulate.self]
     )
 
     struct New: ParsableCommand {
@@ -72,6 +73,55 @@ struct CardCommand: ParsableCommand {
                 let state = try CardFile.load(path: card)
                 var channel = InProcessChannel(card: EPurseCard(state: state))
                 print(try PurseSnapshot.read(from: &channel).report)
+            }
+        }
+    }
+
+    struct Emulate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put an emulated card into the virtual reader (vpcd) until Ctrl-C or --remove-after.",
+            discussion: """
+                The card's state is saved to its card file after every state-changing command, before                 the answer goes back to the reader. Debian's vpcd listens and the card connects to it                 (--connect, default 127.0.0.1:35963 = reader "Virtual PCD 00 00"; :35964 = "Virtual PCD                 00 01"). --listen (vpcd connecting to the card) is refused: that mode crashes pcscd 1.9.9                 on Debian 12 (docs/hardware.md).
+                """)
+
+        @Option(help: "The card file.")
+        var card: String
+        @Option(help: "Where vpcd listens, HOST:PORT.")
+        var connect: String = "127.0.0.1:35963"
+        @Option(help: "Listen for vpcd instead (refused: crashes pcscd 1.9.9; see docs/hardware.md).")
+        var listen: String?
+        @Option(help: "Remove the card after this many seconds.")
+        var removeAfter: Double?
+
+        func validate() throws {
+            if listen != nil {
+                throw ValidationError("--listen is not supported: vpcd's reversed mode crashes pcscd 1.9.9 on Debian 12; use --connect (docs/hardware.md)")
+            }
+            guard VPCDEndpoint(parsing: connect) != nil else { throw ValidationError("--connect must be HOST:PORT") }
+            if let removeAfter, !(removeAfter > 0) { throw ValidationError("--remove-after must be positive") }
+        }
+
+        func run() throws {
+            try reporting {
+                let path = card
+                let emulated = EPurseCard(state: try CardFile.load(path: path))
+                nonisolated(unsafe) var saved = emulated.revision
+                nonisolated(unsafe) var saveError: (any Error)? = nil
+                let reader = VirtualReader(card: emulated, endpoint: VPCDEndpoint(parsing: connect)!) { _, _, _ in
+                    guard emulated.revision != saved, saveError == nil else { return }
+                    do {
+                        try CardFile.save(emulated.state, path: path)
+                        saved = emulated.revision
+                    } catch {
+                        saveError = error
+                        FileHandle.standardError.write(Data("card state NOT saved: \(error)\n".utf8))
+                    }
+                }
+                print("card \(emulated.state.info?.serial.description ?? "?") inserted at vpcd \(connect); Ctrl-C removes it")
+                flushOutput()
+                try reader.runUntilInterrupted(removeAfter: removeAfter.map { .milliseconds(Int64($0 * 1000)) })
+                print("card removed")
+                if let saveError { throw saveError }
             }
         }
     }

@@ -1,0 +1,100 @@
+import ArgumentParser
+import City
+import Foundation
+import OneCardCore
+import OneCardCrypto
+import OneCardPCSC
+import Storage
+import Terminal
+
+/// `onecard tap`: a fare terminal (bus validator, metro gate, taxi meter, gas counter) waiting
+/// for cards on a reader.
+struct TapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tap",
+        abstract: "Run a fare terminal on a reader: wait for cards and charge each tap.",
+        discussion: """
+            Each completed tap is committed to the journal before the result is shown. With --json \
+            every tap prints one line: {"result":"approved"|"declined","reason":…,"card":…,"type":…,\
+            "amountFen":…,"balanceBeforeFen":…,"balanceAfterFen":…,"offlineCounter":…,\
+            "terminalSequence":…,"tac":…,"at":…} (plus the exact outcome and the fare breakdown).
+            """)
+
+    @Option(help: "The reader (see `onecard readers`).")
+    var reader: String
+    @Option(help: "The city file.")
+    var city: String
+    @Option(help: "This terminal's ID, 12 hex digits (it must be in the city file).")
+    var terminal: TerminalID
+    @Option(help: "The SAM keyset (masterKeys.purchase).")
+    var sam: String
+    @Option(help: "The terminal's journal (SQLite; created if missing).")
+    var journal: String
+    @Option(help: "Taxi and gas: the amount keyed in, in fen.")
+    var amountFen: Int64?
+    @Option(help: "Metro gates: entry or exit.")
+    var gate: String?
+    @Option(help: "A hotlist file (onecard-hotlist/1) of cards to refuse.")
+    var hotlist: String?
+    @Option(help: "A keyset with masterKeys.maintenance, to block hotlisted cards on the spot.")
+    var maintenanceKeys: String?
+    @Option(help: "The terminal's clock for this tap, YYYY-MM-DDTHH:MM:SS (default: now; for replays and tests).")
+    var at: String?
+    @Option(help: "How long to wait for a card with --once, in seconds.")
+    var waitSeconds = 10
+    @Flag(help: "Process one tap, then exit.")
+    var once = false
+    @Flag(help: "Print one JSON line per tap.")
+    var json = false
+
+    func validate() throws {
+        if let gate, GateDirection(rawValue: gate) == nil { throw ValidationError("--gate must be entry or exit") }
+        if let at, BCDDateTime(iso: at) == nil { throw ValidationError("--at must be YYYY-MM-DDTHH:MM:SS") }
+        if let amountFen, amountFen <= 0 { throw ValidationError("--amount-fen must be positive") }
+    }
+
+    func run() throws {
+        try reporting {
+            let terminal = try makeTerminal()
+            let context = try PCSCContext()
+            repeat {
+                guard let result = try tapOnce(terminal, context) else { continue }
+                print(json ? result.jsonLine : result.display + "\n")
+                flushOutput()
+                if !once { _ = try? context.waitForCard(in: reader, present: false, timeout: .seconds(3600)) }
+            } while !once
+        }
+    }
+
+    /// Waits for a card and taps it; `nil` when no card came (keep waiting).
+    private func tapOnce(_ terminal: TapTerminal, _ context: PCSCContext) throws -> TapResult? {
+        let wait: Duration = once ? .seconds(waitSeconds) : .seconds(1)
+        let present = Result { () throws(PCSCError) in try context.waitForCard(in: reader, present: true, timeout: wait) }
+        if case .failure(let e) = present {
+            guard e.status == .timeout else { throw e }
+            if once { throw CLIError("no card presented to \(reader) within \(waitSeconds) s") }
+            return nil
+        }
+        var card = try context.connect(reader: reader)
+        defer { try? card.disconnect(.leave) }
+        return try terminal.tap(&card, at: at.flatMap { BCDDateTime(iso: $0) } ?? localNow(), enteredAmountFen: amountFen)
+    }
+
+    private func makeTerminal() throws -> TapTerminal {
+        let city = try City.loadForCLI(self.city)
+        guard let op = city.operator(ofTerminal: terminal) else { throw CLIError("terminal \(terminal) is not in \(self.city)") }
+        let journal = try SQLiteJournal(path: self.journal, terminal: terminal, operatorID: op.id.rawValue)
+        let sam = try SoftwareSAM(keyset: try Keyset.load(path: sam).restricted(to: [.purchase]), terminal: terminal) {
+            try journal.nextSequence()
+        }
+        var list = Hotlist()
+        if let hotlist {
+            let maintenance = try maintenanceKeys.map { try Keyset.load(path: $0).masterKey(.maintenance) }
+            list = Hotlist(serials: Set(try HotlistFile.load(hotlist)), maintenanceMaster: maintenance)
+        }
+        let t = try TapTerminal(city: city, terminal: terminal, sam: sam, journal: journal, hotlist: list, gateDirection: GateDirection(rawValue: gate ?? "entry") ?? .entry)
+        if case .metroGate = t.location, gate == nil { throw CLIError("terminal \(terminal) is a metro gate: pass --gate entry or --gate exit") }
+        if [.taxi, .gas].contains(t.action), amountFen == nil { throw CLIError("terminal \(terminal) is a \(t.action.rawValue) terminal: pass --amount-fen") }
+        return t
+    }
+}
