@@ -150,7 +150,10 @@ let package = Package(
         ),
         .testTarget(
             name: "HardwareTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "OneCardPCSC", "VirtualReader"],
+            dependencies: [
+                "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "Storage", "OneCardPCSC",
+                "VirtualReader",
+            ],
             swiftSettings: strict
         ),
     ],

@@ -1,0 +1,153 @@
+import City
+import EPurse
+import Foundation
+import OneCardCore
+import OneCardCrypto
+import OneCardPCSC
+import Storage
+import Terminal
+import Testing
+import UploadBatch
+import VirtualReader
+
+/// Fixed, non-production keys for the flow tests.
+private let keyset = Keyset(
+    keyVersion: KeyVersion(rawValue: 1),
+    masterKeys: [
+        .purchase: try! TripleDESKey(hex: "0123456789ABCDEFFEDCBA9876543210"),
+        .load: try! TripleDESKey(hex: "11111111111111112222222222222222"),
+        .tac: try! TripleDESKey(hex: "33333333333333334444444444444444"),
+        .maintenance: try! TripleDESKey(hex: "55555555555555556666666666666666"),
+    ])
+private let city = try! City.load(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("config/city-xian.json").path)
+private let counterID = TerminalID(hex: "710001000001")!
+
+private func newCard(_ serial: UInt64) -> EPurseCard {
+    let info = IssuerInfo(
+        issuer: IssuerID(rawValue: 0x7100_0000_0000_0001), serialPrefix: 0x7100, serial: CardSerial(rawValue: serial),
+        startDate: BCDDate("2026-01-01")!, expiryDate: BCDDate("2030-12-31")!, cardType: .adult, depositFlag: 0)
+    return EPurseCard(state: try! CardState.personalise(keyset: keyset, info: info))
+}
+
+private func at(_ iso: String) -> BCDDateTime { BCDDateTime(iso: iso)! }
+
+/// A fare terminal with a real SQLite journal in `dir`.
+private func terminal(_ hex: String, in dir: String, gate: GateDirection = .entry) throws -> (TapTerminal, SQLiteJournal) {
+    let id = TerminalID(hex: hex)!
+    let journal = try SQLiteJournal(path: "\(dir)/\(hex).sqlite", terminal: id, operatorID: city.operator(ofTerminal: id)!.id.rawValue)
+    let sam = try SoftwareSAM(keyset: keyset.restricted(to: [.purchase]), terminal: id) { try journal.nextSequence() }
+    return (try TapTerminal(city: city, terminal: id, sam: sam, journal: journal, gateDirection: gate), journal)
+}
+
+/// One rider's day, run over any channel factory: the same code in-process and through pcscd.
+private func riderDay(_ dir: String, _ channel: () throws -> any CardChannel) throws -> [TapResult] {
+    let db = try IssuerDatabase(path: "\(dir)/issuer.sqlite", counterTerminal: counterID, operatorID: 1)
+    let counter = try ServiceCounter(city: city, terminal: counterID, keyset: keyset, journal: IssuerCounterJournal(db))
+    var c = try channel()
+    _ = try counter.issue(&c, cardType: .student, at: at("2026-11-29T07:00:00"), firstLoadFen: 5000)
+    let steps: [(String, GateDirection, String, Int64?)] = [
+        ("710002000501", .entry, "2026-11-29T08:00:00", nil),   // bus line
+        ("710003010101", .entry, "2026-11-29T08:20:00", nil),   // metro entry, transfer window open
+        ("710003021101", .exit, "2026-11-29T08:45:00", nil),    // metro exit
+        ("710004000001", .entry, "2026-11-29T12:00:00", 1350),  // taxi
+        ("710005000001", .entry, "2026-11-29T18:00:00", 2000),  // gas counter
+    ]
+    return try steps.map { hex, gate, time, amount in
+        let (t, _) = try terminal(hex, in: dir, gate: gate)
+        var ch = try channel()
+        return try t.tap(&ch, at: at(time), enteredAmountFen: amount)
+    }
+}
+
+private func tempDir() throws -> String {
+    let dir = NSTemporaryDirectory() + "onecard-hw-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+/// Wraps a card so that the reader loses the answer to DEBIT: the card debits, then the card
+/// leaves the field before its answer is sent (a tear after DEBIT).
+private final class TearAfterDebit: CardResponder {
+    let inner: EPurseCard
+    var onDebit: (() -> Void)?
+    init(_ inner: EPurseCard) { self.inner = inner }
+    var atr: [UInt8] { inner.atr }
+    func reset() { inner.reset() }
+    func powerOff() { inner.powerOff() }
+    func respond(to command: [UInt8]) -> [UInt8] {
+        let r = inner.respond(to: command)
+        if command.count > 1, command[1] == 0x54, let tear = onDebit {
+            onDebit = nil
+            tear()
+            Thread.sleep(forTimeInterval: 1.0)  // the socket is gone by now: the answer is lost
+        }
+        return r
+    }
+}
+
+extension HardwareSuite {
+    @Suite("Terminal flows through pcscd and vpcd")
+    struct TerminalFlowTests {
+        @Test("issue, load, bus, metro entry and exit with a transfer discount, taxi and gas: the same results through pcscd as in-process")
+        func riderDayThroughPCSC() throws {
+            let pcsc = try requirePCSCD()
+            let inDir = try tempDir(), hwDir = try tempDir()
+            defer { try? FileManager.default.removeItem(atPath: inDir); try? FileManager.default.removeItem(atPath: hwDir) }
+            let local = newCard(0x2000_0000_0000_0101)
+            let expected = try riderDay(inDir) { InProcessChannel(card: local) }
+            let card = newCard(0x2000_0000_0000_0101)
+            let virtual = VirtualReader(card: card, endpoint: .slot0)
+            try virtual.insert()
+            defer { virtual.remove(); _ = try? pcsc.waitForCard(in: Slot.zero, present: false, timeout: .seconds(2)) }
+            _ = try pcsc.waitForCard(in: Slot.zero, timeout: .seconds(2))
+            let got = try riderDay(hwDir) { try pcsc.connect(reader: Slot.zero) }
+            #expect(got.map(\.outcome) == Array(repeating: .approved, count: 5))
+            #expect(got.map(\.amountFen) == expected.map(\.amountFen))
+            #expect(got.map(\.balanceAfterFen) == expected.map(\.balanceAfterFen))
+            #expect(got[2].fare?.transferDiscountFen ?? 0 > 0)
+            // Same card memory both ways (MAC2 differs: the card's random numbers differ).
+            #expect(card.state.transactionLog == local.state.transactionLog && card.state.tripLog == local.state.tripLog)
+            #expect(card.state.compoundCache == local.state.compoundCache && card.state.issuerInfo == local.state.issuerInfo)
+            // Student: bus 1.00 half price; metro 3.00 half price less the transfer; taxi and gas in full.
+            #expect(got.map(\.amountFen) == [50, 0, 50, 1350, 2000])
+            #expect(card.state.balanceFen == 5000 - 50 - 50 - 1350 - 2000)
+        }
+
+        @Test("a card torn after DEBIT through the real reader is recovered on its next tap, charged once, journaled once")
+        func tearAfterDebit() throws {
+            let pcsc = try requirePCSCD()
+            let dir = try tempDir()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let card = newCard(0x2000_0000_0000_0202)
+            var local = InProcessChannel(card: card)
+            let db = try IssuerDatabase(path: "\(dir)/issuer.sqlite", counterTerminal: counterID, operatorID: 1)
+            _ = try ServiceCounter(city: city, terminal: counterID, keyset: keyset, journal: IssuerCounterJournal(db))
+                .issue(&local, cardType: .adult, at: at("2026-11-29T07:00:00"), firstLoadFen: 1000)
+            let (bus, journal) = try terminal("710002000501", in: dir)
+            let tearing = TearAfterDebit(card)
+            let first = VirtualReader(card: tearing, endpoint: .slot0, reconnects: false)
+            tearing.onDebit = { DispatchQueue.global().async { first.remove() } }
+            try first.insert()
+            _ = try pcsc.waitForCard(in: Slot.zero, timeout: .seconds(2))
+            var ch = try pcsc.connect(reader: Slot.zero)
+            let torn = try bus.tap(&ch, at: at("2026-11-29T08:00:00"))
+            #expect(torn.outcome == .cardRemoved)
+            #expect(card.state.balanceFen == 900)  // the card did debit
+            #expect(try journal.grey(for: card.state.info!.serial) != nil)
+            first.remove()
+            _ = try pcsc.waitForCard(in: Slot.zero, present: false, timeout: .seconds(3))
+            let second = VirtualReader(card: card, endpoint: .slot0)
+            try second.insert()
+            defer { second.remove(); _ = try? pcsc.waitForCard(in: Slot.zero, present: false, timeout: .seconds(2)) }
+            _ = try pcsc.waitForCard(in: Slot.zero, timeout: .seconds(2))
+            var again = try pcsc.connect(reader: Slot.zero)
+            let recovered = try bus.tap(&again, at: at("2026-11-29T08:00:30"))
+            #expect(recovered.outcome == .recovered)
+            #expect(card.state.balanceFen == 900)
+            #expect(try journal.grey(for: card.state.info!.serial) == nil)
+            let records = try journal.records(limit: 10)
+            #expect(records.filter { $0.kind == .purchase }.count == 1)
+        }
+    }
+}
