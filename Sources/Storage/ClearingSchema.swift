@@ -13,6 +13,8 @@ enum ClearingSchema {
                 CREATE TABLE clearing_run (
                     run INTEGER PRIMARY KEY,
                     finished TEXT NOT NULL,
+                    received TEXT NOT NULL,
+                    business_day TEXT NOT NULL,
                     batches INTEGER NOT NULL,
                     records INTEGER NOT NULL,
                     summary TEXT NOT NULL
@@ -34,6 +36,7 @@ enum ClearingSchema {
                     data BLOB NOT NULL,
                     PRIMARY KEY (run, kind, page)
                 );
+                CREATE INDEX clearing_run_day ON clearing_run(business_day);
                 CREATE TABLE clearing_gap (
                     serial INTEGER NOT NULL,
                     offline INTEGER NOT NULL,

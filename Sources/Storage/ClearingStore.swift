@@ -98,17 +98,29 @@ public final class ClearingStore: Sendable {
 
     /// Commits one run in one transaction. Returns the run number.
     ///
+    /// - Parameters:
+    ///   - received: when the clearing centre received the batches (local time); its business
+    ///     day (the city's cut-off applied) is the settlement day the run belongs to.
+    ///   - businessDay: that day, `YYYY-MM-DD`.
     /// - Throws: ``StorageError``; nothing of the run is then stored, and the caller must
     ///   rebuild its engine from ``loadState()`` before going on.
     @discardableResult
-    public func commit(_ r: RunResult, files: [String], state: ClearingState) throws(StorageError) -> Int64 {
+    public func commit(
+        _ r: RunResult, files: [String], state: ClearingState, received: BCDDateTime, businessDay: BCDDate
+    ) throws(StorageError) -> Int64 {
         try StorageFailure.run(path, "committing an ingest run") {
             try queue.write { db in
                 let run = (try Int64.fetchOne(db, sql: "SELECT MAX(run) FROM clearing_run") ?? 0) + 1
                 let summary = String(decoding: try JSONEncoder().encode(r.summary), as: UTF8.self)
                 try db.execute(
-                    sql: "INSERT INTO clearing_run (run, finished, batches, records, summary) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [run, ISO8601DateFormatter().string(from: Date()), r.applied.count, r.summary.records, summary])
+                    sql: """
+                        INSERT INTO clearing_run (run, finished, received, business_day, batches, records, summary)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        run, ISO8601DateFormatter().string(from: Date()), received.description, businessDay.description,
+                        r.applied.count, r.summary.records, summary,
+                    ])
                 try insertBatches(db, run: run, r, files: files)
                 try insertPages(db, run: run, r, state: state)
                 try saveMutable(db, run: run, r, state: state)

@@ -54,6 +54,8 @@ struct ClearingCommand: ParsableCommand {
         var gapWindowDays = 2
         @Option(help: "Commit after at most this many records (bounds memory).")
         var recordsPerCommit = 4_000_000
+        @Option(help: "When the batches were received, YYYY-MM-DDTHH:MM:SS (default: now); its business day is the settlement day.")
+        var receivedAt: String?
         @Flag(help: "Print the summary as one JSON object.")
         var json = false
         @Argument(help: "Upload batch files.")
@@ -62,6 +64,10 @@ struct ClearingCommand: ParsableCommand {
         func run() throws {
             try reporting {
                 let (store, city) = try database.open()
+                let received = try receivedAt.map { text in
+                    guard let t = BCDDateTime(iso: text) else { throw CLIError("--received-at must be YYYY-MM-DDTHH:MM:SS") }
+                    return t
+                } ?? localNow()
                 let keyset = try Keyset.load(path: keys)
                 let tac = try keyset.masterKey(.tac)
                 let purchase = try keyset.masterKey(.purchase)
@@ -73,7 +79,9 @@ struct ClearingCommand: ParsableCommand {
                     let decoded = BatchReader.read(chunk, purchaseMaster: purchase)
                     rejected += decoded.rejected
                     let r = engine.run(decoded.batches)
-                    try store.commit(r, files: decoded.batches.map(\.file), state: engine.state)
+                    try store.commit(
+                        r, files: decoded.batches.map(\.file), state: engine.state, received: received,
+                        businessDay: city.businessDay(of: received))
                     outcomes += r.outcomes
                     exceptions += r.exceptions.count
                 }
