@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# README's first command: a demo city day through the virtual reader, on SQLite.
+#
+#   1. installs what is needed, builds onecard, starts pcscd with the virtual reader;
+#   2. issues DEMO_CARDS cards at the service counter through pcscd and has each rider tap
+#      through the day: bus, metro entry/exit (transfer discounts), taxi, gas, a top-up;
+#   3. exports every terminal's journal as an upload batch;
+#   4. adds a generated full day (loadgen, DEMO_TAPS taps) on top;
+#   5. ingests everything into clearing, checks the ledger, and prints the summary;
+#   6. stops what it started.
+#
+# Sizes: DEMO_CARDS (30), DEMO_TAPS (1000000), DEMO_GENERATED_CARDS (100000); DEMO_OUT (demo-out);
+# DEMO_BUILD (release or debug). CI runs it small (DEMO_TAPS=20000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARDS="${DEMO_CARDS:-30}"
+TAPS="${DEMO_TAPS:-1000000}"
+GENERATED_CARDS="${DEMO_GENERATED_CARDS:-100000}"
+OUT="${DEMO_OUT:-demo-out}"
+BUILD="${DEMO_BUILD:-release}"
+DAY="2026-11-29"
+CITY="config/city-xian.json"
+READER="Virtual PCD 00 00"
+COUNTER="710001000001"
+AGENT="710001010001"
+
+step() { printf '\n== %s\n' "$*"; }
+
+scripts/install-deps.sh
+step "building onecard ($BUILD; the first build takes a few minutes)"
+swift build -c "$BUILD" --product onecard 2>&1 | grep -E "error|warning: .*onecard|Compiling onecard|Build complete" || true
+BIN="$(swift build -c "$BUILD" --show-bin-path)/onecard"
+[ -x "$BIN" ] || { echo "build failed" >&2; exit 1; }
+
+rm -rf "$OUT"
+mkdir -p "$OUT/cards" "$OUT/journals" "$OUT/batches"
+step "starting pcscd with the virtual reader"
+started="$(Hardware/scripts/pcscd-start.sh)"
+echo "$started"
+EMULATOR=""
+cleanup() {
+    if [ -n "$EMULATOR" ]; then kill -INT "$EMULATOR" 2>/dev/null || true; wait "$EMULATOR" 2>/dev/null || true; fi
+    case "$started" in *"already running"*) ;; *) Hardware/scripts/pcscd-stop.sh >/dev/null || true ;; esac
+}
+trap cleanup EXIT
+
+step "keys: the issuer's master keys, and the terminals' SAM keyset (purchase key only)"
+"$BIN" keys new --out "$OUT/keys.json"
+"$BIN" keys restrict --keys "$OUT/keys.json" --roles purchase --out "$OUT/sam.json"
+
+# Waits until the reader reports a card (present=true) or none (false).
+wait_card() {
+    for _ in $(seq 50); do
+        if "$BIN" readers --json | grep -q "\"card\":$1,\"reader\":\"$READER\""; then return 0; fi
+        sleep 0.1
+    done
+    echo "the virtual reader did not report card=$1 within 5 s" >&2
+    return 1
+}
+insert() {
+    "$BIN" card emulate --card "$1" >>"$OUT/emulator.log" 2>&1 &
+    EMULATOR=$!
+    wait_card true
+}
+remove() {
+    kill -INT "$EMULATOR"
+    wait "$EMULATOR" || true
+    EMULATOR=""
+    wait_card false
+}
+tap() {  # terminal time [extra flags]
+    local terminal="$1" time="$2"
+    shift 2
+    "$BIN" tap --reader "$READER" --city "$CITY" --terminal "$terminal" --sam "$OUT/sam.json" \
+        --journal "$OUT/journals/$terminal.sqlite" --once --json --at "${DAY}T$time" "$@" >>"$OUT/taps.jsonl"
+}
+counter() {  # command time [flags]
+    local command="$1" time="$2"
+    shift 2
+    "$BIN" "$command" --reader "$READER" --keys "$OUT/keys.json" --db "$OUT/issuer.sqlite" --city "$CITY" \
+        --at "${DAY}T$time" --json "$@" >>"$OUT/counter.jsonl"
+}
+
+BUSES=(710002000501 710002001101 710002021502 710002060001 710002060801)
+GATES=(710003010101 710003010501 710003011001 710003011601 710003020101 710003021101 710003021501 710003021701)
+TYPES=(adult adult adult student senior adult staff adult)
+RANDOM=20261129
+pick() { local a=("$@"); echo "${a[$((RANDOM % ${#a[@]}))]}"; }
+hhmm() { printf '%02d:%02d:%02d' "$1" "$2" "$((RANDOM % 60))"; }
+
+step "issuing $CARDS cards and riding them through pcscd + vpcd"
+for i in $(seq "$CARDS"); do
+    serial="$(printf '71000000%08d' "$i")"
+    type="${TYPES[$((i % ${#TYPES[@]}))]}"
+    card="$OUT/cards/$serial.json"
+    "$BIN" card new --keys "$OUT/keys.json" --serial "$serial" --type adult --start "$DAY" --out "$card" >/dev/null
+    insert "$card"
+    counter issue "$(hhmm 6 $((i % 60)))" --type "$type" --load-fen $((3000 + 1000 * (i % 5)))
+    h=$((7 + i % 2))
+    tap "$(pick "${BUSES[@]}")" "$(hhmm $h 5)"
+    entry="$(pick "${GATES[@]}")"
+    exit_gate="$(pick "${GATES[@]}")"
+    tap "$entry" "$(hhmm $h 20)" --gate entry
+    tap "$exit_gate" "$(hhmm $h 50)" --gate exit
+    if [ $((i % 3)) -eq 0 ]; then tap "$(pick 710004000001 710004000002 710004000003)" "$(hhmm 12 $((i % 60)))" --amount-fen $((1000 + 37 * i)); fi
+    if [ $((i % 4)) -eq 0 ]; then counter load "$(hhmm 14 10)" --terminal "$AGENT" --amount-fen 5000; fi
+    if [ $((i % 5)) -eq 0 ]; then tap "$(pick 710005000001 710005000002)" "$(hhmm 15 30)" --amount-fen $((2000 + 11 * i)); fi
+    tap "$exit_gate" "$(hhmm 18 $((i % 40)))" --gate entry
+    tap "$entry" "$(hhmm 18 $((40 + i % 15)))" --gate exit
+    tap "$(pick "${BUSES[@]}")" "$(hhmm 19 $((i % 30)))"
+    remove
+    printf '.'
+done
+echo
+taps_real="$(wc -l <"$OUT/taps.jsonl")"
+approved="$(grep -c '"result":"approved"' "$OUT/taps.jsonl" || true)"
+echo "$taps_real taps through pcscd ($approved approved), $(wc -l <"$OUT/counter.jsonl") counter records"
+"$BIN" card show "$OUT/cards/7100000000000001.json" | head -12
+
+step "exporting every terminal's journal as an upload batch"
+for journal in "$OUT"/journals/*.sqlite "$OUT/issuer.sqlite"; do
+    name="$(basename "$journal" .sqlite)"
+    "$BIN" terminal export --journal "$journal" --keys "$OUT/sam.json" --city "$CITY" --out "$OUT/batches/$name.ocub" --json \
+        >>"$OUT/exports.jsonl"
+done
+echo "$(ls "$OUT/batches" | wc -l) batch files"
+
+step "generating a full day of traffic: $TAPS taps by $GENERATED_CARDS cards (loadgen)"
+"$BIN" loadgen --city "$CITY" --keys "$OUT/keys.json" --cards "$GENERATED_CARDS" --taps "$TAPS" --seed 7 \
+    --start-date "$DAY" --first-batch-sequence 1000 --out "$OUT/generated"
+
+step "clearing: ingesting every batch"
+"$BIN" clearing ingest --db "$OUT/clearing.sqlite" --city "$CITY" --keys "$OUT/keys.json" --received-at "${DAY}T23:30:00" \
+    "$OUT"/batches/*.ocub "$OUT"/generated/batches/*.ocub --json | tee "$OUT/ingest.json"
+step "clearing: checking the ledger"
+"$BIN" clearing check --db "$OUT/clearing.sqlite"
+
+step "done"
+echo "outputs in $OUT/: taps.jsonl, counter.jsonl, batches/, generated/, ingest.json, clearing.sqlite"
