@@ -8,6 +8,7 @@
 //   OneCardCrypto   3DES/DES, ISO 9797-1 MACs, PBOC diversification, purse MAC/TAC, keysets.
 //                   The only module that imports libcrypto.
 //   City            the city file (operators, terminals, lines, fares) and the pure fare engine.
+//   LoadGen         the load generator: a simulated city day as real upload batches + ground truth.
 //   EPurse          the T-Union / PBOC e-purse card application and its emulator.
 //   CPCSCLite       system library over libpcsclite (Hardware/).
 //   OneCardPCSC     the Swift PC/SC layer (Hardware/). The only module importing PC/SC.
@@ -32,6 +33,7 @@ let package = Package(
         .library(name: "OneCardPCSC", targets: ["OneCardPCSC"]),
         .library(name: "VirtualReader", targets: ["VirtualReader"]),
         .library(name: "City", targets: ["City"]),
+        .library(name: "LoadGen", targets: ["LoadGen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -56,6 +58,11 @@ let package = Package(
         .target(
             name: "UploadBatch",
             dependencies: ["OneCardCore", "OneCardCrypto"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LoadGen",
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch"],
             swiftSettings: strict
         ),
         .target(
@@ -84,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "onecard",
             dependencies: [
-                "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "OneCardPCSC", "VirtualReader",
+                "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "OneCardPCSC", "VirtualReader", "LoadGen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -109,6 +116,11 @@ let package = Package(
         .testTarget(
             name: "TerminalTests",
             dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LoadGenTests",
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "LoadGen"],
             swiftSettings: strict
         ),
         .testTarget(
