@@ -7,15 +7,10 @@ import UploadBatch
 struct WriteInput: Sendable {
     let plan: CityPlan
     let options: LoadGenOptions
+    /// Every record grouped by bucket `terminal * days + day`, each bucket in time order.
     let events: [TapEvent]
-    /// Sort keys `time << 32 | event index`, grouped by bucket `terminal * days + day`, each
-    /// bucket sorted.
-    let keys: [UInt64]
-    /// `bucketStarts[b]..<bucketStarts[b + 1]` is bucket `b` in `keys`.
+    /// `bucketStarts[b]..<bucketStarts[b + 1]` is bucket `b` in `events`.
     let bucketStarts: [Int]
-    let cardTypes: [UInt8]
-    /// Each card's TAC key as an integer: `3DES(MTK, F) XOR 3DES(MTK, ~F)` (spec §4).
-    let tacKeys: [UInt64]
     let serialBase: UInt64
     /// Batch key per terminal index.
     let batchKeys: [[UInt8]]
@@ -53,7 +48,7 @@ struct BatchWriter {
             let range = input.bucketStarts[b]..<input.bucketStarts[b + 1]
             guard !range.isEmpty else { continue }
             copies.removeAll(keepingCapacity: true)
-            for k in range { try add(input.keys[k], terminal: t) }
+            for k in range { try add(input.events[k], terminal: t) }
             // A terminal re-sending records at the end of its upload (after a lost
             // acknowledgement): the copies are duplicates of records already in this upload.
             for r in copies {
@@ -64,8 +59,7 @@ struct BatchWriter {
         }
     }
 
-    private mutating func add(_ key: UInt64, terminal t: Int) throws(LoadGenError) {
-        let e = input.events[Int(key & 0xFFFF_FFFF)]
+    private mutating func add(_ e: TapEvent, terminal t: Int) throws(LoadGenError) {
         let seq = terminalSequence
         terminalSequence += 1
         if e.fault == .gap {
@@ -122,7 +116,7 @@ extension BatchWriter {
         let after = isLoad ? e.balanceBeforeFen + e.amountFen : e.balanceBeforeFen - e.amountFen
         var tac: UInt32 = 0
         if kind != .grey {
-            let key = DESKey(rawValue: input.tacKeys[Int(e.card)])
+            let key = DESKey(rawValue: e.tacKey)
             tac = isLoad
                 ? LoadTAC.compute(tacKey: key, newBalanceFen: after, onlineCounter: e.counter, amountFen: e.amountFen,
                                   typeByte: type, terminal: terminalRaw, dateTimeBCD: dt)
@@ -134,7 +128,7 @@ extension BatchWriter {
         let isMetro = e.flags & FareFlags.metroExit.rawValue != 0
         return BatchRecord(
             kind: kind, transactionType: type, serial: CardSerial(rawValue: input.serialBase | UInt64(e.card)),
-            cardType: input.cardTypes[Int(e.card)], counter: e.counter, amountFen: e.amountFen,
+            cardType: e.cardType, counter: e.counter, amountFen: e.amountFen,
             balanceBeforeFen: e.balanceBeforeFen, balanceAfterFen: after, terminal: plan.terminalIDs[t], sequence: sequence,
             dateTimeBCD: dt, tac: tac, industry: opKind.industryCode ?? 0, line: plan.lines[t], station: plan.stationCodes[t],
             entryStation: isMetro ? plan.stations[Int(e.entryStation)].rawValue : 0,

@@ -16,9 +16,9 @@ extension CardSimulator {
         let time = lower + (leg.startTime - lower) / 2
         let terminal = plan.issuer[rng.below(plan.issuer.count)]
         events.append(TapEvent(
-            card: card.index, time: time, amountFen: loadFen, balanceBeforeFen: card.balanceFen, concessionFen: 0,
+            tacKey: card.tacKey, card: card.index, time: time, amountFen: loadFen, balanceBeforeFen: card.balanceFen, concessionFen: 0,
             terminal: terminal, counter: card.onlineCounter, transferFen: 0, entryStation: 0, entryAgeSeconds: 0,
-            kind: RecordKind.load.rawValue, flags: 0, fault: recordFault(live: live, card)))
+            cardType: card.type.rawValue, kind: RecordKind.load.rawValue, flags: 0, fault: recordFault(live: live, card)))
         card.balanceFen += loadFen
         card.onlineCounter &+= 1
         card.lastTime = time
@@ -30,10 +30,10 @@ extension CardSimulator {
         var flags: FareFlags = leg.transferFen > 0 ? [.transfer] : []
         if leg.kind == .metro { flags.insert(.metroExit) }
         var e = TapEvent(
-            card: card.index, time: at, amountFen: leg.fare.payableFen, balanceBeforeFen: card.balanceFen,
+            tacKey: card.tacKey, card: card.index, time: at, amountFen: leg.fare.payableFen, balanceBeforeFen: card.balanceFen,
             concessionFen: leg.fare.concessionFen, terminal: leg.terminal, counter: card.offlineCounter,
             transferFen: UInt16(clamping: leg.transferFen), entryStation: leg.entryStation, entryAgeSeconds: leg.entryAgeSeconds,
-            kind: RecordKind.purchase.rawValue, flags: flags.rawValue, fault: recordFault(live: live, card))
+            cardType: card.type.rawValue, kind: RecordKind.purchase.rawValue, flags: flags.rawValue, fault: recordFault(live: live, card))
         if e.fault == .none, live, !card.hotlisted { e.fault = drawPurchaseFault(card, &faultRng) }
         if e.fault == .grey {
             // The torn attempt: the card never wrote, so the retry below has the same counter.

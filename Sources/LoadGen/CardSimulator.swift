@@ -5,6 +5,7 @@ import UploadBatch
 /// One card as the simulation tracks it: exactly the purse state a real card keeps.
 struct CardRun {
     var index: UInt32
+    var tacKey: UInt64
     var type: CardType
     /// 0 bus commuter, 1 metro commuter, 2 driver (taxi and gas).
     var persona: Int
@@ -75,10 +76,10 @@ struct CardSimulator {
     }
 
     /// Simulates card `index` making `taps` purchases over the run.
-    mutating func simulate(card index: Int, type: CardType, taps: Int) {
+    mutating func simulate(card index: Int, type: CardType, tacKey: UInt64, taps: Int) {
         var rng = SplitMix64(seed: options.seed, UInt64(index), 1)
         var faultRng = SplitMix64(seed: options.seed, UInt64(index), 2)
-        var card = CardRun(index: UInt32(index), type: type, persona: rng.below(100) < 5 ? 2 : rng.below(2),
+        var card = CardRun(index: UInt32(index), tacKey: tacKey, type: type, persona: rng.below(100) < 5 ? 2 : rng.below(2),
                            balanceFen: UInt32(rng.below(501) * 10), offlineCounter: UInt16(rng.below(20_000)),
                            onlineCounter: UInt16(rng.below(2_000)))
         card.hotlisted = options.faults.hotlisted > 0 && faultRng.chance(options.faults.hotlisted)

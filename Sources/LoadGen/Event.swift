@@ -17,8 +17,11 @@ enum Fault: UInt8 {
 }
 
 /// One transaction as the simulation leaves it, before terminal sequence numbers are known.
-/// Kept compact (40 bytes) because a 10M-tap run holds ~12M of them.
+/// Kept compact (48 bytes) because a 10M-tap run holds ~11M of them; it carries the card's TAC
+/// key and type so the writers read events in order and never chase per-card tables.
 struct TapEvent {
+    /// The card's TAC key as an integer: `3DES(MTK, F) XOR 3DES(MTK, ~F)` (spec §4).
+    var tacKey: UInt64
     /// Card index.
     var card: UInt32
     /// Seconds since the start date's midnight.
@@ -39,6 +42,8 @@ struct TapEvent {
     var entryStation: UInt16
     /// Metro exit: seconds between entry and exit.
     var entryAgeSeconds: UInt16
+    /// Card type byte.
+    var cardType: UInt8
     /// `RecordKind` raw value.
     var kind: UInt8
     /// `FareFlags` raw value.

@@ -3,12 +3,13 @@ import OneCardCore
 import OneCardCrypto
 import UploadBatch
 
-/// What phase 1 leaves: every record in card order, and per-card tables.
+/// What phase 1 leaves: every record in card order (one array per worker, workers in card
+/// order), and the hotlist.
 struct Simulation: Sendable {
-    var events: [TapEvent] = []
-    var cardTypes: [UInt8] = []
-    var tacKeys: [UInt64] = []
+    var parts: [[TapEvent]] = []
     var hotlist: [(card: UInt32, time: UInt32)] = []
+    /// Records in all parts.
+    var count: Int { parts.reduce(0) { $0 + $1.count } }
 }
 
 extension LoadGenerator {
@@ -19,32 +20,22 @@ extension LoadGenerator {
             let range = options.cards * w / workers..<options.cards * (w + 1) / workers
             var sim = CardSimulator(plan: plan, options: options)
             sim.events.reserveCapacity(options.taps / workers * 5 / 4 + 1_024)
-            var out = Simulation()
-            out.cardTypes.reserveCapacity(range.count)
-            out.tacKeys.reserveCapacity(range.count)
             for i in range {
                 var rng = SplitMix64(seed: options.seed, UInt64(i), 0)
                 let type = CardSimulator.cardType(&rng, plan: plan)
-                out.cardTypes.append(type.rawValue)
                 let f = serialBase | UInt64(i)
-                out.tacKeys.append(tacMaster.encrypt(f) ^ tacMaster.encrypt(~f))
-                sim.simulate(card: i, type: type, taps: tapsFor(card: i, options))
+                sim.simulate(card: i, type: type, tacKey: tacMaster.encrypt(f) ^ tacMaster.encrypt(~f), taps: tapsFor(card: i, options))
             }
-            out.events = sim.events
-            out.hotlist = sim.hotlist
-            return out
+            return Simulation(parts: [sim.events], hotlist: sim.hotlist)
         }
-        var all = Simulation()
-        all.events.reserveCapacity(parts.reduce(0) { $0 + $1.events.count })
-        for p in parts {
-            all.events += p.events
-            all.cardTypes += p.cardTypes
-            all.tacKeys += p.tacKeys
-            all.hotlist += p.hotlist
-        }
-        precondition(all.events.count < 1 << 32, "\(all.events.count) events do not fit the sort key")
+        let all = Simulation(parts: parts.flatMap(\.parts), hotlist: parts.flatMap(\.hotlist))
+        precondition(all.parts.allSatisfy { $0.count < 1 << 32 } && all.parts.count <= 1 << partBits,
+                     "\(all.count) events in \(all.parts.count) parts do not fit the sort key")
         return all
     }
+
+    /// Bits of a sort key naming the worker part (times take 25 bits: 366 days of seconds).
+    static let partBits = 7
 
     /// A card's purchases over the run: an even share, varied between the two cards of a pair
     /// so the total stays exact and no card exceeds the per-day maximum.
@@ -60,34 +51,49 @@ extension LoadGenerator {
         return i % 2 == 0 ? b0 + d : b1 - d
     }
 
-    /// Phase 2: sort keys grouped by (terminal, day), each group in time order (ties by card
-    /// order), groups sorted on all workers.
-    static func group(_ events: [TapEvent], plan: CityPlan, options: LoadGenOptions) -> (keys: [UInt64], starts: [Int]) {
+    /// Phase 2: the records grouped by (terminal, day), each group in time order (ties by card
+    /// order): a counting sort of keys `time ‖ part ‖ index`, each group's keys sorted, then the
+    /// records gathered in that order (so the writers read memory in order), all on every worker.
+    static func group(_ sim: Simulation, plan: CityPlan, options: LoadGenOptions) -> (events: [TapEvent], starts: [Int]) {
         let days = options.days
         let buckets = plan.terminalIDs.count * days
         var starts = [Int](repeating: 0, count: buckets + 1)
-        for e in events { starts[Int(e.terminal) * days + Int(e.time / 86_400) + 1] += 1 }
+        for part in sim.parts {
+            for e in part { starts[Int(e.terminal) * days + Int(e.time / 86_400) + 1] += 1 }
+        }
         for b in 0..<buckets { starts[b + 1] += starts[b] }
         var next = starts
-        var keys = [UInt64](repeating: 0, count: events.count)
-        for (g, e) in events.enumerated() {
-            let b = Int(e.terminal) * days + Int(e.time / 86_400)
-            keys[next[b]] = UInt64(e.time) << 32 | UInt64(g)
-            next[b] += 1
-        }
-        let workers = options.threads
-        let bounds = starts
-        keys.withUnsafeMutableBufferPointer { p in
-            let shared = SharedBuffer(base: p)
-            _ = parallelMap(workers) { w in
-                for b in stride(from: w, to: buckets, by: workers) {
-                    var slice = UnsafeMutableBufferPointer(rebasing: shared.base[bounds[b]..<bounds[b + 1]])
-                    slice.sort()
-                }
-                return true
+        let total = sim.count
+        var keys = [UInt64](repeating: 0, count: total)
+        for (p, part) in sim.parts.enumerated() {
+            for (i, e) in part.enumerated() {
+                let b = Int(e.terminal) * days + Int(e.time / 86_400)
+                keys[next[b]] = UInt64(e.time) << (32 + partBits) | UInt64(p) << 32 | UInt64(i)
+                next[b] += 1
             }
         }
-        return (keys, starts)
+        let parts = sim.parts
+        let workers = options.threads
+        let bounds = starts
+        let ordered = keys.withUnsafeMutableBufferPointer { k in
+            let sharedKeys = SharedBuffer(base: k)
+            return [TapEvent](unsafeUninitializedCapacity: total) { out, initialized in
+                let sharedOut = SharedBuffer(base: out)
+                _ = parallelMap(workers) { w in
+                    for b in stride(from: w, to: buckets, by: workers) {
+                        var slice = UnsafeMutableBufferPointer(rebasing: sharedKeys.base[bounds[b]..<bounds[b + 1]])
+                        slice.sort()
+                        for (i, key) in slice.enumerated() {
+                            let part = Int(key >> 32) & (1 << partBits - 1)
+                            sharedOut.base.initializeElement(at: bounds[b] + i, to: parts[part][Int(key & 0xFFFF_FFFF)])
+                        }
+                    }
+                    return true
+                }
+                initialized = total
+            }
+        }
+        return (ordered, starts)
     }
 
     /// Phase 3: terminals dealt to workers by size (largest first, to the least loaded worker).

@@ -15,11 +15,15 @@ import UploadBatch
 public enum LoadGenerator {
     /// Generates a run into `outputDirectory` (`batches/`, `ground-truth.json`, `hotlist.json`).
     ///
-    /// - Parameter keyset: must hold the `purchase` (batch keys) and `tac` master keys.
+    /// - Parameters:
+    ///   - keyset: must hold the `purchase` (batch keys) and `tac` master keys.
+    ///   - progress: called after each phase with a line saying what was done and how long it
+    ///     took (for `--verbose`); never part of the output files.
     /// - Throws: ``LoadGenError`` for bad options, a city that cannot carry the traffic, a
     ///   missing key, an output directory whose `batches/` is not empty, or a write failure.
     public static func generate(city: City, keyset: Keyset, options: LoadGenOptions,
-                                outputDirectory: String) throws(LoadGenError) -> GroundTruth {
+                                outputDirectory: String, progress: @escaping (String) -> Void = { _ in }) throws(LoadGenError) -> GroundTruth {
+        var clock = PhaseClock(report: progress)
         try validate(options)
         let plan = try CityPlan(city: city)
         let (tacMaster, purchaseMaster) = try masterKeys(keyset)
@@ -30,20 +34,35 @@ public enum LoadGenerator {
         try FileOutput.makeDirectory(batchDir)
         let serialBase = UInt64(city.code.rawValue) << 48 | 0x9 << 44 | (SplitMix64.mix(options.seed) & 0xFFF) << 32
         let sim = simulate(plan: plan, options: options, tacMaster: tacMaster, serialBase: serialBase)
-        let (keys, starts) = group(sim.events, plan: plan, options: options)
+        clock.lap("simulated \(options.cards) cards: \(sim.count) records")
+        let (ordered, starts) = group(sim, plan: plan, options: options)
+        clock.lap("grouped by terminal and day, sorted by time")
         let input = WriteInput(
-            plan: plan, options: options, events: sim.events, keys: keys, bucketStarts: starts, cardTypes: sim.cardTypes,
-            tacKeys: sim.tacKeys, serialBase: serialBase,
+            plan: plan, options: options, events: ordered, bucketStarts: starts, serialBase: serialBase,
             batchKeys: plan.terminalIDs.map { BatchFile.batchKey(purchaseMaster: purchaseMaster, terminal: $0) },
             dateBCD: (0...options.days).map { TripleDESPurse.packedDateTime(BCDDateTime(
                 date: options.startDate.adding(days: $0), time: BCDTime(hour: 0, minute: 0, second: 0) ?? BCDDateTime(secondsSinceEpoch: 0).time)) >> 24 },
             outputDirectory: outputDirectory)
         let tally = try write(input)
+        clock.lap("wrote \(tally.batches) batch files")
         let hotlist = hotlistFile(sim.hotlist, serialBase: serialBase, options: options)
         let truth = groundTruth(tally, hotlist: hotlist, plan: plan, options: options)
         try writeJSON(hotlist, to: outputDirectory + "/hotlist.json")
         try writeJSON(truth, to: outputDirectory + "/ground-truth.json")
+        clock.lap("wrote ground-truth.json and hotlist.json")
         return truth
+    }
+
+    /// Reports the time since the previous lap.
+    struct PhaseClock {
+        let report: (String) -> Void
+        var last = DispatchTime.now().uptimeNanoseconds
+
+        mutating func lap(_ what: String) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            report("\(what) in \(String(format: "%.2f", Double(now - last) / 1e9)) s")
+            last = now
+        }
     }
 
     static func validate(_ o: LoadGenOptions) throws(LoadGenError) {

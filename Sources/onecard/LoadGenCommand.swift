@@ -49,6 +49,8 @@ struct LoadGenCommand: ParsableCommand {
     var threads: Int = min(2, ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Most records per batch file.")
     var batchRecordsMax: Int = 100_000
+    @Flag(help: "Report each phase and its time on standard error.")
+    var verbose = false
     @Flag(help: "Print the summary as one JSON line.")
     var json = false
 
@@ -67,7 +69,10 @@ struct LoadGenCommand: ParsableCommand {
                                    grey: grey, truncatedFiles: truncatedFiles),
                 threads: threads, batchRecordsMax: batchRecordsMax)
             let began = DispatchTime.now().uptimeNanoseconds
-            let truth = try LoadGenerator.generate(city: cityFile, keyset: keyset, options: options, outputDirectory: out)
+            let verbose = verbose
+            let truth = try LoadGenerator.generate(city: cityFile, keyset: keyset, options: options, outputDirectory: out) { line in
+                if verbose { FileHandle.standardError.write(Data("loadgen: \(line)\n".utf8)) }
+            }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
             if json {
                 printJSON(Summary(truth))
