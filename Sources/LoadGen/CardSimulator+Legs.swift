@@ -12,9 +12,12 @@ extension CardSimulator {
     /// runs low.
     mutating func leg(at: UInt32, day: Int, _ card: inout CardRun, _ rng: inout SplitMix64, _ faultRng: inout SplitMix64) {
         let preferred = chooseKind(card, at: at, &rng)
-        var chosen: Leg?
-        for kind in [preferred] + plan.payableKinds[Int(card.type.rawValue) - 1] where chosen == nil {
-            if let l = price(kind, at: at, card, &rng), l.fare.payableFen > 0 { chosen = l }
+        var chosen = price(preferred, at: at, card, &rng)
+        if (chosen?.fare.payableFen ?? 0) == 0 {
+            chosen = nil
+            for kind in plan.payableKinds[Int(card.type.rawValue) - 1] where chosen == nil && kind != preferred {
+                if let l = price(kind, at: at, card, &rng), l.fare.payableFen > 0 { chosen = l }
+            }
         }
         // Every card type has a payable kind (CityPlan); taxi and gas never take a transfer
         // discount, so only a city of bus and metro alone with a transfer discount covering the
@@ -36,12 +39,13 @@ extension CardSimulator {
             if prev == .metro, kinds.contains(.bus) { return .bus }
         }
         let u = rng.below(100)
-        let order: [OperatorKind] = switch card.persona {
-        case 0: u < 70 ? [.bus, .metro] : u < 92 ? [.metro, .bus] : u < 98 ? [.taxi, .bus] : [.gas, .bus]
-        case 1: u < 70 ? [.metro, .bus] : u < 92 ? [.bus, .metro] : u < 98 ? [.taxi, .metro] : [.gas, .metro]
-        default: u < 35 ? [.bus, .metro] : u < 70 ? [.metro, .bus] : u < 85 ? [.taxi, .gas] : [.gas, .taxi]
+        let (first, second): (OperatorKind, OperatorKind) = switch card.persona {
+        case 0: u < 70 ? (.bus, .metro) : u < 92 ? (.metro, .bus) : u < 98 ? (.taxi, .bus) : (.gas, .bus)
+        case 1: u < 70 ? (.metro, .bus) : u < 92 ? (.bus, .metro) : u < 98 ? (.taxi, .metro) : (.gas, .metro)
+        default: u < 35 ? (.bus, .metro) : u < 70 ? (.metro, .bus) : u < 85 ? (.taxi, .gas) : (.gas, .taxi)
         }
-        return order.first(where: kinds.contains) ?? kinds[0]
+        if kinds.contains(first) { return first }
+        return kinds.contains(second) ? second : kinds[0]
     }
 
     /// Prices a leg of `kind` ending at `at` with the city's fares (precomputed by the fare
