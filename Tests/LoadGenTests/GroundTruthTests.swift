@@ -114,3 +114,45 @@ struct GroundTruthTests {
         #expect(t.acceptedAmountFen == t.purchases.amountFen + t.loads.amountFen)
     }
 }
+
+@Suite("Faults leave the cards' own history intact")
+struct FaultChainTests {
+    @Test("without grey records and duplicate copies, a card's chain breaks only at a listed gap, by the dropped amount")
+    func chainsBreakOnlyAtGaps() throws {
+        let run = try Run.make(LoadGenOptions(cards: 300, taps: 6_000, days: 2, seed: 13, faults: GroundTruthTests.faults))
+        let gaps = Dictionary(uniqueKeysWithValues: run.truth.gaps.map { ("\($0.serial)-\($0.counter)", $0.amountFen) })
+        var seen = Set<String>()
+        var byCard: [CardSerial: [BatchRecord]] = [:]
+        var greys: [BatchRecord] = []
+        for r in try run.decoded(keyset: try testKeyset()).flatMap(\.batch.records) {
+            if r.kind == .grey { greys.append(r); continue }
+            guard seen.insert("\(r.serial)-\(r.kind)-\(r.counter)").inserted else { continue }
+            byCard[r.serial, default: []].append(r)
+        }
+        var explained = 0
+        for (serial, records) in byCard {
+            var previous: BatchRecord?
+            var lastPurchase: UInt16?
+            for r in records.sorted(by: { ($0.at?.secondsSinceEpoch ?? 0) < ($1.at?.secondsSinceEpoch ?? 0) }) {
+                if let p = previous, r.balanceBeforeFen != p.balanceAfterFen {
+                    // The purchase after the card's last uploaded one (a load may come first).
+                    let missing = lastPurchase.flatMap { gaps["\(serial)-\($0 &+ 1)"] }
+                    #expect(missing.map { Int64(p.balanceAfterFen) - $0 == Int64(r.balanceBeforeFen) } == true, "\(serial) counter \(r.counter)")
+                    explained += 1
+                }
+                if r.kind == .purchase { lastPurchase = r.counter }
+                previous = r
+            }
+        }
+        #expect(explained == gaps.count && explained > 0)
+        // A grey record is the torn first attempt of the purchase that follows it: same card,
+        // counter, amount and balance, and the card did not change.
+        let purchases = Dictionary(byCard.values.joined().filter { $0.kind == .purchase }.map { ("\($0.serial)-\($0.counter)", $0) },
+                                   uniquingKeysWith: { a, _ in a })
+        #expect(!greys.isEmpty)
+        for g in greys {
+            let retry = try #require(purchases["\(g.serial)-\(g.counter)"])
+            #expect(g.tac == 0 && retry.amountFen == g.amountFen && retry.balanceBeforeFen == g.balanceBeforeFen && retry.terminal == g.terminal)
+        }
+    }
+}
