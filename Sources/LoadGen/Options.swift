@@ -32,7 +32,7 @@ public struct FaultRates: Sendable, Hashable {
 
     /// No faults at all: every record is expected to be accepted (unless `--days` reaches past
     /// the upload window).
-    public static let none = FaultRates()
+    public static let noFaults = FaultRates()
 
     /// The sum of the per-purchase rates.
     var perPurchaseSum: Double { duplicates + forgedTAC + gaps + grey }
@@ -80,7 +80,7 @@ public struct LoadGenOptions: Sendable, Hashable {
 
     /// Options with defaults for everything but the size and the seed.
     public init(cards: Int, taps: Int, days: Int = 1, seed: UInt64, startDate: BCDDate = Self.defaultStartDate,
-                faults: FaultRates = .none, threads: Int = 2, batchRecordsMax: Int = 100_000,
+                faults: FaultRates = .noFaults, threads: Int = 2, batchRecordsMax: Int = 100_000,
                 batchSequenceBase: UInt32 = 100_000) {
         self.cards = cards
         self.taps = taps
