@@ -35,6 +35,7 @@ struct DeterminismTests {
     @Test("an output directory with batches already in it is refused")
     func refusesNonEmptyOutput() throws {
         let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try Run.make(LoadGenOptions(cards: 10, taps: 20, seed: 1), dir: dir)
         #expect(throws: LoadGenError.self) { _ = try Run.make(LoadGenOptions(cards: 10, taps: 20, seed: 1), dir: dir) }
     }

@@ -26,11 +26,21 @@ func temporaryDirectory() -> String {
     return dir
 }
 
-/// A generated run, read back from disk.
-struct Run {
+/// A generated run, read back from disk; its directory is removed with it unless the caller
+/// chose the directory.
+final class Run {
     let dir: String
     let truth: GroundTruth
     let hotlist: GeneratedHotlist
+    private let ownsDirectory: Bool
+
+    private init(dir: String, truth: GroundTruth, hotlist: GeneratedHotlist, ownsDirectory: Bool) {
+        (self.dir, self.truth, self.hotlist, self.ownsDirectory) = (dir, truth, hotlist, ownsDirectory)
+    }
+
+    deinit {
+        if ownsDirectory { try? FileManager.default.removeItem(atPath: dir) }
+    }
 
     /// Batch file names (relative to `dir`), sorted.
     func batchFiles() throws -> [String] {
@@ -50,12 +60,16 @@ struct Run {
         }
     }
 
-    static func make(_ options: LoadGenOptions, dir: String = temporaryDirectory()) throws -> Run {
+    static func make(_ options: LoadGenOptions, dir chosen: String? = nil) throws -> Run {
+        let dir = chosen ?? temporaryDirectory()
+        var done = false
+        defer { if !done && chosen == nil { try? FileManager.default.removeItem(atPath: dir) } }
         let truth = try LoadGenerator.generate(city: try xian(), keyset: try testKeyset(), options: options, outputDirectory: dir)
         let hotlist = try JSONDecoder().decode(GeneratedHotlist.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/hotlist.json")))
         let onDisk = try JSONDecoder().decode(GroundTruth.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/ground-truth.json")))
         precondition(onDisk == truth, "ground-truth.json differs from the returned truth")
-        return Run(dir: dir, truth: truth, hotlist: hotlist)
+        done = true
+        return Run(dir: dir, truth: truth, hotlist: hotlist, ownsDirectory: chosen == nil)
     }
 }
 
