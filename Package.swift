@@ -8,6 +8,7 @@
 //   OneCardCrypto   3DES/DES, ISO 9797-1 MACs, PBOC diversification, purse MAC/TAC, keysets.
 //                   The only module that imports libcrypto.
 //   City            the city file (operators, terminals, lines, fares) and the pure fare engine.
+//   LoadGen         the load generator: a simulated city day as real upload batches + ground truth.
 //   EPurse          the T-Union / PBOC e-purse card application and its emulator.
 //   CPCSCLite       system library over libpcsclite (Hardware/).
 //   OneCardPCSC     the Swift PC/SC layer (Hardware/). The only module importing PC/SC.
@@ -36,6 +37,7 @@ let package = Package(
         .library(name: "VirtualReader", targets: ["VirtualReader"]),
         .library(name: "City", targets: ["City"]),
         .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "LoadGen", targets: ["LoadGen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -61,6 +63,11 @@ let package = Package(
         .target(
             name: "UploadBatch",
             dependencies: ["OneCardCore", "OneCardCrypto"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LoadGen",
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch"],
             swiftSettings: strict
         ),
         .target(
@@ -103,7 +110,7 @@ let package = Package(
             name: "onecard",
             dependencies: [
                 "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "Clearing", "Storage", "OneCardPCSC",
-                "VirtualReader",
+                "VirtualReader", "LoadGen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -146,6 +153,11 @@ let package = Package(
             dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage", "City", "Clearing", "OneCardTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LoadGenTests",
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "LoadGen"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -20,6 +20,7 @@ struct OneCardCommand: ParsableCommand {
             TerminalCommand.self,
             ClearingCommand.self,
             BenchPCSCCommand.self,
+            LoadGenCommand.self,
         ]
     )
 }
