@@ -128,7 +128,7 @@ echo "$(ls "$OUT/batches" | wc -l) batch files"
 
 step "generating a full day of traffic: $TAPS taps by $GENERATED_CARDS cards (loadgen)"
 "$BIN" loadgen --city "$CITY" --keys "$OUT/keys.json" --cards "$GENERATED_CARDS" --taps "$TAPS" --seed 7 \
-    --start-date "$DAY" --first-batch-sequence 1000 --out "$OUT/generated"
+    --start-date "$DAY" --out "$OUT/generated"
 
 step "clearing: ingesting every batch"
 "$BIN" clearing ingest --db "$OUT/clearing.sqlite" --city "$CITY" --keys "$OUT/keys.json" --received-at "${DAY}T23:30:00" \

@@ -2,7 +2,7 @@ public import OneCardCore
 public import UploadBatch
 
 /// The clearing centre's compact view of one card, kept in memory for every card and rebuilt
-/// from storage at startup: 24 bytes.
+/// from storage at startup: 40 bytes.
 public struct CardShadow: Hashable, Sendable {
     /// The ledger balance of the card's purse.
     public var balanceFen: UInt32 = 0
@@ -12,6 +12,12 @@ public struct CardShadow: Hashable, Sendable {
     public var nextOffline: UInt16 = 0
     /// The next online (load) counter expected.
     public var nextOnline: UInt16 = 0
+    /// Which of the 64 offline counters below `nextOffline` were seen: bit i is counter
+    /// `nextOffline - 1 - i`. Records arrive out of order across terminals; this tells a late
+    /// record (accepted) from a duplicate (refused `03`).
+    public var offlineSeen: UInt64 = 0
+    /// The same for the online counter.
+    public var onlineSeen: UInt64 = 0
     /// The time of the newest posted card transaction (seconds since 1970).
     public var lastSeconds: UInt32 = 0
     /// The card's own balance after that transaction (for the chain check).

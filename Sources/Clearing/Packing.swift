@@ -8,7 +8,7 @@ public enum Packing {
     /// Bytes per packed transfer.
     public static let transferBytes = 64
     /// Bytes per packed shadow.
-    public static let shadowBytes = 32
+    public static let shadowBytes = 48
     /// Bytes per packed accepted-record reference.
     public static let acceptedBytes = 24
     /// Bytes per packed refusal: reference, code, the record itself.
@@ -93,6 +93,8 @@ public enum Packing {
         out.appendBigEndian(s.lastBalanceAfterFen)
         out.append(s.flags)
         out.append(contentsOf: repeatElement(0, count: 3))
+        out.appendBigEndian(s.offlineSeen)
+        out.appendBigEndian(s.onlineSeen)
     }
 
     /// Decodes a page of shadows into `cards` (later rows overwrite earlier ones).
@@ -109,6 +111,8 @@ public enum Packing {
             s.lastSeconds = UInt32(be(20, 4))
             s.lastBalanceAfterFen = UInt32(be(24, 4))
             s.flags = page[o + 28]
+            s.offlineSeen = be(32, 8)
+            s.onlineSeen = be(40, 8)
             cards[be(0, 8)] = s
             o += shadowBytes
         }

@@ -149,31 +149,53 @@ struct Posting {
         return nil
     }
 
-    /// Moves the counter of `r`'s kind; `false` for a duplicate.
+    /// The oldest counter below the newest one that can still be told apart from a duplicate.
+    static let counterWindow = 64
+
+    /// Moves the counter of `r`'s kind; `false` for a duplicate. A counter above the next one
+    /// expected leaves a gap; one below it is a late record if it was never seen (it fills its
+    /// gap), a duplicate if it was, or when it is older than the window.
     mutating func advanceCounter(_ s: inout CardShadow, _ r: BatchRecord, offline: Bool, seconds: UInt32) -> Bool {
-        let c = r.counter
-        var next = offline ? s.nextOffline : s.nextOnline
-        if c < next || (c == next && c == UInt16.max && s.flags & (offline ? CardShadow.Flags.seenOffline : CardShadow.Flags.seenOnline) != 0) {
-            guard let i = engine.state.gaps[r.serial.rawValue]?.firstIndex(where: { $0.offline == offline && $0.counter == c }) else {
-                return false
-            }
-            engine.state.gaps[r.serial.rawValue]?.remove(at: i)
-            if engine.state.gaps[r.serial.rawValue]?.isEmpty == true {
-                engine.state.gaps[r.serial.rawValue] = nil
-                s.flags &= ~CardShadow.Flags.hasGaps
-            }
-            return true
-        }
-        if c > next { openGaps(&s, r, offline: offline, from: next, to: c, seconds: seconds) }
-        next = c &+ 1
-        if offline {
-            s.nextOffline = next
-            s.flags |= CardShadow.Flags.seenOffline
+        let c = Int(r.counter)
+        let flag = offline ? CardShadow.Flags.seenOffline : CardShadow.Flags.seenOnline
+        var next = Int(offline ? s.nextOffline : s.nextOnline)
+        var seen = offline ? s.offlineSeen : s.onlineSeen
+        if s.flags & flag == 0 {
+            // The first record of this counter sets the baseline: the card's history before it
+            // predates this clearing centre; earlier records may still arrive and are accepted.
+            next = c + 1
+            seen = 1
+            s.flags |= flag
+        } else if c >= next {
+            if c > next { openGaps(&s, r, offline: offline, from: UInt16(next), to: UInt16(c), seconds: seconds) }
+            let shift = c - next + 1
+            seen = shift >= Self.counterWindow ? 1 : seen << UInt64(shift) | 1
+            next = c + 1
         } else {
-            s.nextOnline = next
-            s.flags |= CardShadow.Flags.seenOnline
+            let age = next - 1 - c
+            guard age < Self.counterWindow, seen & (1 << UInt64(age)) == 0 else { return false }
+            seen |= 1 << UInt64(age)
+            fillGap(&s, r, offline: offline)
+        }
+        if offline {
+            s.nextOffline = UInt16(next)
+            s.offlineSeen = seen
+        } else {
+            s.nextOnline = UInt16(next)
+            s.onlineSeen = seen
         }
         return true
+    }
+
+    /// Removes the gap a late record fills, if one was open.
+    mutating func fillGap(_ s: inout CardShadow, _ r: BatchRecord, offline: Bool) {
+        let serial = r.serial.rawValue
+        guard let i = engine.state.gaps[serial]?.firstIndex(where: { $0.offline == offline && $0.counter == r.counter }) else { return }
+        engine.state.gaps[serial]?.remove(at: i)
+        if engine.state.gaps[serial]?.isEmpty == true {
+            engine.state.gaps[serial] = nil
+            s.flags &= ~CardShadow.Flags.hasGaps
+        }
     }
 
     mutating func openGaps(_ s: inout CardShadow, _ r: BatchRecord, offline: Bool, from: UInt16, to: UInt16, seconds: UInt32) {

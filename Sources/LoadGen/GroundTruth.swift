@@ -129,22 +129,23 @@ public struct GroundTruth: Codable, Sendable, Hashable {
 
 /// `DIR/hotlist.json`: the cards hotlisted during the run and when.
 public struct GeneratedHotlist: Codable, Sendable, Hashable {
-    /// `onecard-loadgen-hotlist/1`.
-    public static let format = "onecard-loadgen-hotlist/1"
+    /// `onecard-hotlist/1`: the same file `onecard clearing hotlist export` writes and
+    /// `onecard clearing hotlist import` reads.
+    public static let format = "onecard-hotlist/1"
 
     /// One hotlisted card.
     public struct Entry: Codable, Sendable, Hashable, Comparable {
         /// Card serial, 16 hex digits.
-        public var serial: String
+        public var card: String
         /// When it was hotlisted, local time `YYYY-MM-DDTHH:MM:SS`: records made before are
         /// accepted, records made after are refused `07`.
-        public var hotlistedAt: String
+        public var since: String
 
-        public static func < (a: Entry, b: Entry) -> Bool { a.serial < b.serial }
+        public static func < (a: Entry, b: Entry) -> Bool { a.card < b.card }
     }
 
-    /// `onecard-loadgen-hotlist/1`.
+    /// `onecard-hotlist/1`.
     public var format: String
     /// Entries sorted by serial.
-    public var entries: [Entry]
+    public var cards: [Entry]
 }

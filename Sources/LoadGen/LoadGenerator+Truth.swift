@@ -6,10 +6,10 @@ extension LoadGenerator {
                             options: LoadGenOptions) -> GeneratedHotlist {
         let start = Int64(options.startDate.daysSinceEpoch) * 86_400
         let list = entries.map {
-            GeneratedHotlist.Entry(serial: CardSerial(rawValue: serialBase | UInt64($0.card)).description,
-                                   hotlistedAt: BCDDateTime(secondsSinceEpoch: start + Int64($0.time)).description)
+            GeneratedHotlist.Entry(card: CardSerial(rawValue: serialBase | UInt64($0.card)).description,
+                                   since: BCDDateTime(secondsSinceEpoch: start + Int64($0.time)).description)
         }
-        return GeneratedHotlist(format: GeneratedHotlist.format, entries: list.sorted())
+        return GeneratedHotlist(format: GeneratedHotlist.format, cards: list.sorted())
     }
 
     static func groundTruth(_ t: Tally, hotlist: GeneratedHotlist, plan: CityPlan, options: LoadGenOptions) -> GroundTruth {
@@ -36,7 +36,7 @@ extension LoadGenerator {
                                           acceptedAmountFen: t.loadsAcceptedFen),
             greyRecords: t.grey, gaps: t.gaps.sorted(), truncatedFiles: t.truncated.sorted(), hotlistFile: "hotlist.json",
             injected: GroundTruth.Injected(forgedTAC: t.forged, duplicates: t.duplicates, gaps: t.gaps.count, grey: t.grey,
-                                           hotlistedCards: hotlist.entries.count, truncatedFiles: t.truncated.count,
+                                           hotlistedCards: hotlist.cards.count, truncatedFiles: t.truncated.count,
                                            expired: t.expired))
     }
 }

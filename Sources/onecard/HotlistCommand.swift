@@ -10,7 +10,7 @@ extension ClearingCommand {
     struct Hotlist: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Manage the hotlist: cards whose transactions are refused (07) from a given time.",
-            subcommands: [Add.self, Remove.self, List.self, Export.self])
+            subcommands: [Add.self, Remove.self, List.self, Export.self, Import.self])
 
         struct Add: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Hotlist a card from a time (default: now).")
@@ -70,6 +70,26 @@ extension ClearingCommand {
             }
         }
 
+        struct Import: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Hotlist every card of a hotlist file (onecard-hotlist/1), each from its `since`.")
+            @OptionGroup var database: Database
+            @Option(help: "The hotlist file.")
+            var file: String
+            @Option(help: "The reason recorded for each card.")
+            var reason = "imported"
+
+            func run() throws {
+                try reporting {
+                    let (store, _) = try database.open()
+                    let entries = try HotlistFile.entries(file)
+                    for (serial, since) in entries {
+                        try store.hotlistAdd(serial, since: UInt32(clamping: since.secondsSinceEpoch), reason: reason)
+                    }
+                    print("hotlisted \(entries.count) card(s) from \(file)")
+                }
+            }
+        }
+
         struct Export: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Write the hotlist file terminals load (onecard-hotlist/1).")
             @OptionGroup var database: Database
@@ -104,15 +124,19 @@ struct HotlistFile: Codable {
         cards = list.map { Entry(card: $0.serial.description, since: BCDDateTime(secondsSinceEpoch: Int64($0.since)).description) }
     }
 
-    /// Reads a hotlist file.
-    static func load(_ path: String) throws -> [CardSerial] {
+    /// The serials of a hotlist file (what a terminal needs).
+    static func load(_ path: String) throws -> [CardSerial] { try entries(path).map(\.serial) }
+
+    /// Reads and checks a hotlist file.
+    static func entries(_ path: String) throws -> [(serial: CardSerial, since: BCDDateTime)] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         guard let file = try? JSONDecoder().decode(HotlistFile.self, from: data), file.format == "onecard-hotlist/1" else {
             throw CLIError("\(path) is not a hotlist file (onecard-hotlist/1)")
         }
         return try file.cards.map { e in
             guard let s = CardSerial(hex: e.card) else { throw CLIError("\(path): bad card serial \"\(e.card)\"") }
-            return s
+            guard let t = BCDDateTime(iso: e.since) else { throw CLIError("\(path): bad time \"\(e.since)\" for card \(e.card)") }
+            return (s, t)
         }
     }
 }

@@ -17,7 +17,7 @@ private struct Recount {
 
     init(_ run: Run, city: City, keyset: Keyset) throws {
         let tacMaster = try keyset.masterKey(.tac)
-        let hotlist = Dictionary(uniqueKeysWithValues: run.hotlist.entries.map { ($0.serial, BCDDateTime(iso: $0.hotlistedAt)) })
+        let hotlist = Dictionary(uniqueKeysWithValues: run.hotlist.cards.map { ($0.card, BCDDateTime(iso: $0.since)) })
         let upload = try #require(BCDDate(run.truth.uploadDate))
         var seen = Set<String>()
         for (_, batch) in try run.decoded(keyset: keyset) {
@@ -108,7 +108,7 @@ struct GroundTruthTests {
         let run = try Run.make(LoadGenOptions(cards: 300, taps: 3_000, days: 3, seed: 3))
         let t = run.truth
         #expect(t.refused.values.allSatisfy { $0 == 0 })
-        #expect(t.accepted == t.records && t.gaps.isEmpty && t.truncatedFiles.isEmpty && run.hotlist.entries.isEmpty)
+        #expect(t.accepted == t.records && t.gaps.isEmpty && t.truncatedFiles.isEmpty && run.hotlist.cards.isEmpty)
         let recount = try Recount(run, city: city, keyset: keys)
         #expect(recount.accepted == t.records && recount.holes().isEmpty)
         #expect(t.acceptedAmountFen == t.purchases.amountFen + t.loads.amountFen)
