@@ -23,7 +23,6 @@ DAY="2026-11-29"
 CITY="config/city-xian.json"
 READER="Virtual PCD 00 00"
 COUNTER="710001000001"
-AGENT="710001010001"
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -104,7 +103,7 @@ for i in $(seq "$CARDS"); do
     tap "$entry" "$(hhmm $h 20)" --gate entry
     tap "$exit_gate" "$(hhmm $h 50)" --gate exit
     if [ $((i % 3)) -eq 0 ]; then tap "$(pick 710004000001 710004000002 710004000003)" "$(hhmm 12 $((i % 60)))" --amount-fen $((1000 + 37 * i)); fi
-    if [ $((i % 4)) -eq 0 ]; then counter load "$(hhmm 14 10)" --terminal "$AGENT" --amount-fen 5000; fi
+    if [ $((i % 4)) -eq 0 ]; then counter load "$(hhmm 14 10)" --amount-fen 5000; fi
     if [ $((i % 5)) -eq 0 ]; then tap "$(pick 710005000001 710005000002)" "$(hhmm 15 30)" --amount-fen $((2000 + 11 * i)); fi
     tap "$exit_gate" "$(hhmm 18 $((i % 40)))" --gate entry
     tap "$entry" "$(hhmm 18 $((40 + i % 15)))" --gate exit
@@ -135,6 +134,20 @@ step "clearing: ingesting every batch"
     "$OUT"/batches/*.ocub "$OUT"/generated/batches/*.ocub --json | tee "$OUT/ingest.json"
 step "clearing: checking the ledger"
 "$BIN" clearing check --db "$OUT/clearing.sqlite"
+
+step "checking clearing against the ground truth: loadgen's expectations plus every real record"
+field() { sed -n "s/^ *\"$1\" *: *\([0-9]*\).*/\1/p" "$2" | head -1; }
+real_records=$(( $(grep -o '"records":[0-9]*' "$OUT/exports.jsonl" | cut -d: -f2 | paste -sd+) ))
+real_amount=$(( $(grep -o '"amountFen":[0-9]*' "$OUT/exports.jsonl" | cut -d: -f2 | paste -sd+) ))
+expected_accepted=$(( $(field accepted "$OUT/generated/ground-truth.json") + real_records ))
+expected_amount=$(( $(field acceptedAmountFen "$OUT/generated/ground-truth.json") + real_amount ))
+got_accepted=$(grep -o '"accepted":[0-9]*' "$OUT/ingest.json" | cut -d: -f2)
+got_amount=$(grep -o '"acceptedAmountFen":[0-9]*' "$OUT/ingest.json" | cut -d: -f2)
+echo "accepted $got_accepted (expected $expected_accepted), amount $got_amount fen (expected $expected_amount fen)"
+if [ "$got_accepted" != "$expected_accepted" ] || [ "$got_amount" != "$expected_amount" ]; then
+    echo "MISMATCH between clearing and the ground truth" >&2
+    exit 1
+fi
 
 step "done"
 echo "outputs in $OUT/: taps.jsonl, counter.jsonl, batches/, generated/, ingest.json, clearing.sqlite"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The README's test command: installs packages, starts pcscd with the virtual reader,
-# runs `swift test`, and stops what it started (a pcscd that was already running is left).
+# The README's test command: installs packages, starts pcscd with the virtual reader, runs a
+# small demo city day end to end (its totals are checked against the load generator's ground
+# truth plus every real tap), then `swift test`, and stops what it started (a pcscd that was
+# already running is left).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -11,4 +13,8 @@ case "$started" in
     *"already running"*) ;;
     *) trap 'Hardware/scripts/pcscd-stop.sh' EXIT ;;
 esac
+echo "== demo city day, small (DEMO_TAPS=20000 DEMO_CARDS=4)"
+DEMO_TAPS=20000 DEMO_GENERATED_CARDS=2000 DEMO_CARDS=4 DEMO_BUILD=debug DEMO_OUT=.build/demo-smoke scripts/demo.sh >.build/demo-smoke.log 2>&1 \
+    || { tail -40 .build/demo-smoke.log; echo "the demo city day failed (log: .build/demo-smoke.log)" >&2; exit 1; }
+grep -E "accepted .* \(expected" .build/demo-smoke.log
 swift test
