@@ -43,20 +43,35 @@ public enum Packing {
 
     /// Appends a transfer: id, debit (kind, number), credit (kind, number), amount, reason,
     /// source (terminal, batch, index), date-time, zero padding.
-    public static func append(_ t: Transfer, to out: inout [UInt8]) {
+    public static func append(_ t: Transfer, to out: inout [UInt8]) { append([t], to: &out) }
+
+    /// Appends transfers, writing each 64-byte row in place (the ledger's hot write path).
+    public static func append(_ transfers: [Transfer], to out: inout [UInt8]) {
         let start = out.count
-        out.appendBigEndian(t.id)
-        out.append(t.debit.kind.rawValue)
-        out.appendBigEndian(t.debit.number)
-        out.append(t.credit.kind.rawValue)
-        out.appendBigEndian(t.credit.number)
-        out.appendBigEndian(UInt64(bitPattern: t.amountFen))
-        out.append(t.reason.rawValue)
-        out.appendBigEndian(t.source.terminal.rawValue, byteCount: 6)
-        out.appendBigEndian(t.source.batch)
-        out.appendBigEndian(t.source.index)
-        out.appendBigEndian(t.dateTimeBCD, byteCount: 7)
-        out.append(contentsOf: repeatElement(0, count: start + transferBytes - out.count))
+        out.append(contentsOf: repeatElement(0, count: transfers.count * transferBytes))
+        out.withUnsafeMutableBytes { raw in
+            var o = start
+            for t in transfers {
+                raw.storeBytes(of: t.id.bigEndian, toByteOffset: o, as: UInt64.self)
+                raw[o + 8] = t.debit.kind.rawValue
+                raw.storeBytes(of: t.debit.number.bigEndian, toByteOffset: o + 9, as: UInt64.self)
+                raw[o + 17] = t.credit.kind.rawValue
+                raw.storeBytes(of: t.credit.number.bigEndian, toByteOffset: o + 18, as: UInt64.self)
+                raw.storeBytes(of: UInt64(bitPattern: t.amountFen).bigEndian, toByteOffset: o + 26, as: UInt64.self)
+                raw[o + 34] = t.reason.rawValue
+                // terminal: 6 bytes at 35, batch at 41, index at 45, date-time: 7 bytes at 49.
+                storeBigEndian(t.source.terminal.rawValue, byteCount: 6, at: o + 35, in: raw)
+                raw.storeBytes(of: t.source.batch.bigEndian, toByteOffset: o + 41, as: UInt32.self)
+                raw.storeBytes(of: t.source.index.bigEndian, toByteOffset: o + 45, as: UInt32.self)
+                storeBigEndian(t.dateTimeBCD, byteCount: 7, at: o + 49, in: raw)
+                o += transferBytes
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func storeBigEndian(_ v: UInt64, byteCount: Int, at offset: Int, in raw: UnsafeMutableRawBufferPointer) {
+        for i in 0..<byteCount { raw[offset + i] = UInt8(truncatingIfNeeded: v >> (8 * (byteCount - 1 - i))) }
     }
 
     /// Decodes the transfers of a page; `nil` if any row is corrupt.
@@ -121,12 +136,15 @@ public enum Packing {
 
     /// Appends an accepted record's reference, kind and amount.
     public static func appendAccepted(_ ref: RecordRef, kind: RecordKind, amountFen: UInt32, to out: inout [UInt8]) {
-        out.appendBigEndian(ref.terminal.rawValue, byteCount: 6)
-        out.appendBigEndian(ref.batch)
-        out.appendBigEndian(ref.index)
-        out.append(kind.rawValue)
-        out.appendBigEndian(amountFen)
-        out.append(contentsOf: repeatElement(0, count: 5))
+        let o = out.count
+        out.append(contentsOf: repeatElement(0, count: acceptedBytes))
+        out.withUnsafeMutableBytes { raw in
+            storeBigEndian(ref.terminal.rawValue, byteCount: 6, at: o, in: raw)
+            raw.storeBytes(of: ref.batch.bigEndian, toByteOffset: o + 6, as: UInt32.self)
+            raw.storeBytes(of: ref.index.bigEndian, toByteOffset: o + 10, as: UInt32.self)
+            raw[o + 14] = kind.rawValue
+            raw.storeBytes(of: amountFen.bigEndian, toByteOffset: o + 15, as: UInt32.self)
+        }
     }
 
     /// Decodes accepted-record references.

@@ -9,10 +9,23 @@ struct Posting {
     /// A record's place in the run, sorted by card then time.
     struct Item {
         var serial: UInt64
-        /// Seconds since 1970 in the high half, upload ordinal in the low half.
+        /// Seconds since 1970 in the high half, upload ordinal (the index into ``records``) in
+        /// the low half.
         var order: UInt64
-        var batch: UInt32
-        var index: UInt32
+
+        var seconds: UInt32 { UInt32(truncatingIfNeeded: order >> 32) }
+        var ordinal: Int { Int(order & 0xFFFF_FFFF) }
+    }
+
+    /// What the checks need of a record's batch, computed once per batch.
+    struct BatchInfo {
+        var input: Int
+        var terminal: TerminalID
+        var sequence: UInt32
+        var operatorID: UInt16
+        var uploadDay: Int
+        var terminalKnown: Bool
+        var kind: OperatorKind?
     }
 
     let engine: ClearingEngine
@@ -20,6 +33,15 @@ struct Posting {
     var result: RunResult
     /// The input batch of the record being posted.
     var current = 0
+    /// Net movements of each input batch's operator payable and terminal cash, folded into the
+    /// account nets at the end of the run.
+    var batchPayableFen: [Int: Int64] = [:]
+    var batchCashFen: [Int: Int64] = [:]
+    /// Every fresh record, in upload order, and the batch each came from.
+    var records: [BatchRecord] = []
+    var recordBatch: [UInt32] = []
+    var recordIndex: [UInt32] = []
+    var batches: [BatchInfo] = []
 
     init(engine: ClearingEngine, input: [IncomingBatch], result: RunResult) {
         self.engine = engine
@@ -28,20 +50,22 @@ struct Posting {
     }
 
     mutating func run(_ fresh: [Int]) {
+        gather(fresh)
+        // Grown once: doubling these arrays would copy and page-fault them again and again.
+        result.transfers.reserveCapacity(records.count + records.count / 8)
+        result.accepted.reserveCapacity(records.count * Packing.acceptedBytes)
+        result.touchedCards.reserveCapacity(records.count / 2)
         var items: [Item] = []
-        items.reserveCapacity(fresh.reduce(0) { $0 + input[$1].batch.records.count })
-        var ordinal: UInt64 = 0
-        for b in fresh {
-            let day = ClearingTime.day(ClearingTime.seconds(bcd: input[b].batch.header.createdBCD))
-            engine.state.newestDay = max(engine.state.newestDay, day)
-            for (i, r) in input[b].batch.records.enumerated() {
-                let seconds = ClearingTime.seconds(bcd: r.dateTimeBCD)
-                items.append(Item(serial: r.serial.rawValue, order: UInt64(seconds) << 32 | ordinal, batch: UInt32(b), index: UInt32(i)))
-                ordinal += 1
-            }
+        items.reserveCapacity(records.count)
+        for (n, r) in records.enumerated() {
+            items.append(Item(serial: r.serial.rawValue, order: UInt64(ClearingTime.seconds(bcd: r.dateTimeBCD)) << 32 | UInt64(n)))
         }
-        // Per card, in time order (ties in upload order): the card's own history.
+        // Per card, in time order (ties in upload order): the card's own history. The records
+        // are then gathered into that order once, so that checking and posting read them
+        // sequentially instead of jumping around memory twice.
         items.sort { $0.serial != $1.serial ? $0.serial < $1.serial : $0.order < $1.order }
+        permute(items)
+        for n in items.indices { items[n].order = items[n].order & ~0xFFFF_FFFF | UInt64(n) }
         let codes = verify(items)
         var n = 0
         while n < items.count {
@@ -50,21 +74,64 @@ struct Posting {
             var shadow = engine.state.cards[serial] ?? CardShadow()
             let before = shadow
             while n < items.count, items[n].serial == serial {
-                let item = items[n]
-                let batch = input[Int(item.batch)].batch
-                let r = batch.records[Int(item.index)]
-                let ref = RecordRef(terminal: batch.header.terminal, batch: batch.header.sequence, index: item.index)
-                let code = codes[n] == 0
-                    ? post(r, &shadow, seconds: UInt32(truncatingIfNeeded: item.order >> 32), ref: ref, batch: Int(item.batch))
-                    : RefusalCode.allCases[Int(codes[n]) - 1]
-                tally(Int(item.batch), r, code, ref)
-                if let code { result.refusals.append(Refusal(ref: ref, code: code, record: r)) }
+                postItem(items[n], code: codes[n], &shadow)
                 n += 1
             }
             if shadow != before {
                 engine.state.cards[serial] = shadow
                 result.touchedCards.insert(serial)
             }
+        }
+        foldNets()
+    }
+
+    private mutating func postItem(_ item: Item, code raw: UInt8, _ shadow: inout CardShadow) {
+        let k = item.ordinal
+        let b = batches[Int(recordBatch[k])]
+        let r = records[k]
+        let ref = RecordRef(terminal: b.terminal, batch: b.sequence, index: recordIndex[k])
+        let code = raw == 0 ? post(r, &shadow, seconds: item.seconds, ref: ref, batch: b.input) : RefusalCode.allCases[Int(raw) - 1]
+        tally(b.input, r, code, ref)
+        if let code { result.refusals.append(Refusal(ref: ref, code: code, record: r)) }
+    }
+
+    /// Puts ``records`` and their batch and index arrays into the order of `items`.
+    private mutating func permute(_ items: [Item]) {
+        var r: [BatchRecord] = []
+        var b: [UInt32] = []
+        var i: [UInt32] = []
+        r.reserveCapacity(items.count)
+        b.reserveCapacity(items.count)
+        i.reserveCapacity(items.count)
+        for item in items {
+            let k = item.ordinal
+            r.append(records[k])
+            b.append(recordBatch[k])
+            i.append(recordIndex[k])
+        }
+        records = r
+        recordBatch = b
+        recordIndex = i
+    }
+
+    /// Flattens the fresh batches' records and what their checks need of each batch.
+    private mutating func gather(_ fresh: [Int]) {
+        let total = fresh.reduce(0) { $0 + input[$1].batch.records.count }
+        records.reserveCapacity(total)
+        recordBatch.reserveCapacity(total)
+        recordIndex.reserveCapacity(total)
+        for b in fresh {
+            let header = input[b].batch.header
+            let day = ClearingTime.day(ClearingTime.seconds(bcd: header.createdBCD))
+            engine.state.newestDay = max(engine.state.newestDay, day)
+            let t = engine.terminals[header.terminal.rawValue]
+            batches.append(BatchInfo(
+                input: b, terminal: header.terminal, sequence: header.sequence, operatorID: header.operatorID, uploadDay: day,
+                terminalKnown: t?.operatorID == header.operatorID, kind: t?.kind))
+            let count = input[b].batch.records.count
+            records += input[b].batch.records
+            recordBatch += repeatElement(UInt32(batches.count - 1), count: count)
+            recordIndex += (0..<UInt32(count))
         }
     }
 
@@ -90,21 +157,36 @@ struct Posting {
         var keySerial: UInt64? = nil
         var key = DESKey(rawValue: 0)
         let master = engine.config.tacMaster
-        for n in range {
-            let item = items[n]
-            let batch = input[Int(item.batch)].batch
-            let r = batch.records[Int(item.index)]
-            if keySerial != item.serial {
-                key = TripleDESPurse.tacKey(tacMaster: master, serial: r.serial)
-                keySerial = item.serial
+        let verifier = engine.verifier
+        let hotlist = engine.state.hotlist
+        records.withUnsafeBufferPointer { records in
+            for n in range {
+                let item = items[n]
+                let k = item.ordinal
+                let b = batches[Int(recordBatch[k])]
+                if keySerial != item.serial {
+                    key = TripleDESPurse.tacKey(tacMaster: master, serial: CardSerial(rawValue: item.serial))
+                    keySerial = item.serial
+                }
+                let r = records[k]
+                let code = verifier.check(
+                    r, seconds: item.seconds, uploadDay: b.uploadDay, terminalOK: b.terminalKnown && r.terminal == b.terminal,
+                    operatorKind: b.kind, tacKey: key, hotlistedAt: hotlist.isEmpty ? nil : hotlist[item.serial])
+                codes[n] = code.map(Self.codeByte) ?? 0
             }
-            let t = engine.terminals[batch.header.terminal.rawValue]
-            let terminalOK = t?.operatorID == batch.header.operatorID && r.terminal == batch.header.terminal
-            let code = engine.verifier.check(
-                r, seconds: UInt32(truncatingIfNeeded: item.order >> 32),
-                uploadDay: ClearingTime.day(ClearingTime.seconds(bcd: batch.header.createdBCD)),
-                terminalOK: terminalOK, operatorKind: t?.kind, tacKey: key, hotlistedAt: engine.state.hotlist[item.serial])
-            codes[n] = code.map { c in UInt8(RefusalCode.allCases.firstIndex(of: c)! + 1) } ?? 0
+        }
+    }
+
+    /// 1 + the index of a refusal code (0 means accepted).
+    static func codeByte(_ c: RefusalCode) -> UInt8 {
+        switch c {
+        case .tacError: 1
+        case .illegalData: 2
+        case .duplicate: 3
+        case .grey: 4
+        case .expired: 5
+        case .unknownTerminal: 6
+        case .hotlisted: 7
         }
     }
 
@@ -289,9 +371,35 @@ struct Posting {
             id: TransferID.make(serial: r.serial.rawValue, kind: r.kind.rawValue, counter: counter, leg: leg),
             debit: from, credit: to, amountFen: amountFen, reason: reason, source: ref, dateTimeBCD: r.dateTimeBCD)
         result.transfers.append(t)
-        // A purse's net is its shadow balance; only the other accounts are summed here.
-        if from.kind != .purse { engine.state.accountNetFen[from, default: 0] -= amountFen }
-        if to.kind != .purse { engine.state.accountNetFen[to, default: 0] += amountFen }
+        // A purse's net is its shadow balance; only the other accounts are summed here, the
+        // batch's own operator and terminal in registers, the rest in the dictionary.
+        net(from, -amountFen)
+        net(to, amountFen)
+    }
+
+    @inline(__always)
+    mutating func net(_ account: AccountID, _ deltaFen: Int64) {
+        switch account.kind {
+        case .purse: return
+        case .operatorPayable where account.number == UInt64(input[current].batch.header.operatorID):
+            batchPayableFen[current, default: 0] += deltaFen
+        case .agentCash where account.number == input[current].batch.header.terminal.rawValue:
+            batchCashFen[current, default: 0] += deltaFen
+        default:
+            engine.state.accountNetFen[account, default: 0] += deltaFen
+        }
+    }
+
+    /// Folds the per-batch sums into the account nets.
+    mutating func foldNets() {
+        for (b, v) in batchPayableFen where v != 0 {
+            engine.state.accountNetFen[.operatorPayable(input[b].batch.header.operatorID), default: 0] += v
+        }
+        for (b, v) in batchCashFen where v != 0 {
+            engine.state.accountNetFen[.agentCash(input[b].batch.header.terminal), default: 0] += v
+        }
+        batchPayableFen = [:]
+        batchCashFen = [:]
     }
 
     mutating func exception(_ kind: ClearingException.Kind, _ r: BatchRecord, _ detail: String, leg: UInt8, ref: RecordRef? = nil) {

@@ -156,7 +156,7 @@ public final class ClearingStore: Sendable {
         }
         var transfers: [UInt8] = []
         transfers.reserveCapacity(r.transfers.count * Packing.transferBytes)
-        for t in r.transfers { Packing.append(t, to: &transfers) }
+        Packing.append(r.transfers, to: &transfers)
         try pages("transfers", transfers, rowBytes: Packing.transferBytes)
         try pages("accepted", r.accepted, rowBytes: Packing.acceptedBytes)
         var shadows: [UInt8] = []

@@ -58,6 +58,8 @@ struct ClearingCommand: ParsableCommand {
         var receivedAt: String?
         @Flag(help: "Print the summary as one JSON object.")
         var json = false
+        @Flag(help: "Report each phase and its time on standard error.")
+        var verbose = false
         @Argument(help: "Upload batch files.")
         var batches: [String]
 
@@ -71,17 +73,22 @@ struct ClearingCommand: ParsableCommand {
                 let keyset = try Keyset.load(path: keys)
                 let tac = try keyset.masterKey(.tac)
                 let purchase = try keyset.masterKey(.purchase)
+                let clock = PhaseClock(enabled: verbose)
                 let engine = ClearingEngine(config: ClearingConfig(city: city, tacMaster: tac, gapWindowDays: gapWindowDays), state: try store.loadState())
+                clock.lap("load state (\(engine.state.cards.count) cards)")
                 var outcomes: [BatchOutcome] = []
                 var exceptions = 0
                 var rejected: [RejectedFile] = []
                 for chunk in chunks() {
                     let decoded = BatchReader.read(chunk, purchaseMaster: purchase)
+                    clock.lap("read and verify \(chunk.count) files")
                     rejected += decoded.rejected
                     let r = engine.run(decoded.batches)
+                    clock.lap("sort, check TACs, post \(r.summary.records) records")
                     try store.commit(
                         r, files: decoded.batches.map(\.file), state: engine.state, received: received,
                         businessDay: city.businessDay(of: received))
+                    clock.lap("commit \(r.transfers.count) transfers")
                     outcomes += r.outcomes
                     exceptions += r.exceptions.count
                 }
@@ -254,5 +261,21 @@ enum BatchReader {
         } catch {
             return .failure(RejectedFileError(reason: error.description))
         }
+    }
+}
+
+/// Phase timings for `--verbose`, on standard error.
+final class PhaseClock {
+    let enabled: Bool
+    var last = DispatchTime.now()
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func lap(_ what: String) {
+        guard enabled else { return }
+        let now = DispatchTime.now()
+        let ms = Double(now.uptimeNanoseconds - last.uptimeNanoseconds) / 1e6
+        FileHandle.standardError.write(Data("ingest: \(what): \(Int(ms)) ms\n".utf8))
+        last = now
     }
 }
