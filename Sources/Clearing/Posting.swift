@@ -37,8 +37,10 @@ struct Posting {
     /// account nets at the end of the run.
     var batchPayableFen: [Int: Int64] = [:]
     var batchCashFen: [Int: Int64] = [:]
-    /// Every fresh record, in upload order, and the batch each came from.
+    /// Every fresh record in card-then-time order, and the batch and index each came from.
     var records: [BatchRecord] = []
+    /// Where each fresh batch's records start in upload order (one more entry than batches).
+    var starts: [Int] = []
     var recordBatch: [UInt32] = []
     var recordIndex: [UInt32] = []
     var batches: [BatchInfo] = []
@@ -51,14 +53,19 @@ struct Posting {
 
     mutating func run(_ fresh: [Int]) {
         gather(fresh)
+        let total = starts.last ?? 0
         // Grown once: doubling these arrays would copy and page-fault them again and again.
-        result.transfers.reserveCapacity(records.count + records.count / 8)
-        result.accepted.reserveCapacity(records.count * Packing.acceptedBytes)
-        result.touchedCards.reserveCapacity(records.count / 2)
+        result.transfers.reserveCapacity(total + total / 8)
+        result.accepted.reserveCapacity(total * Packing.acceptedBytes)
+        result.touchedCards.reserveCapacity(total / 2)
         var items: [Item] = []
-        items.reserveCapacity(records.count)
-        for (n, r) in records.enumerated() {
-            items.append(Item(serial: r.serial.rawValue, order: UInt64(ClearingTime.seconds(bcd: r.dateTimeBCD)) << 32 | UInt64(n)))
+        items.reserveCapacity(total)
+        var ordinal: UInt64 = 0
+        for b in batches {
+            for r in input[b.input].batch.records {
+                items.append(Item(serial: r.serial.rawValue, order: UInt64(ClearingTime.seconds(bcd: r.dateTimeBCD)) << 32 | ordinal))
+                ordinal += 1
+            }
         }
         // Per card, in time order (ties in upload order): the card's own history. The records
         // are then gathered into that order once, so that checking and posting read them
@@ -95,31 +102,33 @@ struct Posting {
         if let code { result.refusals.append(Refusal(ref: ref, code: code, record: r)) }
     }
 
-    /// Puts ``records`` and their batch and index arrays into the order of `items`.
+    /// Gathers the records, their batches and indexes into the order of `items`, straight from
+    /// the input batches (one copy of each record).
     private mutating func permute(_ items: [Item]) {
-        var r: [BatchRecord] = []
-        var b: [UInt32] = []
-        var i: [UInt32] = []
-        r.reserveCapacity(items.count)
-        b.reserveCapacity(items.count)
-        i.reserveCapacity(items.count)
+        records.reserveCapacity(items.count)
+        recordBatch.reserveCapacity(items.count)
+        recordIndex.reserveCapacity(items.count)
         for item in items {
-            let k = item.ordinal
-            r.append(records[k])
-            b.append(recordBatch[k])
-            i.append(recordIndex[k])
+            let (b, i) = locate(item.ordinal)
+            records.append(input[batches[b].input].batch.records[i])
+            recordBatch.append(UInt32(b))
+            recordIndex.append(UInt32(i))
         }
-        records = r
-        recordBatch = b
-        recordIndex = i
     }
 
-    /// Flattens the fresh batches' records and what their checks need of each batch.
+    /// The batch (index into ``batches``) and record index of an upload ordinal.
+    private func locate(_ ordinal: Int) -> (Int, Int) {
+        var lo = 0, hi = starts.count - 2
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if starts[mid] <= ordinal { lo = mid } else { hi = mid - 1 }
+        }
+        return (lo, ordinal - starts[lo])
+    }
+
+    /// What the checks need of each fresh batch, and where its records start in upload order.
     private mutating func gather(_ fresh: [Int]) {
-        let total = fresh.reduce(0) { $0 + input[$1].batch.records.count }
-        records.reserveCapacity(total)
-        recordBatch.reserveCapacity(total)
-        recordIndex.reserveCapacity(total)
+        starts = [0]
         for b in fresh {
             let header = input[b].batch.header
             let day = ClearingTime.day(ClearingTime.seconds(bcd: header.createdBCD))
@@ -128,10 +137,7 @@ struct Posting {
             batches.append(BatchInfo(
                 input: b, terminal: header.terminal, sequence: header.sequence, operatorID: header.operatorID, uploadDay: day,
                 terminalKnown: t?.operatorID == header.operatorID, kind: t?.kind))
-            let count = input[b].batch.records.count
-            records += input[b].batch.records
-            recordBatch += repeatElement(UInt32(batches.count - 1), count: count)
-            recordIndex += (0..<UInt32(count))
+            starts.append(starts[starts.count - 1] + input[b].batch.records.count)
         }
     }
 
