@@ -155,6 +155,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "onecard-benchday",
+            dependencies: ["OneCardCore", "Clearing", "Storage", "OneCardTestSupport"],
+            path: "Benchmarks/SettleDay",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SettlementTests",
             dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing", "Settlement", "Storage", "OneCardTestSupport"],

@@ -18,7 +18,8 @@ public enum SettlementFiles {
 
     /// Appends one settled purchase to an operator's clearing file.
     public static func appendClearingRow(_ d: AcceptedDetail, to out: inout [UInt8]) {
-        out.append(contentsOf: d.ref.description.utf8)
+        // Hot loop (one call per fare): bytes appended directly, no String per row.
+        appendRef(d.ref, to: &out)
         out.append(contentsOf: ",purchase,".utf8)
         appendHex(d.serial.rawValue, digits: 16, to: &out)
         out.append(UInt8(ascii: ","))
@@ -26,9 +27,9 @@ public enum SettlementFiles {
         out.append(UInt8(ascii: ","))
         appendHex(d.ref.terminal.rawValue, digits: 12, to: &out)
         out.append(UInt8(ascii: ","))
-        out.append(contentsOf: String(d.counter).utf8)
+        appendDecimal(UInt64(d.counter), to: &out)
         out.append(UInt8(ascii: ","))
-        out.append(contentsOf: String(d.amountFen).utf8)
+        appendDecimal(UInt64(d.amountFen), to: &out)
         out.append(UInt8(ascii: ","))
         appendHex(UInt64(d.tac), digits: 8, to: &out)
         out.append(UInt8(ascii: "\n"))
@@ -83,8 +84,35 @@ public enum SettlementFiles {
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
+    /// `TERMINAL/BATCH#INDEX`, as ``RecordRef/description``.
+    static func appendRef(_ r: RecordRef, to out: inout [UInt8]) {
+        appendHex(r.terminal.rawValue, digits: 12, to: &out)
+        out.append(UInt8(ascii: "/"))
+        appendDecimal(UInt64(r.batch), to: &out)
+        out.append(UInt8(ascii: "#"))
+        appendDecimal(UInt64(r.index), to: &out)
+    }
+
+    static func appendDecimal(_ v: UInt64, to out: inout [UInt8]) {
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        var x = v
+        withUnsafeMutableBytes(of: &digits) { buf in
+            repeat {
+                buf[n] = 0x30 &+ UInt8(x % 10)
+                x /= 10
+                n += 1
+            } while x > 0
+            for i in stride(from: n - 1, through: 0, by: -1) { out.append(buf[i]) }
+        }
+    }
+
     static func appendHex(_ v: UInt64, digits: Int, to out: inout [UInt8]) {
-        let hex = Array("0123456789ABCDEF".utf8)
-        for i in stride(from: digits - 1, through: 0, by: -1) { out.append(hex[Int(v >> (4 * UInt64(i)) & 0xF)]) }
+        for i in stride(from: digits - 1, through: 0, by: -1) {
+            let nibble = UInt8(truncatingIfNeeded: v >> (4 * UInt64(i))) & 0xF
+            out.append(nibble < 10 ? 0x30 &+ nibble : 0x37 &+ nibble)
+        }
     }
 }

@@ -1,6 +1,6 @@
 public import Clearing
 import City
-public import OneCardCore
+import OneCardCore
 
 /// A computed settlement: the summary and the transfers it posts.
 public struct Settlement: Sendable {

@@ -1,7 +1,7 @@
 public import City
 public import Clearing
 public import OneCardCore
-public import UploadBatch
+import UploadBatch
 
 /// Computes a business day's settlement from the day's ledger, fed page by page (bounded
 /// memory whatever the size of the day): the accepted records' details, the upload transfers,
