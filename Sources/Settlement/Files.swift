@@ -16,23 +16,35 @@ public enum SettlementFiles {
     /// The clearing file's name for an operator.
     public static func clearingFileName(_ operatorID: UInt16) -> String { "clearing-operator-\(operatorID).csv" }
 
+    /// The longest clearing-file row: ref(12+1+10+1+10) + kind + card(16) + time(19) +
+    /// terminal(12) + counter(5) + amount(10) + TAC(8) + separators, rounded up.
+    static let clearingRowBytesMax = 160
+
     /// Appends one settled purchase to an operator's clearing file.
     public static func appendClearingRow(_ d: AcceptedDetail, to out: inout [UInt8]) {
-        // Hot loop (one call per fare): bytes appended directly, no String per row.
-        appendRef(d.ref, to: &out)
-        out.append(contentsOf: ",purchase,".utf8)
-        appendHex(d.serial.rawValue, digits: 16, to: &out)
-        out.append(UInt8(ascii: ","))
-        BCDClock.appendISO(d.dateTimeBCD, to: &out)
-        out.append(UInt8(ascii: ","))
-        appendHex(d.ref.terminal.rawValue, digits: 12, to: &out)
-        out.append(UInt8(ascii: ","))
-        appendDecimal(UInt64(d.counter), to: &out)
-        out.append(UInt8(ascii: ","))
-        appendDecimal(UInt64(d.amountFen), to: &out)
-        out.append(UInt8(ascii: ","))
-        appendHex(UInt64(d.tac), digits: 8, to: &out)
-        out.append(UInt8(ascii: "\n"))
+        // Hot loop (one call per fare): the row is built in a stack buffer and appended once.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: clearingRowBytesMax) { buffer in
+            var w = RowWriter(buffer: buffer)
+            w.hex(d.ref.terminal.rawValue, digits: 12)
+            w.byte(UInt8(ascii: "/"))
+            w.decimal(UInt64(d.ref.batch))
+            w.byte(UInt8(ascii: "#"))
+            w.decimal(UInt64(d.ref.index))
+            w.text(",purchase,")
+            w.hex(d.serial.rawValue, digits: 16)
+            w.byte(UInt8(ascii: ","))
+            w.iso(d.dateTimeBCD)
+            w.byte(UInt8(ascii: ","))
+            w.hex(d.ref.terminal.rawValue, digits: 12)
+            w.byte(UInt8(ascii: ","))
+            w.decimal(UInt64(d.counter))
+            w.byte(UInt8(ascii: ","))
+            w.decimal(UInt64(d.amountFen))
+            w.byte(UInt8(ascii: ","))
+            w.hex(UInt64(d.tac), digits: 8)
+            w.byte(UInt8(ascii: "\n"))
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[0..<w.count]))
+        }
     }
 
     /// Appends an officer's fare adjustment (the accepted refused record) to a clearing file.
@@ -84,31 +96,6 @@ public enum SettlementFiles {
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    /// `TERMINAL/BATCH#INDEX`, as ``RecordRef/description``.
-    static func appendRef(_ r: RecordRef, to out: inout [UInt8]) {
-        appendHex(r.terminal.rawValue, digits: 12, to: &out)
-        out.append(UInt8(ascii: "/"))
-        appendDecimal(UInt64(r.batch), to: &out)
-        out.append(UInt8(ascii: "#"))
-        appendDecimal(UInt64(r.index), to: &out)
-    }
-
-    static func appendDecimal(_ v: UInt64, to out: inout [UInt8]) {
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
-        var x = v
-        withUnsafeMutableBytes(of: &digits) { buf in
-            repeat {
-                buf[n] = 0x30 &+ UInt8(x % 10)
-                x /= 10
-                n += 1
-            } while x > 0
-            for i in stride(from: n - 1, through: 0, by: -1) { out.append(buf[i]) }
-        }
-    }
-
     static func appendHex(_ v: UInt64, digits: Int, to out: inout [UInt8]) {
         for i in stride(from: digits - 1, through: 0, by: -1) {
             let nibble = UInt8(truncatingIfNeeded: v >> (4 * UInt64(i))) & 0xF
@@ -116,3 +103,56 @@ public enum SettlementFiles {
         }
     }
 }
+
+/// Writes ASCII into a fixed buffer; overrunning it is a programmer error (the row bound is
+/// ``SettlementFiles/clearingRowBytesMax``).
+struct RowWriter {
+    let buffer: UnsafeMutableBufferPointer<UInt8>
+    var count = 0
+
+    init(buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
+
+    @inline(__always) mutating func byte(_ b: UInt8) {
+        precondition(count < buffer.count, "clearing row longer than \(buffer.count) bytes")
+        buffer[count] = b
+        count += 1
+    }
+
+    mutating func text(_ s: StaticString) {
+        s.withUTF8Buffer { for b in $0 { byte(b) } }
+    }
+
+    mutating func hex(_ v: UInt64, digits: Int) {
+        for i in stride(from: digits - 1, through: 0, by: -1) {
+            let nibble = UInt8(truncatingIfNeeded: v >> (4 * UInt64(i))) & 0xF
+            byte(nibble < 10 ? 0x30 &+ nibble : 0x37 &+ nibble)
+        }
+    }
+
+    mutating func decimal(_ v: UInt64) {
+        var divisor: UInt64 = 1
+        while divisor <= v / 10 { divisor *= 10 }
+        var x = v
+        while divisor > 0 {
+            byte(0x30 &+ UInt8(x / divisor))
+            x %= divisor
+            divisor /= 10
+        }
+    }
+
+    /// `YYYY-MM-DDThh:mm:ss` straight from a packed BCD date-time's nibbles.
+    mutating func iso(_ v: UInt64) {
+        for i in 0..<7 {
+            let b = UInt8(truncatingIfNeeded: v >> (8 * (6 - i)))
+            byte(0x30 &+ (b >> 4))
+            byte(0x30 &+ (b & 0xF))
+            switch i {
+            case 1, 2: byte(UInt8(ascii: "-"))
+            case 3: byte(UInt8(ascii: "T"))
+            case 4, 5: byte(UInt8(ascii: ":"))
+            default: break
+            }
+        }
+    }
+}
+
