@@ -13,6 +13,7 @@
 //   CPCSCLite       system library over libpcsclite (Hardware/).
 //   OneCardPCSC     the Swift PC/SC layer (Hardware/). The only module importing PC/SC.
 //   VirtualReader   puts an emulated card into pcscd through vsmartcard's vpcd (Hardware/).
+//   Settlement      the pure daily settlement: fees, nets, positions, postings, files, report.
 //   Storage         SQLite (through GRDB): the terminal journal and the issuer database.
 //                   The only module that talks SQL.
 //   onecard         the command-line tool, a thin shell over the libraries.
@@ -38,6 +39,7 @@ let package = Package(
         .library(name: "City", targets: ["City"]),
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "LoadGen", targets: ["LoadGen"]),
+        .library(name: "Settlement", targets: ["Settlement"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -88,6 +90,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "Settlement",
+            dependencies: ["OneCardCore", "City", "UploadBatch", "Clearing"],
+            swiftSettings: strict
+        ),
         .systemLibrary(
             name: "CPCSCLite",
             path: "Hardware/Sources/CPCSCLite",
@@ -110,7 +117,7 @@ let package = Package(
             name: "onecard",
             dependencies: [
                 "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "Clearing", "Storage", "OneCardPCSC",
-                "VirtualReader", "LoadGen",
+                "VirtualReader", "LoadGen", "Settlement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -153,6 +160,11 @@ let package = Package(
             dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage", "City", "Clearing", "OneCardTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SettlementTests",
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing", "Settlement", "Storage", "OneCardTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -34,6 +34,9 @@ public struct RunResult: Sendable {
     /// Accepted records, packed (``Packing/appendAccepted(_:kind:amountFen:to:)``), for the
     /// audit that every accepted record has exactly its transfers.
     public var accepted: [UInt8] = []
+    /// Accepted records' details, packed (``Packing/append(_:to:)-AcceptedDetail``), for
+    /// settlement's clearing files.
+    public var details: [UInt8] = []
     /// Cards whose shadow changed.
     public var touchedCards: Set<UInt64> = []
 

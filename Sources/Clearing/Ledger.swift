@@ -182,3 +182,35 @@ public enum TransferID {
         return z ^ (z >> 31)
     }
 }
+
+extension RecordRef {
+    /// The reserved terminal id that marks a settlement's own transfers (no real terminal has
+    /// it: the city file validator only admits real terminals, and 0xFFFFFFFFFFFF is reserved).
+    public static let settlementTerminal = TerminalID(rawValue: TerminalID.rawValueMax)!
+
+    /// The source of a settlement transfer: the business day (days since 1970) as the "batch"
+    /// and the participant's position in the settlement as the "index".
+    public static func settlement(day: Int, index: UInt32) -> RecordRef {
+        precondition(day >= 0 && day <= Int(UInt32.max), "settlement day \(day)")
+        return RecordRef(terminal: settlementTerminal, batch: UInt32(day), index: index)
+    }
+
+    /// Whether this is a settlement's own reference rather than an upload record.
+    public var isSettlement: Bool { terminal == Self.settlementTerminal }
+}
+
+extension TransferReason {
+    /// The reasons only a settlement posts (with a ``RecordRef/settlement(day:index:)`` source).
+    public var isSettlementPosting: Bool { self == .settlementPayment || self == .commission || self == .agentRemittance }
+}
+
+extension RecordRef {
+    /// Parses `TERMINAL/BATCH#INDEX` (the ``description``); `nil` if malformed.
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let t = TerminalID(hex: parts[0]) else { return nil }
+        let rest = parts[1].split(separator: "#")
+        guard rest.count == 2, let b = UInt32(rest[0]), let i = UInt32(rest[1]) else { return nil }
+        self.init(terminal: t, batch: b, index: i)
+    }
+}

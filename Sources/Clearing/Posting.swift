@@ -201,6 +201,7 @@ struct Posting {
             result.outcomes[batch].refused[code.rawValue, default: 0] += 1
         } else {
             Packing.appendAccepted(ref, kind: r.kind, amountFen: r.amountFen, to: &result.accepted)
+            Packing.append(AcceptedDetail(ref: ref, record: r, operatorID: input[batch].batch.header.operatorID), to: &result.details)
             result.outcomes[batch].accepted += 1
             result.outcomes[batch].acceptedAmountFen += Int64(r.amountFen)
         }

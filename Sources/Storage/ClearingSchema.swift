@@ -81,5 +81,64 @@ enum ClearingSchema {
                     BEGIN SELECT RAISE(ABORT, 'ingested batches are immutable'); END;
                 """)
         }
+
+        m.registerMigration("clearing-v2") { db in
+            try db.execute(sql: """
+                -- Accepted records' details (Packing.detailBytes rows), for settlement's clearing files.
+                CREATE TABLE clearing_detail_page (
+                    run INTEGER NOT NULL REFERENCES clearing_run(run),
+                    page INTEGER NOT NULL,
+                    count INTEGER NOT NULL CHECK (count > 0),
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (run, page)
+                );
+                CREATE TRIGGER clearing_detail_page_no_update BEFORE UPDATE ON clearing_detail_page
+                    BEGIN SELECT RAISE(ABORT, 'ledger pages are immutable'); END;
+                CREATE TRIGGER clearing_detail_page_no_delete BEFORE DELETE ON clearing_detail_page
+                    BEGIN SELECT RAISE(ABORT, 'ledger pages are immutable'); END;
+                -- A business day settled at least once; closed (ISO 8601) once `settle --close` ran.
+                CREATE TABLE settlement_day (
+                    day TEXT PRIMARY KEY NOT NULL,
+                    settled_runs TEXT NOT NULL,
+                    closed TEXT
+                );
+                CREATE TRIGGER settlement_day_closed BEFORE UPDATE ON settlement_day WHEN OLD.closed IS NOT NULL
+                    BEGIN SELECT RAISE(ABORT, 'the business day is closed'); END;
+                CREATE TRIGGER settlement_day_no_delete BEFORE DELETE ON settlement_day WHEN OLD.closed IS NOT NULL
+                    BEGIN SELECT RAISE(ABORT, 'the business day is closed'); END;
+                -- Settlement postings (kind 'settlement', replaced while the day is open) and officers'
+                -- adjustments (kind 'adjustment', never removed). One packed transfer (Packing.transferBytes) each.
+                CREATE TABLE settlement_transfer (
+                    id INTEGER PRIMARY KEY,
+                    day TEXT NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('settlement', 'adjustment')),
+                    data BLOB NOT NULL
+                );
+                CREATE INDEX settlement_transfer_day ON settlement_transfer(day);
+                CREATE TRIGGER settlement_transfer_no_update BEFORE UPDATE ON settlement_transfer
+                    BEGIN SELECT RAISE(ABORT, 'ledger transfers are immutable'); END;
+                CREATE TRIGGER settlement_transfer_delete BEFORE DELETE ON settlement_transfer
+                    WHEN OLD.kind = 'adjustment' OR EXISTS (SELECT 1 FROM settlement_day WHERE day = OLD.day AND closed IS NOT NULL)
+                    BEGIN SELECT RAISE(ABORT, 'transfers of a closed day and adjustments are immutable'); END;
+                CREATE TRIGGER settlement_transfer_insert BEFORE INSERT ON settlement_transfer
+                    WHEN EXISTS (SELECT 1 FROM settlement_day WHERE day = NEW.day AND closed IS NOT NULL)
+                    BEGIN SELECT RAISE(ABORT, 'the business day is closed'); END;
+                -- Officers' decisions on refused records (`terminal/batch#index`), the audit trail.
+                CREATE TABLE settlement_decision (
+                    record TEXT PRIMARY KEY NOT NULL,
+                    code TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected')),
+                    officer TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    decided TEXT NOT NULL,
+                    adjustment_day TEXT,
+                    adjustment_fen INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TRIGGER settlement_decision_no_update BEFORE UPDATE ON settlement_decision
+                    BEGIN SELECT RAISE(ABORT, 'decisions are final'); END;
+                CREATE TRIGGER settlement_decision_no_delete BEFORE DELETE ON settlement_decision
+                    BEGIN SELECT RAISE(ABORT, 'decisions are final'); END;
+                """)
+        }
     }
 }

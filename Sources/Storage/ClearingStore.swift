@@ -110,6 +110,9 @@ public final class ClearingStore: Sendable {
     ) throws(StorageError) -> Int64 {
         try StorageFailure.run(path, "committing an ingest run") {
             try queue.write { db in
+                if try Bool.fetchOne(db, sql: "SELECT closed IS NOT NULL FROM settlement_day WHERE day = ?", arguments: [businessDay.description]) == true {
+                    throw StorageError.dayClosed(path: path, day: businessDay.description)
+                }
                 let run = (try Int64.fetchOne(db, sql: "SELECT MAX(run) FROM clearing_run") ?? 0) + 1
                 let summary = String(decoding: try JSONEncoder().encode(r.summary), as: UTF8.self)
                 try db.execute(
@@ -159,6 +162,16 @@ public final class ClearingStore: Sendable {
         Packing.append(r.transfers, to: &transfers)
         try pages("transfers", transfers, rowBytes: Packing.transferBytes)
         try pages("accepted", r.accepted, rowBytes: Packing.acceptedBytes)
+        let detail = try db.makeStatement(sql: "INSERT INTO clearing_detail_page (run, page, count, data) VALUES (?, ?, ?, ?)")
+        let perPage = Self.pageRowsMax * Packing.detailBytes
+        var page = 0
+        var o = 0
+        while o < r.details.count {
+            let end = min(r.details.count, o + perPage)
+            try detail.execute(arguments: [run, page, (end - o) / Packing.detailBytes, Data(r.details[o..<end])])
+            page += 1
+            o = end
+        }
         var shadows: [UInt8] = []
         shadows.reserveCapacity(r.touchedCards.count * Packing.shadowBytes)
         for serial in r.touchedCards.sorted() {

@@ -37,6 +37,10 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     case cardNotAllowed(path: String, card: String, status: String, operation: String)
     /// Issuer: a replacement names the same card twice, or a new card already used.
     case replacementInvalid(path: String, reason: String)
+    /// Clearing: the business day is closed (settled with `--close`); nothing may change it.
+    case dayClosed(path: String, day: String)
+    /// Clearing: no such exception or refused record, or it cannot be decided as asked.
+    case decisionRefused(path: String, reason: String)
     /// Any other SQLite failure.
     case database(path: String, operation: String, code: Int32, reason: String)
 
@@ -65,6 +69,9 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .cardNotAllowed(let p, let c, let s, let o):
             "issuer database \(p): card \(c) is \(s); \(o) refused (a card is refunded or replaced once only)"
         case .replacementInvalid(let p, let r): "issuer database \(p): replacement refused: \(r)"
+        case .dayClosed(let p, let d):
+            "\(p): business day \(d) is closed and immutable: post corrections into a later day as adjustments (onecard exceptions accept)"
+        case .decisionRefused(let p, let r): "\(p): \(r)"
         case .database(let p, let o, let c, let r):
             "\(p): SQLite error \(c) (\(r)) while \(o); nothing was recorded: check disk space and permissions, then retry"
         }

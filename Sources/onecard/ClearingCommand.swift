@@ -151,7 +151,10 @@ struct ClearingCommand: ParsableCommand {
                     guard let a = Packing.accepted(page) else { throw CLIError("an accepted page of \(database.db) is corrupt") }
                     accepted += a
                 }
-                audit.finish(accepted: accepted, shadows: state.cards)
+                // Settlement postings and officers' adjustments live outside the run pages.
+                audit.add(try store.settlementTransfers())
+                let adjusted = Set(try store.decisions().filter { $0.status == "accepted" }.compactMap { RecordRef($0.record) })
+                audit.finish(accepted: accepted, shadows: state.cards, adjusted: adjusted)
                 if json {
                     printJSON(CheckJSON(holds: audit.holds, transfers: audit.transferCount, totalFen: audit.totalFen, accepted: accepted.count, violations: audit.violations))
                 } else if audit.holds {

@@ -19,6 +19,9 @@ struct OneCardCommand: ParsableCommand {
             TapCommand.self,
             TerminalCommand.self,
             ClearingCommand.self,
+            SettleCommand.self,
+            ReconcileCommand.self,
+            ExceptionsCommand.self,
             BenchPCSCCommand.self,
             LoadGenCommand.self,
         ]

@@ -82,3 +82,10 @@ public struct Day {
 
 public let cardA = CardSerial(hex: "2000000000000001")!
 public let cardB = CardSerial(hex: "2000000000000002")!
+
+/// Paths of the repository's fixtures.
+public enum HandDayPaths {
+    /// The city file the scripted days use.
+    public static let city = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("config/city-xian.json").path
+}

@@ -1,0 +1,86 @@
+public import Clearing
+import Foundation
+import GRDB
+public import OneCardCore
+
+extension ClearingStore {
+    /// Finds a refused record by its reference, with the business day of the run that refused
+    /// it. Scans the refusal pages (a clearing officer's lookup, not a hot path).
+    public func refusal(_ ref: RecordRef) throws(StorageError) -> (refusal: Refusal, businessDay: BCDDate)? {
+        try StorageFailure.run(path, "looking up refused record \(ref)") {
+            try queue.read { db in
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT p.data, r.business_day FROM clearing_page p JOIN clearing_run r ON r.run = p.run
+                    WHERE p.kind = 'refusals' ORDER BY p.run, p.page
+                    """)
+                while let row = try rows.next() {
+                    let data: Data = row["data"]
+                    guard let found = Packing.refusals([UInt8](data))?.first(where: { $0.ref == ref }) else { continue }
+                    guard let day = BCDDate(row["business_day"] as String) else { continue }
+                    return (found, day)
+                }
+                return nil
+            }
+        }
+    }
+
+    /// Records an officer's decision on a refused record, with the adjustment an acceptance
+    /// posts, in one transaction. A record is decided once.
+    ///
+    /// - Throws: ``StorageError/decisionRefused(path:reason:)`` if it was decided before;
+    ///   ``StorageError/dayClosed(path:day:)`` if the adjustment's day is closed.
+    public func decide(_ d: RefusalDecision, adjustment: Transfer?) throws(StorageError) {
+        try StorageFailure.run(path, "recording the decision on \(d.record)") {
+            try queue.write { db in
+                if let earlier = try Row.fetchOne(db, sql: "SELECT status, officer, decided FROM settlement_decision WHERE record = ?", arguments: [d.record]) {
+                    throw StorageError.decisionRefused(path: path, reason: "refused record \(d.record) was already \(earlier["status"] as String) by \(earlier["officer"] as String) at \(earlier["decided"] as String); decisions are final")
+                }
+                if let t = adjustment, let day = d.adjustmentDay {
+                    if try Bool.fetchOne(db, sql: "SELECT closed IS NOT NULL FROM settlement_day WHERE day = ?", arguments: [day]) == true {
+                        throw StorageError.dayClosed(path: path, day: day)
+                    }
+                    var bytes: [UInt8] = []
+                    Packing.append(t, to: &bytes)
+                    try db.execute(sql: "INSERT INTO settlement_transfer (id, day, kind, data) VALUES (?, ?, 'adjustment', ?)",
+                                   arguments: [Int64(bitPattern: t.id), day, Data(bytes)])
+                }
+                try db.execute(sql: """
+                    INSERT INTO settlement_decision (record, code, status, officer, reason, decided, adjustment_day, adjustment_fen)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [d.record, d.code, d.status, d.officer, d.reason, d.decided, d.adjustmentDay, d.adjustmentFen])
+            }
+        }
+    }
+
+    /// Officers' decisions on refused records, oldest first.
+    public func decisions() throws(StorageError) -> [RefusalDecision] {
+        try StorageFailure.run(path, "reading decisions") {
+            try queue.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM settlement_decision ORDER BY decided, record").map { row in
+                    RefusalDecision(record: row["record"], code: row["code"], status: row["status"], officer: row["officer"],
+                                    reason: row["reason"], decided: row["decided"], adjustmentDay: row["adjustment_day"],
+                                    adjustmentFen: row["adjustment_fen"])
+                }
+            }
+        }
+    }
+
+    /// Records an officer's decision on a clearing exception (`accepted`: the record is genuine;
+    /// `rejected`: the card is treated as suspect). An exception is decided once.
+    ///
+    /// - Throws: ``StorageError/decisionRefused(path:reason:)`` for an unknown or decided id.
+    public func decideException(id: UInt64, status: String, officer: String, reason: String, decided: String) throws(StorageError) {
+        try StorageFailure.run(path, "recording the decision on exception \(id)") {
+            try queue.write { db in
+                guard let current = try String.fetchOne(db, sql: "SELECT status FROM clearing_exception WHERE id = ?", arguments: [Int64(bitPattern: id)]) else {
+                    throw StorageError.decisionRefused(path: path, reason: "no exception \(id): list them with onecard exceptions list")
+                }
+                guard current == "open" else {
+                    throw StorageError.decisionRefused(path: path, reason: "exception \(id) was already \(current); decisions are final")
+                }
+                try db.execute(sql: "UPDATE clearing_exception SET status = ?, officer = ?, reason = ?, decided = ? WHERE id = ?",
+                               arguments: [status, officer, reason, decided, Int64(bitPattern: id)])
+            }
+        }
+    }
+}
