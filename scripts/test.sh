@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs packages, starts pcscd with the virtual reader, runs a
 # small demo city day end to end (its totals are checked against the load generator's ground
-# truth plus every real tap), then `swift test`, and stops what it started (a pcscd that was
+# truth plus every real tap), then `swift test` (hardware suite last), and stops what it started (a pcscd that was
 # already running is left).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +17,7 @@ echo "== demo city day, small (DEMO_TAPS=20000 DEMO_CARDS=4)"
 DEMO_TAPS=20000 DEMO_GENERATED_CARDS=2000 DEMO_CARDS=4 DEMO_BUILD=debug DEMO_OUT=.build/demo-smoke scripts/demo.sh >.build/demo-smoke.log 2>&1 \
     || { tail -40 .build/demo-smoke.log; echo "the demo city day failed (log: .build/demo-smoke.log)" >&2; exit 1; }
 grep -E "accepted .* \(expected" .build/demo-smoke.log
-swift test
+# Two runs: the CPU-heavy suites (crash loops, kill -9 tests) would otherwise share the two
+# cores with the timing-sensitive PC/SC suite, whose events must arrive within a second.
+swift test --skip HardwareTests
+swift test --filter HardwareTests

@@ -12,7 +12,7 @@ extension HardwareSuite {
             let log = EventLog()
             let monitor = startMonitor(into: log)
             defer { monitor.cancel() }
-            let ready = log.wait(since: .now - .seconds(60), timeout: .seconds(2)) { $0 == .readerAdded(Slot.zero) }
+            let ready = log.wait(since: .now - .seconds(60), timeout: .seconds(10)) { $0 == .readerAdded(Slot.zero) }
             try #require(ready != nil, "the monitor reported no initial reader")
 
             let virtual = VirtualReader(card: TestCard(), endpoint: .slot0)
@@ -56,7 +56,7 @@ extension HardwareSuite {
             let monitor = startMonitor(into: log)
             defer { monitor.cancel() }
             let start = ContinuousClock.now - .seconds(60)
-            try #require(log.wait(since: start, timeout: .seconds(2)) { $0 == .readerAdded(Slot.zero) } != nil)
+            try #require(log.wait(since: start, timeout: .seconds(10)) { $0 == .readerAdded(Slot.zero) } != nil)
 
             let virtual = VirtualReader(card: TestCard(), endpoint: .slot0, reconnects: true)
             try virtual.insert()
