@@ -6,7 +6,8 @@
 #      through the day: bus, metro entry/exit (transfer discounts), taxi, gas, a top-up;
 #   3. exports every terminal's journal as an upload batch;
 #   4. adds a generated full day (loadgen, DEMO_TAPS taps) on top;
-#   5. ingests everything into clearing, checks the ledger, and prints the summary;
+#   5. ingests everything into clearing, checks the ledger and the totals against the ground
+#      truth, settles the day, reconciles the bus company's statement, prints the report's path;
 #   6. stops what it started.
 #
 # Sizes: DEMO_CARDS (30), DEMO_TAPS (1000000), DEMO_GENERATED_CARDS (100000); DEMO_OUT (demo-out);
@@ -149,5 +150,20 @@ if [ "$got_accepted" != "$expected_accepted" ] || [ "$got_amount" != "$expected_
     exit 1
 fi
 
+step "settling the day $DAY"
+"$BIN" settle --db "$OUT/clearing.sqlite" --date "$DAY" --out "$OUT/settlement" --json >"$OUT/settlement.json"
+"$BIN" clearing check --db "$OUT/clearing.sqlite"
+cat "$OUT/settlement/positions.csv"
+
+step "reconciling the bus company's own statement (per terminal: count and amount)"
+# The bus company's statement, from its own terminal counts (here: what its terminals uploaded).
+{
+    echo "terminal,count,amount_fen"
+    awk -F, 'NR > 1 { n[$5]++; a[$5] += $7 } END { for (t in n) print t "," n[t] "," a[t] }' \
+        "$OUT/settlement/clearing-operator-2.csv" | sort
+} >"$OUT/bus-statement.csv"
+"$BIN" reconcile --db "$OUT/clearing.sqlite" --date "$DAY" --statement "$OUT/bus-statement.csv"
+
 step "done"
-echo "outputs in $OUT/: taps.jsonl, counter.jsonl, batches/, generated/, ingest.json, clearing.sqlite"
+echo "outputs in $OUT/: taps.jsonl, counter.jsonl, batches/, generated/, ingest.json, clearing.sqlite, settlement/"
+echo "the settlement report: $(cd "$OUT/settlement" && pwd)/report.html"
