@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EPurseTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse"],
+            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "OneCardTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "CityTests", dependencies: ["OneCardCore", "City"], swiftSettings: strict),
@@ -152,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TerminalTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal"],
+            dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "OneCardTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -176,7 +176,7 @@ let package = Package(
             name: "HardwareTests",
             dependencies: [
                 "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "Storage", "OneCardPCSC",
-                "VirtualReader",
+                "VirtualReader", "OneCardTestSupport",
             ],
             swiftSettings: strict
         ),

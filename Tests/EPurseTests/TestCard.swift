@@ -2,18 +2,12 @@ import EPurse
 import Foundation
 import OneCardCore
 import OneCardCrypto
+import OneCardTestSupport
 import Testing
 
 /// Fixed, non-production master keys for tests.
 enum TestKeys {
-    static let keyset = Keyset(
-        keyVersion: KeyVersion(rawValue: 1),
-        masterKeys: [
-            .purchase: try! TripleDESKey(hex: "0123456789ABCDEFFEDCBA9876543210"),
-            .load: try! TripleDESKey(hex: "11111111111111112222222222222222"),
-            .tac: try! TripleDESKey(hex: "33333333333333334444444444444444"),
-            .maintenance: try! TripleDESKey(hex: "55555555555555556666666666666666"),
-        ])
+    static let keyset = TestKeysets.standard
     static let serial = CardSerial(hex: "2000000000001234")!
     static let terminal = TerminalID(hex: "000001000050")!
     static let at = BCDDateTime(iso: "2026-11-29T08:15:00")!

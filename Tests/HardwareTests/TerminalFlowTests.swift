@@ -3,6 +3,7 @@ import EPurse
 import Foundation
 import OneCardCore
 import OneCardCrypto
+import OneCardTestSupport
 import OneCardPCSC
 import Storage
 import Terminal
@@ -11,14 +12,7 @@ import UploadBatch
 import VirtualReader
 
 /// Fixed, non-production keys for the flow tests.
-private let keyset = Keyset(
-    keyVersion: KeyVersion(rawValue: 1),
-    masterKeys: [
-        .purchase: try! TripleDESKey(hex: "0123456789ABCDEFFEDCBA9876543210"),
-        .load: try! TripleDESKey(hex: "11111111111111112222222222222222"),
-        .tac: try! TripleDESKey(hex: "33333333333333334444444444444444"),
-        .maintenance: try! TripleDESKey(hex: "55555555555555556666666666666666"),
-    ])
+private let keyset = TestKeysets.standard
 private let city = try! City.load(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("config/city-xian.json").path)
 private let counterID = TerminalID(hex: "710001000001")!

@@ -1,18 +1,12 @@
 import EPurse
 import OneCardCore
 import OneCardCrypto
+import OneCardTestSupport
 import Terminal
 import Testing
 
 enum Fixture {
-    static let keyset = Keyset(
-        keyVersion: KeyVersion(rawValue: 1),
-        masterKeys: [
-            .purchase: try! TripleDESKey(hex: "0123456789ABCDEFFEDCBA9876543210"),
-            .load: try! TripleDESKey(hex: "11111111111111112222222222222222"),
-            .tac: try! TripleDESKey(hex: "33333333333333334444444444444444"),
-            .maintenance: try! TripleDESKey(hex: "55555555555555556666666666666666"),
-        ])
+    static let keyset = TestKeysets.standard
     static let serial = CardSerial(hex: "2000000000005678")!
     static let counter = TerminalID(hex: "0F0000000001")!
     static let bus = TerminalID(hex: "010100000001")!
