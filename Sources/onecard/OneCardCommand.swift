@@ -23,6 +23,7 @@ struct OneCardCommand: ParsableCommand {
             ReconcileCommand.self,
             ExceptionsCommand.self,
             BenchPCSCCommand.self,
+            BenchTapCommand.self,
             LoadGenCommand.self,
         ]
     )
