@@ -145,3 +145,64 @@ extension HardwareSuite {
         }
     }
 }
+
+extension HardwareSuite {
+    @Suite("Service counter and hotlist through pcscd and vpcd")
+    struct CounterFlowTests {
+        @Test("a hotlisted card is refused and blocked; a replacement moves the balance once between two readers; a refund closes the card")
+        func hotlistReplaceRefund() throws {
+            let pcsc = try requirePCSCD()
+            let dir = try tempDir()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let old = newCard(0x2000_0000_0000_0303), new = newCard(0x2000_0000_0000_0304)
+            let a = VirtualReader(card: old, endpoint: .slot0), b = VirtualReader(card: new, endpoint: .slot1)
+            try a.insert()
+            try b.insert()
+            defer {
+                a.remove()
+                b.remove()
+                _ = try? pcsc.waitForCard(in: Slot.zero, present: false, timeout: .seconds(2))
+                _ = try? pcsc.waitForCard(in: Slot.one, present: false, timeout: .seconds(2))
+            }
+            _ = try pcsc.waitForCard(in: Slot.zero, timeout: .seconds(2))
+            _ = try pcsc.waitForCard(in: Slot.one, timeout: .seconds(2))
+            let db = try IssuerDatabase(path: "\(dir)/issuer.sqlite", counterTerminal: counterID, operatorID: 1)
+            let counter = try ServiceCounter(city: city, terminal: counterID, keyset: keyset, journal: IssuerCounterJournal(db))
+            var oldChannel = try pcsc.connect(reader: Slot.zero)
+            var newChannel = try pcsc.connect(reader: Slot.one)
+            _ = try counter.issue(&oldChannel, cardType: .adult, at: at("2026-11-29T07:00:00"), firstLoadFen: 2500)
+            _ = try counter.issue(&newChannel, cardType: .adult, at: at("2026-11-29T07:01:00"))
+
+            // The counter moves the old card's balance to the new card, once.
+            let moved = try counter.replace(old: &oldChannel, new: &newChannel, at: at("2026-11-29T09:00:00"))
+            #expect(moved.amountFen == 2500 && new.state.balanceFen == 2500 && old.state.blocked == .permanent)
+            #expect(throws: (any Error).self) { try counter.replace(old: &oldChannel, new: &newChannel, at: at("2026-11-29T09:05:00")) }
+            #expect(new.state.balanceFen == 2500)
+            #expect(try db.card(old.state.info!.serial)?.status == .replaced)
+
+            // The new card is refunded: balance and deposit back, card closed for good.
+            let refund = try counter.refund(&newChannel, at: at("2026-11-29T10:00:00"))
+            #expect(refund.amountFen == 2500 && refund.depositFen == UInt32(city.card.depositFen))
+            #expect(new.state.blocked == .permanent)
+            #expect(throws: (any Error).self) { try counter.refund(&newChannel, at: at("2026-11-29T10:05:00")) }
+
+            // A third card, reported lost: a bus refuses it and blocks it on the spot.
+            a.remove()
+            _ = try pcsc.waitForCard(in: Slot.zero, present: false, timeout: .seconds(3))
+            let lost = newCard(0x2000_0000_0000_0305)
+            let c = VirtualReader(card: lost, endpoint: .slot0)
+            try c.insert()
+            defer { c.remove() }
+            _ = try pcsc.waitForCard(in: Slot.zero, timeout: .seconds(3))
+            var lostChannel = try pcsc.connect(reader: Slot.zero)
+            _ = try counter.issue(&lostChannel, cardType: .adult, at: at("2026-11-29T11:00:00"), firstLoadFen: 1000)
+            let (bus, journal) = try terminal("710002000501", in: dir)
+            bus.hotlist = Hotlist(serials: [lost.state.info!.serial], maintenanceMaster: try keyset.masterKey(.maintenance))
+            var ch = try pcsc.connect(reader: Slot.zero)
+            let refused = try bus.tap(&ch, at: at("2026-11-29T12:00:00"))
+            #expect(refused.outcome == .declined)
+            #expect(lost.state.blocked == .temporary && lost.state.balanceFen == 1000)
+            #expect(try journal.records(limit: 10).isEmpty)
+        }
+    }
+}
