@@ -15,26 +15,35 @@ extension IssuerDatabase {
         if record.kind == .load { return try recordLoad(record) }
         try journal.write("journaling a \(record.kind) record") { db in
             try self.journal.checkRecord(db, record)
-            switch record.kind {
-            case .issue:
-                if try Self.cardExists(db, record.serial) { throw StorageError.cardAlreadyIssued(path: self.path, card: record.serial.masked) }
-                try db.execute(
-                    sql: "INSERT INTO issuer_card (serial, card_type, deposit_fen, issued_bcd) VALUES (?, ?, ?, ?)",
-                    arguments: [SQLiteJournal.int(record.serial), Int64(record.cardType), Int64(record.depositFen), Int64(bitPattern: record.dateTimeBCD)])
-            case .refund:
-                let card = try self.requireCard(db, record.serial, operation: "refund", allowed: [.active, .blocked])
-                try self.closeCard(db, card, kind: "refund", balanceFen: record.amountFen, to: nil, record: record)
-            case .replacement:
-                let card = try self.requireCard(db, record.serial, operation: "replacement", allowed: [.active, .blocked])
-                _ = try self.requireCard(db, record.relatedSerial, operation: "receiving a replacement balance", allowed: [.active])
-                let taken = try Bool.fetchOne(
-                    db, sql: "SELECT 1 FROM issuer_closure WHERE to_serial = ?", arguments: [SQLiteJournal.int(record.relatedSerial)]) ?? false
-                if taken { throw StorageError.replacementInvalid(path: self.path, reason: "the new card already received a replaced card's balance") }
-                try self.closeCard(db, card, kind: "replacement", balanceFen: record.amountFen, to: record.relatedSerial, record: record)
-            default:
-                throw StorageError.replacementInvalid(path: self.path, reason: "a \(record.kind) record is not a counter record")
-            }
+            try self.applyCounterRecord(db, record)
             try SQLiteJournal.insert(db, record, path: self.path)
+        }
+    }
+
+    /// The registry effect of an issue, refund or replacement record, inside `db`'s transaction:
+    /// the one place the once-only rules are applied.
+    func applyCounterRecord(_ db: Database, _ record: BatchRecord) throws {
+        switch record.kind {
+        case .issue:
+            if try Self.cardExists(db, record.serial) { throw StorageError.cardAlreadyIssued(path: path, card: record.serial.masked) }
+            try db.execute(
+                sql: "INSERT INTO issuer_card (serial, card_type, deposit_fen, issued_bcd) VALUES (?, ?, ?, ?)",
+                arguments: [SQLiteJournal.int(record.serial), Int64(record.cardType), Int64(record.depositFen), Int64(bitPattern: record.dateTimeBCD)])
+        case .refund:
+            let card = try requireCard(db, record.serial, operation: "refund", allowed: [.active, .blocked])
+            try closeCard(db, card, kind: "refund", balanceFen: record.amountFen, to: nil, record: record)
+        case .replacement:
+            guard record.relatedSerial != record.serial else {
+                throw StorageError.replacementInvalid(path: path, reason: "the old and new card are the same")
+            }
+            let card = try requireCard(db, record.serial, operation: "replacement", allowed: [.active, .blocked])
+            _ = try requireCard(db, record.relatedSerial, operation: "receiving a replacement balance", allowed: [.active])
+            let taken = try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM issuer_closure WHERE to_serial = ?", arguments: [SQLiteJournal.int(record.relatedSerial)]) ?? false
+            if taken { throw StorageError.replacementInvalid(path: path, reason: "the new card already received a replaced card's balance") }
+            try closeCard(db, card, kind: "replacement", balanceFen: record.amountFen, to: record.relatedSerial, record: record)
+        default:
+            throw StorageError.replacementInvalid(path: path, reason: "a \(record.kind) record is not a counter record")
         }
     }
 

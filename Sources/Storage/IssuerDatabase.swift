@@ -64,14 +64,7 @@ public final class IssuerDatabase: Sendable {
     ///
     /// - Throws: ``StorageError/cardAlreadyIssued(path:card:)``.
     public func issue(serial: CardSerial, cardType: CardType, depositFen: UInt32, at: BCDDateTime) throws(StorageError) -> BatchRecord {
-        try journal.write("issuing a card") { db in
-            if try Self.fetchCard(db, path: self.path, serial) != nil { throw StorageError.cardAlreadyIssued(path: self.path, card: serial.masked) }
-            try db.execute(
-                sql: "INSERT INTO issuer_card (serial, card_type, deposit_fen, issued_bcd) VALUES (?, ?, ?, ?)",
-                arguments: [SQLiteJournal.int(serial), Int64(cardType.rawValue), Int64(depositFen), Self.bcd(at)])
-            let record = try self.record(db, .issue, serial: serial, cardType: cardType.rawValue, at: at, depositFen: depositFen)
-            return record
-        }
+        try journalNew(.issue, serial: serial, cardType: cardType.rawValue, at: at, depositFen: depositFen)
     }
 
     /// Journals a completed load (with its TAC) of an active registered card.
@@ -100,33 +93,37 @@ public final class IssuerDatabase: Sendable {
     /// - Throws: ``StorageError/cardNotAllowed(path:card:status:operation:)`` if the card was
     ///   already refunded or replaced.
     public func refund(serial: CardSerial, balanceFen: UInt32, at: BCDDateTime) throws(StorageError) -> BatchRecord {
-        try journal.write("refunding a card") { db in
-            let card = try self.requireCard(db, serial, operation: "refund", allowed: [.active, .blocked])
-            let record = try self.record(
-                db, .refund, serial: serial, cardType: card.cardType.rawValue, at: at,
-                amountFen: balanceFen, depositFen: card.depositFen)
-            try self.closeCard(db, card, kind: "refund", balanceFen: balanceFen, to: nil, record: record)
-            return record
-        }
+        let deposit = try card(serial)?.depositFen ?? 0
+        return try journalNew(.refund, serial: serial, cardType: nil, at: at, amountFen: balanceFen, depositFen: deposit)
     }
 
     /// Replaces a card once: the old card is closed and its `balanceFen` moves to `new` (an
     /// active registered card that has not received another card's balance), exactly once.
     /// Journals a `replacement` record (serial old, related serial new, amount the balance).
+    /// The record carries no TAC: a balance that reached the new card by a load is journaled
+    /// with that load's TAC by ``journalCounterRecord(_:)`` (``Terminal/ServiceCounter``).
     ///
     /// - Throws: ``StorageError/cardNotAllowed(path:card:status:operation:)``,
     ///   ``StorageError/replacementInvalid(path:reason:)``.
     public func replace(old: CardSerial, new: CardSerial, balanceFen: UInt32, at: BCDDateTime) throws(StorageError) -> BatchRecord {
-        guard old != new else { throw .replacementInvalid(path: path, reason: "the old and new card are the same") }
-        return try journal.write("replacing a card") { db in
-            let card = try self.requireCard(db, old, operation: "replacement", allowed: [.active, .blocked])
-            _ = try self.requireCard(db, new, operation: "receiving a replacement balance", allowed: [.active])
-            let taken = try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM issuer_closure WHERE to_serial = ?", arguments: [SQLiteJournal.int(new)]) ?? false
-            if taken { throw StorageError.replacementInvalid(path: self.path, reason: "the new card already received a replaced card's balance") }
-            let record = try self.record(
-                db, .replacement, serial: old, cardType: card.cardType.rawValue, at: at, amountFen: balanceFen, related: new)
-            try self.closeCard(db, card, kind: "replacement", balanceFen: balanceFen, to: new, record: record)
+        try journalNew(.replacement, serial: old, cardType: nil, at: at, amountFen: balanceFen, related: new)
+    }
+
+    /// Builds a counter record with the next terminal sequence and journals it with its
+    /// registry effect, in one transaction.
+    private func journalNew(
+        _ kind: RecordKind, serial: CardSerial, cardType: UInt8?, at: BCDDateTime, amountFen: UInt32 = 0, depositFen: UInt32 = 0,
+        related: CardSerial = CardSerial(rawValue: 0)
+    ) throws(StorageError) -> BatchRecord {
+        try journal.write("journaling a \(kind) record") { db in
+            let type = try cardType ?? Self.fetchCard(db, path: self.path, serial)?.cardType.rawValue ?? 0
+            let record = BatchRecord(
+                kind: kind, transactionType: 0, serial: serial, cardType: type, counter: 0, amountFen: amountFen,
+                balanceBeforeFen: amountFen, balanceAfterFen: 0, terminal: self.journal.terminal,
+                sequence: try SQLiteJournal.bump(db, "terminal_sequence", path: self.path), dateTimeBCD: packedBCD(at), tac: 0,
+                relatedSerial: related, depositFen: depositFen)
+            try self.applyCounterRecord(db, record)
+            try SQLiteJournal.insert(db, record, path: self.path)
             return record
         }
     }
@@ -148,20 +145,6 @@ extension IssuerDatabase {
         try db.execute(
             sql: "UPDATE issuer_card SET status = ?, replaced_by = ? WHERE serial = ?",
             arguments: [status.rawValue, to.map { SQLiteJournal.int($0) }, SQLiteJournal.int(card.serial)])
-    }
-
-    /// Builds and journals a counter record with the next terminal sequence, inside `db`'s transaction.
-    private func record(
-        _ db: Database, _ kind: RecordKind, serial: CardSerial, cardType: UInt8, at: BCDDateTime,
-        amountFen: UInt32 = 0, depositFen: UInt32 = 0, related: CardSerial = CardSerial(rawValue: 0)
-    ) throws -> BatchRecord {
-        let sequence = try SQLiteJournal.bump(db, "terminal_sequence", path: path)
-        let record = BatchRecord(
-            kind: kind, transactionType: 0, serial: serial, cardType: cardType, counter: 0, amountFen: amountFen,
-            balanceBeforeFen: amountFen, balanceAfterFen: 0, terminal: journal.terminal,
-            sequence: sequence, dateTimeBCD: UInt64(bitPattern: Self.bcd(at)), tac: 0, relatedSerial: related, depositFen: depositFen)
-        try SQLiteJournal.insert(db, record, path: path)
-        return record
     }
 
     /// The card, which must exist and be in one of `allowed` states.

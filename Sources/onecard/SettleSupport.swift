@@ -48,12 +48,12 @@ final class OutputFile {
     init(dir: String, name: String, header: String) throws {
         finalPath = dir + "/" + name
         tempPath = dir + "/." + name + ".tmp"
-        guard FileManager.default.createFile(atPath: tempPath, contents: Data(header.utf8)),
-              let h = FileHandle(forWritingAtPath: tempPath) else {
-            throw CLIError("cannot write \(tempPath): check that the output directory is writable")
-        }
-        handle = h
-        try handle.seekToEnd()
+        // open(2), not FileManager.createFile: the latter writes through a hidden temporary
+        // file of its own, which a killed settlement would leave behind.
+        let fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CLIError("cannot write \(tempPath): check that the output directory is writable") }
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        try handle.write(contentsOf: Data(header.utf8))
     }
 
     func flushIfFull() throws { if buffer.count >= Self.bufferBytesMax { try flush() } }
