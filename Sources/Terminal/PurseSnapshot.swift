@@ -73,9 +73,17 @@ public struct PurseSnapshot: Sendable, Equatable {
         if !tripLog.isEmpty {
             lines.append("trips (newest first):")
             for t in tripLog {
-                lines.append("  \(t.at)  \(t.kind)  industry \(t.industry)  line \(t.line)  station \(t.station)  \(Fen.yuan(Int64(t.amountFen)))  balance \(Fen.yuan(Int64(t.balanceAfterFen)))")
+                let codes = "industry \([t.industry].hex)  line \(code(t.line))  station \(code(t.station))"
+                lines.append("  \(t.at)  \(t.kind)  \(codes)  \(Fen.yuan(Int64(t.amountFen)))  balance \(Fen.yuan(Int64(t.balanceAfterFen)))")
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// A 2-byte trip-record code as its 4 hex digits, as the city file writes it.
+    private func code(_ v: UInt16) -> String {
+        var b: [UInt8] = []
+        b.appendBigEndian(v)
+        return b.hex
     }
 }
