@@ -53,19 +53,26 @@ extension Packing {
     /// Appends a detail: terminal(6) batch(4) index(4) kind(1) serial(8) counter(2) amount(4)
     /// deposit(4) date-time(7) TAC(4) operator(2), zero padding.
     public static func append(_ d: AcceptedDetail, to out: inout [UInt8]) {
-        let start = out.count
-        out.appendBigEndian(d.ref.terminal.rawValue, byteCount: 6)
-        out.appendBigEndian(d.ref.batch)
-        out.appendBigEndian(d.ref.index)
-        out.append(d.kind.rawValue)
-        out.appendBigEndian(d.serial.rawValue)
-        out.appendBigEndian(d.counter)
-        out.appendBigEndian(d.amountFen)
-        out.appendBigEndian(d.depositFen)
-        out.appendBigEndian(d.dateTimeBCD, byteCount: 7)
-        out.appendBigEndian(d.tac)
-        out.appendBigEndian(d.operatorID)
-        out.append(contentsOf: repeatElement(0, count: start + detailBytes - out.count))
+        let o = out.count
+        out.append(contentsOf: repeatElement(0, count: detailBytes))
+        out.withUnsafeMutableBytes { raw in
+            put(d.ref.terminal.rawValue, 6, at: o, raw)
+            raw.storeBytes(of: d.ref.batch.bigEndian, toByteOffset: o + 6, as: UInt32.self)
+            raw.storeBytes(of: d.ref.index.bigEndian, toByteOffset: o + 10, as: UInt32.self)
+            raw[o + 14] = d.kind.rawValue
+            raw.storeBytes(of: d.serial.rawValue.bigEndian, toByteOffset: o + 15, as: UInt64.self)
+            raw.storeBytes(of: d.counter.bigEndian, toByteOffset: o + 23, as: UInt16.self)
+            raw.storeBytes(of: d.amountFen.bigEndian, toByteOffset: o + 25, as: UInt32.self)
+            raw.storeBytes(of: d.depositFen.bigEndian, toByteOffset: o + 29, as: UInt32.self)
+            put(d.dateTimeBCD, 7, at: o + 33, raw)
+            raw.storeBytes(of: d.tac.bigEndian, toByteOffset: o + 40, as: UInt32.self)
+            raw.storeBytes(of: d.operatorID.bigEndian, toByteOffset: o + 44, as: UInt16.self)
+        }
+    }
+
+    @inline(__always)
+    private static func put(_ v: UInt64, _ byteCount: Int, at offset: Int, _ raw: UnsafeMutableRawBufferPointer) {
+        for i in 0..<byteCount { raw[offset + i] = UInt8(truncatingIfNeeded: v >> (8 * (byteCount - 1 - i))) }
     }
 
     /// Decodes a page of details; `nil` if any row is corrupt.

@@ -31,9 +31,6 @@ public struct RunResult: Sendable {
     public var refusals: [Refusal] = []
     /// Exceptions opened.
     public var exceptions: [ClearingException] = []
-    /// Accepted records, packed (``Packing/appendAccepted(_:kind:amountFen:to:)``), for the
-    /// audit that every accepted record has exactly its transfers.
-    public var accepted: [UInt8] = []
     /// Accepted records' details, packed (``Packing/append(_:to:)-AcceptedDetail``), for
     /// settlement's clearing files.
     public var details: [UInt8] = []

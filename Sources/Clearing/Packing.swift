@@ -9,8 +9,6 @@ public enum Packing {
     public static let transferBytes = 64
     /// Bytes per packed shadow.
     public static let shadowBytes = 48
-    /// Bytes per packed accepted-record reference.
-    public static let acceptedBytes = 24
     /// Bytes per packed refusal: reference, code, the record itself.
     public static let refusalBytes = 144
 
@@ -134,31 +132,10 @@ public enum Packing {
         return true
     }
 
-    /// Appends an accepted record's reference, kind and amount.
-    public static func appendAccepted(_ ref: RecordRef, kind: RecordKind, amountFen: UInt32, to out: inout [UInt8]) {
-        let o = out.count
-        out.append(contentsOf: repeatElement(0, count: acceptedBytes))
-        out.withUnsafeMutableBytes { raw in
-            storeBigEndian(ref.terminal.rawValue, byteCount: 6, at: o, in: raw)
-            raw.storeBytes(of: ref.batch.bigEndian, toByteOffset: o + 6, as: UInt32.self)
-            raw.storeBytes(of: ref.index.bigEndian, toByteOffset: o + 10, as: UInt32.self)
-            raw[o + 14] = kind.rawValue
-            raw.storeBytes(of: amountFen.bigEndian, toByteOffset: o + 15, as: UInt32.self)
-        }
-    }
-
-    /// Decodes accepted-record references.
-    public static func accepted(_ page: [UInt8]) -> [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)]? {
-        guard page.count % acceptedBytes == 0 else { return nil }
-        var out: [(RecordRef, RecordKind, UInt32)] = []
-        var o = 0
-        while o < page.count {
-            func be(_ at: Int, _ n: Int) -> UInt64 { page.bigEndianInteger(at: o + at, count: n) ?? 0 }
-            guard let t = TerminalID(rawValue: be(0, 6)), let kind = RecordKind(rawValue: page[o + 14]) else { return nil }
-            out.append((RecordRef(terminal: t, batch: UInt32(be(6, 4)), index: UInt32(be(10, 4))), kind, UInt32(be(15, 4))))
-            o += acceptedBytes
-        }
-        return out
+    /// The reference, kind and amount of every accepted record in a page of details
+    /// (``AcceptedDetail``), for the ledger audit; `nil` if any row is corrupt.
+    public static func acceptedRefs(_ page: [UInt8]) -> [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)]? {
+        details(page)?.map { ($0.ref, $0.kind, $0.amountFen) }
     }
 }
 

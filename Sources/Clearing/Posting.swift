@@ -56,7 +56,7 @@ struct Posting {
         let total = starts.last ?? 0
         // Grown once: doubling these arrays would copy and page-fault them again and again.
         result.transfers.reserveCapacity(total + total / 8)
-        result.accepted.reserveCapacity(total * Packing.acceptedBytes)
+        result.details.reserveCapacity(total * Packing.detailBytes)
         result.touchedCards.reserveCapacity(total / 2)
         var items: [Item] = []
         items.reserveCapacity(total)
@@ -200,7 +200,6 @@ struct Posting {
         if let code {
             result.outcomes[batch].refused[code.rawValue, default: 0] += 1
         } else {
-            Packing.appendAccepted(ref, kind: r.kind, amountFen: r.amountFen, to: &result.accepted)
             Packing.append(AcceptedDetail(ref: ref, record: r, operatorID: input[batch].batch.header.operatorID), to: &result.details)
             result.outcomes[batch].accepted += 1
             result.outcomes[batch].acceptedAmountFen += Int64(r.amountFen)

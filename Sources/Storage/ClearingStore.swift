@@ -161,7 +161,6 @@ public final class ClearingStore: Sendable {
         transfers.reserveCapacity(r.transfers.count * Packing.transferBytes)
         Packing.append(r.transfers, to: &transfers)
         try pages("transfers", transfers, rowBytes: Packing.transferBytes)
-        try pages("accepted", r.accepted, rowBytes: Packing.acceptedBytes)
         let detail = try db.makeStatement(sql: "INSERT INTO clearing_detail_page (run, page, count, data) VALUES (?, ?, ?, ?)")
         let perPage = Self.pageRowsMax * Packing.detailBytes
         var page = 0
@@ -212,7 +211,9 @@ extension ClearingStore {
     public func forEachPage(_ kind: String, _ body: ([UInt8]) throws -> Void) throws(StorageError) {
         try StorageFailure.run(path, "reading \(kind) pages") {
             try queue.read { db in
-                let pages = try Row.fetchCursor(db, sql: "SELECT data FROM clearing_page WHERE kind = ? ORDER BY run, page", arguments: [kind])
+                let pages = kind == "details"
+                    ? try Row.fetchCursor(db, sql: "SELECT data FROM clearing_detail_page ORDER BY run, page")
+                    : try Row.fetchCursor(db, sql: "SELECT data FROM clearing_page WHERE kind = ? ORDER BY run, page", arguments: [kind])
                 while let row = try pages.next() {
                     let data: Data = row["data"]
                     try body([UInt8](data))

@@ -147,8 +147,8 @@ struct ClearingCommand: ParsableCommand {
                     guard let t = Packing.transfers(page) else { throw CLIError("a transfer page of \(database.db) is corrupt") }
                     audit.add(t)
                 }
-                try store.forEachPage("accepted") { page in
-                    guard let a = Packing.accepted(page) else { throw CLIError("an accepted page of \(database.db) is corrupt") }
+                try store.forEachPage("details") { page in
+                    guard let a = Packing.acceptedRefs(page) else { throw CLIError("a detail page of \(database.db) is corrupt") }
                     accepted += a
                 }
                 // Settlement postings and officers' adjustments live outside the run pages.

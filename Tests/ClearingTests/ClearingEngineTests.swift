@@ -163,7 +163,7 @@ struct LedgerAuditTests {
         var page: [UInt8] = []
         for t in transfers ?? r.transfers { Packing.append(t, to: &page) }
         a.add(Packing.transfers(page)!)
-        a.finish(accepted: Packing.accepted(r.accepted)!, shadows: e.state.cards)
+        a.finish(accepted: Packing.acceptedRefs(r.details)!, shadows: e.state.cards)
         return a
     }
 

@@ -84,19 +84,19 @@ struct SettlementArithmeticTests {
             _ = e.run(HandDay().batches)
             return e.state.cards
         }()
-        audit.finish(accepted: Packing.accepted(r.accepted) ?? [], shadows: state)
+        audit.finish(accepted: Packing.acceptedRefs(r.details) ?? [], shadows: state)
         #expect(audit.holds, "\(audit.violations)")
         var forged = LedgerAudit()
         var bad = s.transfers[0]
         bad.source = r.transfers[0].source
         bad.id = 42
         forged.add(r.transfers + [bad])
-        forged.finish(accepted: Packing.accepted(r.accepted) ?? [], shadows: state)
+        forged.finish(accepted: Packing.acceptedRefs(r.details) ?? [], shadows: state)
         #expect(!forged.holds)
         var adjusted = LedgerAudit()
         let adj = Transfer(id: 7, debit: .suspense, credit: .operatorPayable(2), amountFen: 150, reason: .adjustment, source: HandDay().forgedRef, dateTimeBCD: 0)
         adjusted.add(r.transfers + [adj])
-        adjusted.finish(accepted: Packing.accepted(r.accepted) ?? [], shadows: state)
+        adjusted.finish(accepted: Packing.acceptedRefs(r.details) ?? [], shadows: state)
         #expect(!adjusted.holds, "an adjustment no officer accepted must be a violation")
     }
 }

@@ -67,7 +67,7 @@ struct ClearingCrashTests {
         var audit = LedgerAudit()
         var accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)] = []
         try store.forEachPage("transfers") { audit.add(Packing.transfers($0) ?? []) }
-        try store.forEachPage("accepted") { accepted += Packing.accepted($0) ?? [] }
+        try store.forEachPage("details") { accepted += Packing.acceptedRefs($0) ?? [] }
         audit.finish(accepted: accepted, shadows: state.cards)
         return (audit.holds, audit.violations, state.batches.count)
     }

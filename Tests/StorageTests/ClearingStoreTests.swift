@@ -50,7 +50,7 @@ struct ClearingStoreTests {
             var audit = LedgerAudit()
             var accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)] = []
             try store.forEachPage("transfers") { audit.add(Packing.transfers($0) ?? []) }
-            try store.forEachPage("accepted") { accepted += Packing.accepted($0) ?? [] }
+            try store.forEachPage("details") { accepted += Packing.acceptedRefs($0) ?? [] }
             audit.finish(accepted: accepted, shadows: try store.loadState().cards)
             #expect(audit.holds, "\(audit.violations)")
             #expect(audit.transferCount == 4 && accepted.count == 4)
