@@ -112,7 +112,8 @@ run_size() {
     for mode in sqlite-rows pg-set pg-rows; do
         local limit=0 note="totals = truth"
         if [ "$mode" = pg-rows ] && [ "$records" -gt "$SAMPLE" ]; then limit=$SAMPLE; fi
-        log "$TAPS taps: baseline $mode${limit:+ (limit $limit)}"
+        if [ "$limit" -gt 0 ]; then log "$TAPS taps: baseline $mode (sample: batches up to $limit records)"
+        else log "$TAPS taps: baseline $mode"; fi
         timed "$mode" "$BASELINE" --mode "$mode" --dir "$DIR" --keys "$KEYS" --pg-port "$PORT" \
             --sqlite "$DIR/baseline.sqlite" --limit-records "$limit"
         local done

@@ -32,9 +32,11 @@ enum Schema {
         ]
     }
 
-    /// The totals query: one row of four numbers.
+    /// The totals query: one row of four `bigint`s (PostgreSQL's `sum(bigint)` is `numeric`).
     static let totals = """
-        SELECT (SELECT count(*) FROM transfers), (SELECT coalesce(sum(amount_fen), 0) FROM transfers),
-               (SELECT coalesce(sum(balance_fen), 0) FROM accounts), (SELECT coalesce(sum(balance_fen), 0) FROM card_balances)
+        SELECT CAST((SELECT count(*) FROM transfers) AS bigint),
+               CAST((SELECT coalesce(sum(amount_fen), 0) FROM transfers) AS bigint),
+               CAST((SELECT coalesce(sum(balance_fen), 0) FROM accounts) AS bigint),
+               CAST((SELECT coalesce(sum(balance_fen), 0) FROM card_balances) AS bigint)
         """
 }
