@@ -6,8 +6,8 @@
 #   Benchmarks/pipeline.sh [TAPS...]          # default: 1000000 10000000
 #   PIPELINE_TAPS=200000 Benchmarks/pipeline.sh
 #
-# Environment: PG_ROWS_SAMPLE (default 200000): pg-rows runs on the first batches up to this
-# many records when the day is larger. PIPELINE_FAULTS: extra loadgen fault options (default
+# Environment: PG_ROWS_SAMPLE (default 50000): pg-rows runs on the first this many records (in
+# file order) when the day is larger — it posts a few hundred records a second. PIPELINE_FAULTS: extra loadgen fault options (default
 # a few duplicates, forged TACs and grey records so the checks have something to refuse).
 # PIPELINE_DATE: loadgen start date (default 2026-03-02). PIPELINE_RESULTS: where the table
 # is also written (default /tmp/onecard-pipeline-results.md).
@@ -21,7 +21,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PORT=54329
 SOCK=/tmp/onecard-pg
 DATE=${PIPELINE_DATE:-2026-03-02}
-SAMPLE=${PG_ROWS_SAMPLE:-200000}
+SAMPLE=${PG_ROWS_SAMPLE:-50000}
 FAULTS=${PIPELINE_FAULTS:---duplicates 0.001 --forged-tac 0.001 --grey 0.001}
 RESULTS=${PIPELINE_RESULTS:-/tmp/onecard-pipeline-results.md}
 if [ $# -gt 0 ]; then SIZES=("$@"); elif [ -n "${PIPELINE_TAPS:-}" ]; then SIZES=($PIPELINE_TAPS); else SIZES=(1000000 10000000); fi
@@ -112,7 +112,7 @@ run_size() {
     for mode in sqlite-rows pg-set pg-rows; do
         local limit=0 note="totals = truth"
         if [ "$mode" = pg-rows ] && [ "$records" -gt "$SAMPLE" ]; then limit=$SAMPLE; fi
-        if [ "$limit" -gt 0 ]; then log "$TAPS taps: baseline $mode (sample: batches up to $limit records)"
+        if [ "$limit" -gt 0 ]; then log "$TAPS taps: baseline $mode (sample: the first $limit records)"
         else log "$TAPS taps: baseline $mode"; fi
         timed "$mode" "$BASELINE" --mode "$mode" --dir "$DIR" --keys "$KEYS" --pg-port "$PORT" \
             --sqlite "$DIR/baseline.sqlite" --limit-records "$limit"

@@ -58,9 +58,9 @@ struct BatchSource {
             .filter { $0.hasSuffix(".ocub") }.sorted().map { (batches as NSString).appendingPathComponent($0) }
     }
 
-    /// Decodes one file and returns its operator and the records that pass; `nil` if the file
-    /// is refused whole (bad MAC, truncated…).
-    mutating func read(_ path: String) throws -> (operatorID: Int64, rows: [Row], records: Int)? {
+    /// Decodes one file and returns its operator and the records that pass among its first
+    /// `maxRecords`; `nil` if the file is refused whole (bad MAC, truncated…).
+    mutating func read(_ path: String, maxRecords: Int = .max) throws -> (operatorID: Int64, rows: [Row], records: Int)? {
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         guard let header = try? BatchFile.peekHeader(bytes, file: path) else { refusals.badFiles += 1; return nil }
         let key = BatchFile.batchKey(purchaseMaster: purchaseMaster, terminal: header.terminal)
@@ -68,10 +68,11 @@ struct BatchSource {
         let op = Int64(batch.header.operatorID)
         var rows: [Row] = []
         rows.reserveCapacity(batch.records.count)
-        for r in batch.records {
+        let records = batch.records.prefix(maxRecords)
+        for r in records {
             if let row = check(r, operatorID: op) { rows.append(row) }
         }
-        return (op, rows, batch.records.count)
+        return (op, rows, records.count)
     }
 
     /// The row for `r` if it is a purchase or load whose TAC verifies; counts the refusal otherwise.

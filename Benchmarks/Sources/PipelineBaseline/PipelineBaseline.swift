@@ -27,7 +27,7 @@ struct PipelineBaseline: AsyncParsableCommand {
     var pgDatabase = "onecard_baseline"
     @Option(help: "SQLite database path (sqlite-rows).")
     var sqlite = "/tmp/onecard-baseline.sqlite"
-    @Option(help: "Stop after the batch that reaches this many records (a sample); 0 = all.")
+    @Option(help: "Process only the first this many records, in file order (a sample; the last batch is cut); 0 = all.")
     var limitRecords = 0
 
     func run() async throws {
@@ -66,14 +66,20 @@ struct PipelineBaseline: AsyncParsableCommand {
         var source = try BatchSource(keysPath: keys)
         var run = Run()
         for file in try BatchSource.files(in: dir) {
-            if limitRecords > 0 && run.records >= limitRecords { run.sampled = true; break }
-            guard let batch = try source.read(file) else { continue }
+            let room = limitRecords > 0 ? limitRecords - run.records : .max
+            if room <= 0 { run.sampled = true; break }
+            let t0 = now()
+            guard let batch = try source.read(file, maxRecords: room) else { continue }
             run.expectation.add(batch.rows)
+            let t1 = now()
             try await sink.post(batch.rows, operatorID: batch.operatorID)
+            run.appNs += t1 - t0
+            run.dbNs += now() - t1
             run.records += batch.records
             run.batches += 1
         }
         run.refusals = source.refusals
+        run.phases = sink.phases
         return run
     }
 }
@@ -81,6 +87,10 @@ struct PipelineBaseline: AsyncParsableCommand {
 /// What one run did, counted in the application.
 struct Run {
     var records = 0, batches = 0
+    /// Reading, MAC, decoding and TAC checks in the application; and the database's part.
+    var appNs: UInt64 = 0, dbNs: UInt64 = 0
+    /// The sink's own phases.
+    var phases: [(name: String, seconds: Double)] = []
     var sampled = false
     var expectation = Expectation()
     var refusals = AppRefusals()
@@ -100,11 +110,15 @@ struct Report {
         return """
             {"mode":"\(mode)","records":\(run.records),"batches":\(run.batches),"sampled":\(run.sampled),\
             "seconds":\(String(format: "%.3f", seconds)),"recordsPerSecond":\(Int(rate)),\
+            "appSeconds":\(secs(run.appNs)),"dbSeconds":\(secs(run.dbNs)),"dbPhases":{\(phases)},\
             "accepted":\(db.transfers),"acceptedAmountFen":\(db.transfersAmountFen),"accountsFen":\(db.accountsFen),\
             "cardsNetFen":\(db.cardsFen),"refused":{"tac":\(r.tac),"grey":\(r.grey),"duplicate":\(run.expectation.duplicates),\
             "otherKind":\(r.otherKind),"badFiles":\(r.badFiles)}}
             """
     }
+
+    private func secs(_ ns: UInt64) -> String { String(format: "%.3f", Double(ns) / 1e9) }
+    private var phases: String { run.phases.map { "\"\($0.name)\":\(String(format: "%.3f", $0.seconds))" }.joined(separator: ",") }
 
     /// Throws unless the database agrees with the in-memory expectation and, for a full run,
     /// with the load generator's ground truth.

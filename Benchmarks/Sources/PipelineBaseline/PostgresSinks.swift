@@ -92,6 +92,7 @@ final class PostgresRowsSink: Sink {
 /// per card.
 final class PostgresSetSink: Sink {
     private let conn: PostgresConnection
+    private var copyNs: UInt64 = 0, statementNs: UInt64 = 0, commitNs: UInt64 = 0
     private static let columns = ["serial", "counter_kind", "counter", "kind", "amount_fen", "operator_id", "terminal",
                                   "sequence", "at_bcd", "tac"]
 
@@ -109,9 +110,11 @@ final class PostgresSetSink: Sink {
     func post(_ rows: [Row], operatorID: Int64) async throws {
         try await PostgresLink.exec(conn, "BEGIN")
         try await PostgresLink.ensureAccount(conn, operatorID)
+        let t0 = now()
         try await conn.copyFrom(table: "staging", columns: Self.columns, logger: PostgresLink.logger) { writer in
             try await Self.copy(rows, to: writer)
         }
+        let t1 = now()
         try await PostgresLink.exec(conn, """
             WITH ins AS (
                 INSERT INTO transfers (serial, counter_kind, counter, kind, amount_fen, operator_id, terminal, sequence, at_bcd, tac)
@@ -126,7 +129,16 @@ final class PostgresSetSink: Sink {
             SELECT serial, sum(CASE WHEN kind = 1 THEN -amount_fen ELSE amount_fen END) FROM ins GROUP BY serial
             ON CONFLICT (serial) DO UPDATE SET balance_fen = card_balances.balance_fen + EXCLUDED.balance_fen
             """)
+        let t2 = now()
         try await PostgresLink.exec(conn, "COMMIT")
+        copyNs += t1 - t0
+        statementNs += t2 - t1
+        commitNs += now() - t2
+    }
+
+    /// COPY, the INSERT … SELECT with its grouped updates, and COMMIT.
+    var phases: [(name: String, seconds: Double)] {
+        [("copy", Double(copyNs) / 1e9), ("insertSelect", Double(statementNs) / 1e9), ("commit", Double(commitNs) / 1e9)]
     }
 
     /// Streams rows as COPY text lines in ~1 MiB chunks.

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Where a baseline writes: one database and one way of writing to it.
 protocol Sink {
     /// Drops and re-creates the schema (accounts, transfers, card balances).
@@ -9,7 +11,16 @@ protocol Sink {
     func totals() async throws -> DatabaseTotals
     /// Closes the connection.
     func close() async throws
+    /// Seconds spent in the sink's own phases, for the report (empty if it has none).
+    var phases: [(name: String, seconds: Double)] { get }
 }
+
+extension Sink {
+    var phases: [(name: String, seconds: Double)] { [] }
+}
+
+/// Monotonic nanoseconds, for phase timings.
+func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
 /// The schema shared by every baseline, as a typical team would write it. `bigint` columns;
 /// `transfers` has a surrogate key and the natural unique key that refuses duplicates.
