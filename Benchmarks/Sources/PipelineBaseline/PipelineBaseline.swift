@@ -30,6 +30,9 @@ struct PipelineBaseline: AsyncParsableCommand {
     @Option(help: "Process only the first this many records, in file order (a sample; the last batch is cut); 0 = all.")
     var limitRecords = 0
 
+    @Flag(help: "pg-set only: create transfers without its foreign key to accounts (to measure the key's cost).")
+    var noForeignKey = false
+
     func run() async throws {
         let sink = try await openSink()
         try await sink.reset()
@@ -38,7 +41,7 @@ struct PipelineBaseline: AsyncParsableCommand {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
         let db = try await sink.totals()
         try await sink.close()
-        let report = Report(mode: mode.rawValue, run: run, seconds: seconds, db: db)
+        let report = Report(mode: mode.rawValue, noFK: noForeignKey, run: run, seconds: seconds, db: db)
         print(report.json)
         try report.check(truth: run.sampled ? nil : Truth.load(dir: dir))
     }
@@ -47,7 +50,9 @@ struct PipelineBaseline: AsyncParsableCommand {
     private func openSink() async throws -> any Sink {
         switch mode {
         case .pgRows: return PostgresRowsSink(conn: try await PostgresLink.connect(port: pgPort, user: pgUser, database: pgDatabase))
-        case .pgSet: return PostgresSetSink(conn: try await PostgresLink.connect(port: pgPort, user: pgUser, database: pgDatabase))
+        case .pgSet:
+            let conn = try await PostgresLink.connect(port: pgPort, user: pgUser, database: pgDatabase)
+            return PostgresSetSink(conn: conn, foreignKey: !noForeignKey)
         case .sqliteRows:
             try removeSQLite()
             return try SQLiteRowsSink(path: sqlite)
@@ -99,6 +104,8 @@ struct Run {
 /// The result line and the checks that fail the run loudly.
 struct Report {
     let mode: String
+    /// Whether `transfers` had its foreign key.
+    let noFK: Bool
     let run: Run
     let seconds: Double
     let db: DatabaseTotals
@@ -108,7 +115,7 @@ struct Report {
         let rate = Double(run.records) / max(seconds, 1e-9)
         let r = run.refusals
         return """
-            {"mode":"\(mode)","records":\(run.records),"batches":\(run.batches),"sampled":\(run.sampled),\
+            {"mode":"\(mode)","foreignKey":\(!noFK),"records":\(run.records),"batches":\(run.batches),"sampled":\(run.sampled),\
             "seconds":\(String(format: "%.3f", seconds)),"recordsPerSecond":\(Int(rate)),\
             "appSeconds":\(secs(run.appNs)),"dbSeconds":\(secs(run.dbNs)),"dbPhases":{\(phases)},\
             "accepted":\(db.transfers),"acceptedAmountFen":\(db.transfersAmountFen),"accountsFen":\(db.accountsFen),\

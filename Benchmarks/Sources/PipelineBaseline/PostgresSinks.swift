@@ -22,8 +22,8 @@ enum PostgresLink {
     }
 
     /// Re-creates the schema.
-    static func reset(_ conn: PostgresConnection) async throws {
-        for sql in Schema.create(serialPK: "bigserial PRIMARY KEY") { try await exec(conn, PostgresQuery(unsafeSQL: sql)) }
+    static func reset(_ conn: PostgresConnection, foreignKey: Bool = true) async throws {
+        for sql in Schema.create(serialPK: "bigserial PRIMARY KEY", foreignKey: foreignKey) { try await exec(conn, PostgresQuery(unsafeSQL: sql)) }
     }
 
     /// Makes sure the batch's operator has an account.
@@ -96,10 +96,16 @@ final class PostgresSetSink: Sink {
     private static let columns = ["serial", "counter_kind", "counter", "kind", "amount_fen", "operator_id", "terminal",
                                   "sequence", "at_bcd", "tac"]
 
-    init(conn: PostgresConnection) { self.conn = conn }
+    private let foreignKey: Bool
+
+    /// `foreignKey: false` drops the one foreign key (a per-row trigger), to measure its cost.
+    init(conn: PostgresConnection, foreignKey: Bool = true) {
+        self.conn = conn
+        self.foreignKey = foreignKey
+    }
 
     func reset() async throws {
-        try await PostgresLink.reset(conn)
+        try await PostgresLink.reset(conn, foreignKey: foreignKey)
         try await PostgresLink.exec(conn, """
             CREATE TEMP TABLE IF NOT EXISTS staging (
                 serial bigint, counter_kind smallint, counter integer, kind smallint, amount_fen bigint,

@@ -25,8 +25,9 @@ func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 /// The schema shared by every baseline, as a typical team would write it. `bigint` columns;
 /// `transfers` has a surrogate key and the natural unique key that refuses duplicates.
 enum Schema {
-    /// Statements that create the three tables. `serialPK` is the surrogate key's type.
-    static func create(serialPK: String) -> [String] {
+    /// Statements that create the three tables. `serialPK` is the surrogate key's type;
+    /// `foreignKey` adds `transfers.operator_id REFERENCES accounts(id)` (on by default).
+    static func create(serialPK: String, foreignKey: Bool = true) -> [String] {
         [
             "DROP TABLE IF EXISTS transfers",
             "DROP TABLE IF EXISTS accounts",
@@ -36,7 +37,7 @@ enum Schema {
             """
             CREATE TABLE transfers (
                 id \(serialPK), serial bigint NOT NULL, counter_kind smallint NOT NULL, counter integer NOT NULL,
-                kind smallint NOT NULL, amount_fen bigint NOT NULL, operator_id bigint NOT NULL REFERENCES accounts(id),
+                kind smallint NOT NULL, amount_fen bigint NOT NULL, operator_id bigint NOT NULL\(foreignKey ? " REFERENCES accounts(id)" : ""),
                 terminal bigint NOT NULL, sequence bigint NOT NULL, at_bcd bigint NOT NULL, tac bigint NOT NULL,
                 UNIQUE (serial, counter_kind, counter))
             """,
