@@ -20,6 +20,10 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        // Only for PipelineBaseline (the PostgreSQL and SQLite baselines of pipeline.sh).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .executableTarget(
@@ -56,6 +60,21 @@ let package = Package(
             ],
             path: "Benchmarks/ClearingBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // The baselines of pipeline.sh: the same upload batches, verified and posted through
+        // PostgreSQL (row at a time, set-based) or SQLite (row at a time). Not a benchmark
+        // plugin target: pipeline.sh runs it with /usr/bin/time.
+        .executableTarget(
+            name: "PipelineBaseline",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "OneCardCore", package: oneCard),
+                .product(name: "OneCardCrypto", package: oneCard),
+                .product(name: "UploadBatch", package: oneCard),
+            ],
+            path: "Sources/PipelineBaseline"
         ),
     ]
 )
