@@ -14,6 +14,16 @@ import struct Foundation.URL
 // identity of the OneCard package here.
 let oneCard = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
+/// An ordo-one benchmark target in `Benchmarks/NAME` using the given OneCard products.
+func benchmark(_ name: String, using products: [String]) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [.product(name: "Benchmark", package: "benchmark")] + products.map { .product(name: $0, package: oneCard) },
+        path: "Benchmarks/\(name)",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    )
+}
+
 let package = Package(
     name: "OneCardBenchmarks",
     platforms: [.macOS(.v14)],
@@ -26,41 +36,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        .executableTarget(
-            name: "CryptoBenchmarks",
-            dependencies: [
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "OneCardCore", package: oneCard),
-                .product(name: "OneCardCrypto", package: oneCard),
-            ],
-            path: "Benchmarks/CryptoBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        .executableTarget(
-            name: "EPurseBenchmarks",
-            dependencies: [
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "OneCardCore", package: oneCard),
-                .product(name: "OneCardCrypto", package: oneCard),
-                .product(name: "EPurse", package: oneCard),
-                .product(name: "Terminal", package: oneCard),
-            ],
-            path: "Benchmarks/EPurseBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        .executableTarget(
-            name: "ClearingBenchmarks",
-            dependencies: [
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "OneCardCore", package: oneCard),
-                .product(name: "OneCardCrypto", package: oneCard),
-                .product(name: "City", package: oneCard),
-                .product(name: "UploadBatch", package: oneCard),
-                .product(name: "Clearing", package: oneCard),
-            ],
-            path: "Benchmarks/ClearingBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
+        benchmark("CryptoBenchmarks", using: ["OneCardCore", "OneCardCrypto"]),
+        benchmark("EPurseBenchmarks", using: ["OneCardCore", "OneCardCrypto", "EPurse", "Terminal"]),
+        benchmark("ClearingBenchmarks", using: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing"]),
         // The baselines of pipeline.sh: the same upload batches, verified and posted through
         // PostgreSQL (row at a time, set-based) or SQLite (row at a time). Not a benchmark
         // plugin target: pipeline.sh runs it with /usr/bin/time.

@@ -56,7 +56,7 @@ extension Packing {
         let o = out.count
         out.append(contentsOf: repeatElement(0, count: detailBytes))
         out.withUnsafeMutableBytes { raw in
-            put(d.ref.terminal.rawValue, 6, at: o, raw)
+            raw.storeBigEndian(d.ref.terminal.rawValue, byteCount: 6, at: o)
             raw.storeBytes(of: d.ref.batch.bigEndian, toByteOffset: o + 6, as: UInt32.self)
             raw.storeBytes(of: d.ref.index.bigEndian, toByteOffset: o + 10, as: UInt32.self)
             raw[o + 14] = d.kind.rawValue
@@ -64,15 +64,10 @@ extension Packing {
             raw.storeBytes(of: d.counter.bigEndian, toByteOffset: o + 23, as: UInt16.self)
             raw.storeBytes(of: d.amountFen.bigEndian, toByteOffset: o + 25, as: UInt32.self)
             raw.storeBytes(of: d.depositFen.bigEndian, toByteOffset: o + 29, as: UInt32.self)
-            put(d.dateTimeBCD, 7, at: o + 33, raw)
+            raw.storeBigEndian(d.dateTimeBCD, byteCount: 7, at: o + 33)
             raw.storeBytes(of: d.tac.bigEndian, toByteOffset: o + 40, as: UInt32.self)
             raw.storeBytes(of: d.operatorID.bigEndian, toByteOffset: o + 44, as: UInt16.self)
         }
-    }
-
-    @inline(__always)
-    private static func put(_ v: UInt64, _ byteCount: Int, at offset: Int, _ raw: UnsafeMutableRawBufferPointer) {
-        for i in 0..<byteCount { raw[offset + i] = UInt8(truncatingIfNeeded: v >> (8 * (byteCount - 1 - i))) }
     }
 
     /// Decodes a page of details; `nil` if any row is corrupt.

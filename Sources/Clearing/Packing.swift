@@ -58,18 +58,13 @@ public enum Packing {
                 raw.storeBytes(of: UInt64(bitPattern: t.amountFen).bigEndian, toByteOffset: o + 26, as: UInt64.self)
                 raw[o + 34] = t.reason.rawValue
                 // terminal: 6 bytes at 35, batch at 41, index at 45, date-time: 7 bytes at 49.
-                storeBigEndian(t.source.terminal.rawValue, byteCount: 6, at: o + 35, in: raw)
+                raw.storeBigEndian(t.source.terminal.rawValue, byteCount: 6, at: o + 35)
                 raw.storeBytes(of: t.source.batch.bigEndian, toByteOffset: o + 41, as: UInt32.self)
                 raw.storeBytes(of: t.source.index.bigEndian, toByteOffset: o + 45, as: UInt32.self)
-                storeBigEndian(t.dateTimeBCD, byteCount: 7, at: o + 49, in: raw)
+                raw.storeBigEndian(t.dateTimeBCD, byteCount: 7, at: o + 49)
                 o += transferBytes
             }
         }
-    }
-
-    @inline(__always)
-    private static func storeBigEndian(_ v: UInt64, byteCount: Int, at offset: Int, in raw: UnsafeMutableRawBufferPointer) {
-        for i in 0..<byteCount { raw[offset + i] = UInt8(truncatingIfNeeded: v >> (8 * (byteCount - 1 - i))) }
     }
 
     /// Decodes the transfers of a page; `nil` if any row is corrupt.

@@ -89,7 +89,7 @@ extension EPurseCard {
         guard (2...6).contains(c.data.count), c.le == nil else { return .sw(.wrongLength) }
         if s.blocked != .none { return .sw(.applicationBlockedPermanently) }
         guard s.pinTriesRemaining > 0 else { return .sw(.authenticationMethodBlocked) }
-        if constantTimeEqual(c.data, s.pin) {
+        if ConstantTime.equal(c.data, s.pin) {
             s.pinTriesRemaining = CardState.pinTriesMaxDefault
             session.pinVerified = true
             return .ok()
@@ -173,11 +173,4 @@ func tlv(_ tag: UInt16, _ value: [UInt8]) -> [UInt8] {
     if value.count > 127 { out.append(0x81) }
     out.append(UInt8(value.count))
     return out + value
-}
-
-func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-    guard a.count == b.count else { return false }
-    var diff: UInt8 = 0
-    for i in a.indices { diff |= a[i] ^ b[i] }
-    return diff == 0
 }

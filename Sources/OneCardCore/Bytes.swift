@@ -81,6 +81,16 @@ extension Collection where Element == UInt8 {
     }
 }
 
+extension UnsafeMutableRawBufferPointer {
+    /// Stores the low `byteCount` bytes of `value` big-endian at `offset`: for fixed-size rows
+    /// written in place (ledger pages), where appending byte by byte is too slow.
+    @inlinable
+    public func storeBigEndian(_ value: UInt64, byteCount: Int, at offset: Int) {
+        precondition(byteCount >= 1 && byteCount <= 8 && offset >= 0 && offset + byteCount <= count, "store of \(byteCount) bytes at \(offset)")
+        for i in 0..<byteCount { self[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * (byteCount - 1 - i))) }
+    }
+}
+
 /// A cursor over untrusted bytes. Every read is bounds-checked and returns `nil` past the end.
 public struct ByteReader: Sendable {
     @usableFromInline let bytes: [UInt8]

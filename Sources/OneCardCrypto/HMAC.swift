@@ -20,7 +20,13 @@ public enum HMACSHA256 {
         return out
     }
 
-    /// Compares two tags in constant time.
+    /// Compares two tags in constant time (``ConstantTime/equal(_:_:)``).
+    public static func equal(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool { ConstantTime.equal(a, b) }
+}
+
+/// Comparison of secrets (MACs, PINs) whose time does not depend on where they differ.
+public enum ConstantTime {
+    /// Whether `a` and `b` hold the same bytes; the length is not secret.
     public static func equal(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
         guard a.count == b.count else { return false }
         var diff: UInt8 = 0

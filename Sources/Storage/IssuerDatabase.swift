@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import OneCardCrypto
 public import OneCardCore
 public import UploadBatch
 
@@ -120,7 +121,7 @@ public final class IssuerDatabase: Sendable {
             let record = BatchRecord(
                 kind: kind, transactionType: 0, serial: serial, cardType: type, counter: 0, amountFen: amountFen,
                 balanceBeforeFen: amountFen, balanceAfterFen: 0, terminal: self.journal.terminal,
-                sequence: try SQLiteJournal.bump(db, "terminal_sequence", path: self.path), dateTimeBCD: packedBCD(at), tac: 0,
+                sequence: try SQLiteJournal.bump(db, "terminal_sequence", path: self.path), dateTimeBCD: TripleDESPurse.packedDateTime(at), tac: 0,
                 relatedSerial: related, depositFen: depositFen)
             try self.applyCounterRecord(db, record)
             try SQLiteJournal.insert(db, record, path: self.path)
@@ -173,11 +174,4 @@ extension IssuerDatabase {
             serial: serial, cardType: cardType, status: s, depositFen: d, issuedBCD: UInt64(bitPattern: issued),
             replacedBy: replacedBy.map { CardSerial(rawValue: UInt64(bitPattern: $0)) })
     }
-
-    private static func bcd(_ at: BCDDateTime) -> Int64 { Int64(bitPattern: packedBCD(at)) }
-}
-
-/// 7 BCD bytes of a date-time in the low 56 bits, as upload records carry them.
-func packedBCD(_ at: BCDDateTime) -> UInt64 {
-    at.bcd.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
 }

@@ -10,14 +10,20 @@ enum ReaderAccess {
 
     /// Waits (bounded) for a card in `reader` and connects to it.
     static func card(in reader: String, context: PCSCContext, wait: Duration = presentWaitDefault) throws -> PCSCCard {
-        let present: Result<ReaderState, PCSCError> = Result { () throws(PCSCError) in
-            try context.waitForCard(in: reader, present: true, timeout: wait)
-        }
-        if case .failure(let e) = present {
-            if e.status == .timeout { throw CLIError("no card in \(reader) after \(wait): present a card") }
-            throw e
+        guard try cardPresent(in: reader, context: context, wait: wait) else {
+            throw CLIError("no card in \(reader) after \(wait): present a card")
         }
         return try context.connect(reader: reader)
+    }
+
+    /// Waits up to `wait` for a card in `reader`: `false` when none came, other PC/SC errors thrown.
+    static func cardPresent(in reader: String, context: PCSCContext, wait: Duration) throws -> Bool {
+        let present = Result { () throws(PCSCError) in try context.waitForCard(in: reader, present: true, timeout: wait) }
+        if case .failure(let e) = present {
+            if e.status == .timeout { return false }
+            throw e
+        }
+        return true
     }
 }
 

@@ -69,9 +69,7 @@ struct TapCommand: ParsableCommand {
     /// Waits for a card and taps it; `nil` when no card came (keep waiting).
     private func tapOnce(_ terminal: TapTerminal, _ context: PCSCContext) throws -> TapResult? {
         let wait: Duration = once ? .seconds(waitSeconds) : .seconds(1)
-        let present = Result { () throws(PCSCError) in try context.waitForCard(in: reader, present: true, timeout: wait) }
-        if case .failure(let e) = present {
-            guard e.status == .timeout else { throw e }
+        guard try ReaderAccess.cardPresent(in: reader, context: context, wait: wait) else {
             if once { throw CLIError("no card presented to \(reader) within \(waitSeconds) s") }
             return nil
         }

@@ -9,10 +9,7 @@ extension HardwareSuite {
     /// The `onecard` binary as an operator runs it, against the real pcscd.
     @Suite("The onecard CLI through pcscd")
     struct CLITests {
-        static var binary: String {
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent(".build/debug/onecard").path
-        }
+        static let binary = TestPaths.onecard
 
         @Test("`readers --watch` shows an emulated card coming and going, and `balance` reads it through pcscd")
         func watchAndBalance() throws {

@@ -17,8 +17,7 @@ extension HardwareSuite {
         @Test("after every SIGKILL the card file is whole and holds the last acknowledged purchase, or one more whose answer was lost")
         func killLoop() throws {
             let pcsc = try requirePCSCD()
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let binary = root.appendingPathComponent(".build/debug/onecard").path
+            let binary = TestPaths.onecard
             try #require(FileManager.default.isExecutableFile(atPath: binary), "\(binary) is missing: run `swift build`")
             let dir = NSTemporaryDirectory() + "onecard-cardkill-" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

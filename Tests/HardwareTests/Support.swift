@@ -1,4 +1,5 @@
 import Foundation
+import OneCardTestSupport
 import OneCardCore
 import OneCardPCSC
 import Testing
@@ -38,8 +39,7 @@ func requirePCSCD() throws -> PCSCContext {
 /// signals, and a pcscd inheriting a blocked SIGTERM ignores pcscd-stop.sh until SIGKILL.
 @discardableResult
 func runScript(_ name: String) throws -> Int32 {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let path = root.appendingPathComponent("Hardware/scripts/\(name)").path
+    let path = TestPaths.root.appendingPathComponent("Hardware/scripts/\(name)").path
     var pid: pid_t = 0
     let argv: [UnsafeMutablePointer<CChar>?] = [strdup(path), nil]
     defer { argv.forEach { free($0) } }

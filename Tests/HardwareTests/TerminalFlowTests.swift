@@ -13,8 +13,7 @@ import VirtualReader
 
 /// Fixed, non-production keys for the flow tests.
 private let keyset = TestKeysets.standard
-private let city = try! City.load(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("config/city-xian.json").path)
+private let city = try! City.load(path: TestPaths.city)
 private let counterID = TerminalID(hex: "710001000001")!
 
 private func newCard(_ serial: UInt64) -> EPurseCard {

@@ -71,12 +71,11 @@ struct HandDay {
         return store
     }
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let cityPath = root.appendingPathComponent("config/city-xian.json").path
+    static let cityPath = TestPaths.city
 }
 
 /// The built `onecard` binary (package root → `.build/debug`).
-let onecardPath = HandDay.root.appendingPathComponent(".build/debug/onecard").path
+let onecardPath = TestPaths.onecard
 
 /// What a run of the binary printed and returned.
 struct CLIRun {

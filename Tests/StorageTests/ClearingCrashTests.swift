@@ -1,5 +1,6 @@
 import Clearing
 import Foundation
+import OneCardTestSupport
 import OneCardCore
 import Storage
 import UploadBatch
@@ -12,7 +13,7 @@ struct ClearingCrashTests {
 
     @Test("a generated day ingested through repeated SIGKILLs ends with exactly the ground truth, and the ledger holds after every kill")
     func killLoop() throws {
-        let binary = onecardBinary()
+        let binary = TestPaths.onecard
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             Issue.record("\(binary) is missing: run `swift build` (the crash test runs the real onecard binary)")
             return
@@ -21,12 +22,12 @@ struct ClearingCrashTests {
             let keys = dir + "/keys.json"
             _ = try run(binary, ["keys", "new", "--out", keys])
             _ = try run(binary, [
-                "loadgen", "--city", cityPath, "--keys", keys, "--cards", "1000", "--taps", "12000", "--seed", "11",
+                "loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "1000", "--taps", "12000", "--seed", "11",
                 "--out", dir + "/day", "--duplicates", "0.01", "--forged-tac", "0.01", "--grey", "0.01", "--hotlisted", "0.02",
                 "--batch-records-max", "700",
             ])
             let db = dir + "/clearing.sqlite"
-            _ = try run(binary, ["clearing", "hotlist", "import", "--db", db, "--city", cityPath, "--file", dir + "/day/hotlist.json"])
+            _ = try run(binary, ["clearing", "hotlist", "import", "--db", db, "--city", TestPaths.city, "--file", dir + "/day/hotlist.json"])
             let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
             let ingest = ["clearing", "ingest", "--db", db, "--keys", keys, "--received-at", "2026-03-02T23:59:59",
                           "--records-per-commit", "1500", "--json"] + files
@@ -54,11 +55,6 @@ struct ClearingCrashTests {
         var accepted: Int
         var acceptedAmountFen: Int64
         var refused: [String: Int]
-    }
-
-    private var cityPath: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("config/city-xian.json").path
     }
 
     private func audit(_ db: String) throws -> (holds: Bool, violations: [String], batches: Int) {

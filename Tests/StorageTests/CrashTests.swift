@@ -1,14 +1,9 @@
 import Foundation
+import OneCardTestSupport
 import OneCardCore
 import Storage
 import Testing
 import UploadBatch
-
-/// The built `onecard` binary, found from this file's path (package root → `.build/debug`).
-func onecardBinary(filePath: String = #filePath) -> String {
-    let root = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return root.appendingPathComponent(".build/debug/onecard").path
-}
 
 @Suite("a SIGKILL never loses an acknowledged record, duplicates a sequence or leaves half a record")
 struct CrashTests {
@@ -20,7 +15,7 @@ struct CrashTests {
 
     @Test("20 random SIGKILLs of a process journaling purchases: every acknowledged sequence is there, once, whole")
     func killLoop() throws {
-        let binary = onecardBinary()
+        let binary = TestPaths.onecard
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             Issue.record("\(binary) is missing: run `swift build` (the crash test runs the real onecard binary)")
             return

@@ -7,8 +7,7 @@ import UploadBatch
 
 /// A tiny scripted city day with real TACs, built record by record as cards would.
 public struct Day {
-    public static let city = try! City.load(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("config/city-xian.json").path)
+    public static let city = try! City.load(path: TestPaths.city)
     public static let tacMaster = try! TripleDESKey(hex: "33333333333333334444444444444444")
     public static let counter = TerminalID(hex: "710001000001")!   // issuer service counter, operator 1
     public static let bus = TerminalID(hex: "710002000501")!       // bus, operator 2
@@ -83,9 +82,13 @@ public struct Day {
 public let cardA = CardSerial(hex: "2000000000000001")!
 public let cardB = CardSerial(hex: "2000000000000002")!
 
-/// Paths of the repository's fixtures.
-public enum HandDayPaths {
-    /// The city file the scripted days use.
-    public static let city = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("config/city-xian.json").path
+/// Paths every test target finds the same way: from this file's place in the repository.
+public enum TestPaths {
+    /// The package root (this file is `Tests/Support/Day.swift`).
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    /// The example city file.
+    public static let city = root.appendingPathComponent("config/city-xian.json").path
+    /// The debug build of the `onecard` binary, which the crash and CLI tests run.
+    public static let onecard = root.appendingPathComponent(".build/debug/onecard").path
 }

@@ -2,6 +2,7 @@ import City
 import EPurse
 import OneCardCore
 import OneCardCrypto
+import OneCardTestSupport
 import Terminal
 import Testing
 import UploadBatch
@@ -9,8 +10,7 @@ import UploadBatch
 /// The example city and cards for tap tests.
 enum Tap {
     static let city: City = {
-        let root = URLPath.repositoryRoot(#filePath)
-        do { return try City.load(path: root + "/config/city-xian.json") } catch { fatalError("example city: \(error)") }
+        do { return try City.load(path: TestPaths.city) } catch { fatalError("example city: \(error)") }
     }()
     static let keyset = Fixture.keyset
     static let serial = CardSerial(hex: "7100000000001001")!
@@ -40,15 +40,6 @@ enum Tap {
         return r.tac == TripleDESPurse.purchaseTAC(
             tacKey: key, amountFen: r.amountFen, typeByte: r.transactionType, terminal: r.terminal.rawValue,
             terminalSequence: r.sequence, dateTimeBCD: r.dateTimeBCD)
-    }
-}
-
-enum URLPath {
-    /// The package root from a test file's `#filePath` (…/Tests/TerminalTests/X.swift).
-    static func repositoryRoot(_ file: String) -> String {
-        var parts = file.split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)
-        return parts.joined(separator: "/")
     }
 }
 
