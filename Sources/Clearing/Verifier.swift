@@ -102,16 +102,9 @@ public struct RecordVerifier: Sendable {
 
     @inline(__always)
     private func loadTAC(_ r: BatchRecord, _ key: DESKey) -> UInt32 {
-        // newBalance(4) counter(2) amount(4) type(1) terminal(6) datetime(7) = 24 bytes, then a
-        // whole padding block.
-        let b0 = UInt64(r.balanceAfterFen) << 32 | UInt64(r.counter) << 16 | UInt64(r.amountFen >> 16)
-        let b1 = UInt64(r.amountFen & 0xFFFF) << 48 | UInt64(r.transactionType) << 40 | (r.terminal.rawValue >> 8)
-        let b2 = (r.terminal.rawValue & 0xFF) << 56 | r.dateTimeBCD
-        var s = key.encrypt(b0)
-        s = key.encrypt(s ^ b1)
-        s = key.encrypt(s ^ b2)
-        s = key.encrypt(s ^ 0x8000_0000_0000_0000)
-        return UInt32(truncatingIfNeeded: s >> 32)
+        TripleDESPurse.loadTAC(
+            tacKey: key, newBalanceFen: r.balanceAfterFen, onlineCounter: r.counter, amountFen: r.amountFen,
+            typeByte: r.transactionType, terminal: r.terminal.rawValue, dateTimeBCD: r.dateTimeBCD)
     }
 }
 

@@ -118,7 +118,7 @@ extension BatchWriter {
         if kind != .grey {
             let key = DESKey(rawValue: e.tacKey)
             tac = isLoad
-                ? LoadTAC.compute(tacKey: key, newBalanceFen: after, onlineCounter: e.counter, amountFen: e.amountFen,
+                ? TripleDESPurse.loadTAC(tacKey: key, newBalanceFen: after, onlineCounter: e.counter, amountFen: e.amountFen,
                                   typeByte: type, terminal: terminalRaw, dateTimeBCD: dt)
                 : TripleDESPurse.purchaseTAC(tacKey: key, amountFen: e.amountFen, typeByte: type, terminal: terminalRaw,
                                              terminalSequence: sequence, dateTimeBCD: dt)

@@ -136,6 +136,26 @@ public enum TripleDESPurse: PurseAlgorithm {
         return UInt32(truncatingIfNeeded: s >> 32)
     }
 
+    /// Load TAC from raw fields, allocation-free: the hot path of clearing and the load
+    /// generator. `dateTimeBCD` holds the 7 BCD bytes in its low 56 bits; `onlineCounter` is
+    /// the counter before the load. Same value as ``loadTAC(tacKey:newBalanceFen:onlineCounter:amountFen:type:terminal:at:)``.
+    @inline(__always)
+    public static func loadTAC(
+        tacKey: DESKey, newBalanceFen: UInt32, onlineCounter: UInt16, amountFen: UInt32, typeByte: UInt8, terminal: UInt64,
+        dateTimeBCD: UInt64
+    ) -> UInt32 {
+        // newBalance(4) counter(2) amount(4) type(1) terminal(6) date-time(7) = 24 bytes, then a
+        // whole padding block.
+        let b0 = UInt64(newBalanceFen) << 32 | UInt64(onlineCounter) << 16 | UInt64(amountFen >> 16)
+        let b1 = UInt64(amountFen & 0xFFFF) << 48 | UInt64(typeByte) << 40 | (terminal >> 8)
+        let b2 = (terminal & 0xFF) << 56 | (dateTimeBCD & 0xFF_FFFF_FFFF_FFFF)
+        var s = tacKey.encrypt(b0)
+        s = tacKey.encrypt(s ^ b1)
+        s = tacKey.encrypt(s ^ b2)
+        s = tacKey.encrypt(s ^ 0x8000_0000_0000_0000)
+        return UInt32(truncatingIfNeeded: s >> 32)
+    }
+
     /// The 7 BCD bytes of a date-time in the low 56 bits of an integer.
     public static func packedDateTime(_ at: BCDDateTime) -> UInt64 {
         var v: UInt64 = 0

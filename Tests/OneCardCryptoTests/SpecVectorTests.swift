@@ -86,6 +86,11 @@ struct RealCardLoadVectors {
             tacKey: tk, newBalanceFen: 0x1C37, onlineCounter: PurseCounter(rawValue: 0), amountFen: 0x1C37,
             type: .epLoad, terminal: terminal2, at: try dt("20140825", "103100"))
         #expect(tac == 0xED0F_8755)
+        // The allocation-free register path clearing and the load generator use gives the same.
+        let fast = TripleDESPurse.loadTAC(
+            tacKey: tk, newBalanceFen: 0x1C37, onlineCounter: 0, amountFen: 0x1C37, typeByte: 0x02,
+            terminal: terminal2.rawValue, dateTimeBCD: TripleDESPurse.packedDateTime(try dt("20140825", "103100")))
+        #expect(fast == 0xED0F_8755)
         // The same TAC through the generic MAC over the spec's literal TAC input.
         let input = try #require(Hex.decode("00001C37 0000 00001C37 02 000001000050 20140825 103100"))
         #expect(ISO9797MAC.algorithm1(key: tk, data: input) == 0xED0F_8755)
