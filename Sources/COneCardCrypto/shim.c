@@ -45,3 +45,10 @@ int onecard_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data,
     if (HMAC(EVP_sha256(), key, (int)key_len, data_len ? data : &empty, data_len, out, &out_len) == NULL) return 0;
     return out_len == 32;
 }
+
+int onecard_sha256(const uint8_t *data, size_t data_len, uint8_t out[32]) {
+    unsigned int out_len = 0;
+    static const uint8_t empty = 0;
+    if (EVP_Digest(data_len ? data : &empty, data_len, out, &out_len, EVP_sha256(), NULL) != 1) return 0;
+    return out_len == 32;
+}

@@ -9,20 +9,69 @@ public struct IncomingBatch: Sendable {
     public var file: String
     /// The verified, decoded batch.
     public var batch: BatchFile
+    /// When the clearing centre received it: seconds since 1970, local time, by the centre's
+    /// clock. The upload window is counted from here, never from the terminal's header time.
+    public var received: UInt32
+    /// The SHA-256 of the file's bytes: the same (terminal, batch sequence) with another digest
+    /// is a conflict, with the same digest a replay.
+    public var digest: [UInt8]
 
-    /// Pairs a file name and its batch.
-    public init(file: String, batch: BatchFile) {
+    /// Pairs a file name, its batch, its receipt time and the digest of its bytes.
+    public init(file: String, batch: BatchFile, received: UInt32, digest: [UInt8]) {
         self.file = file
         self.batch = batch
+        self.received = received
+        self.digest = digest
     }
+
+    /// A batch built in memory (tests, the simulator): its digest is that of its encoding
+    /// under an empty key, which changes with any byte of its header or records.
+    public init(file: String, batch: BatchFile, received: UInt32) {
+        self.init(file: file, batch: batch, received: received, digest: SHA256Digest.hash(batch.encode(key: [])))
+    }
+}
+
+/// What became of one input batch in a run.
+public enum BatchStatus: Hashable, Sendable {
+    /// Verified and posted now.
+    case fresh
+    /// Ingested before with the same bytes: its original outcome is reported, nothing applied.
+    case replayed
+    /// Refused whole, nothing applied: the reason names the file.
+    case refused(String)
+    /// Its (terminal, batch sequence) was ingested before with other bytes: refused whole and
+    /// recorded for an officer (``BatchConflict``); never counted as a replay.
+    case conflict(String)
+}
+
+/// A batch that claimed the (terminal, batch sequence) of another one with different bytes.
+public struct BatchConflict: Hashable, Sendable, Codable {
+    /// The terminal (12 hex).
+    public var terminal: String
+    /// The batch sequence.
+    public var sequence: UInt32
+    /// The file it came from.
+    public var file: String
+    /// Its SHA-256, hex.
+    public var digest: String
+    /// The SHA-256 of the batch ingested under that key, hex, if known.
+    public var ingestedDigest: String?
+    /// When the centre received it (seconds since 1970, local time).
+    public var received: UInt32
+    /// Records it held.
+    public var records: Int
 }
 
 /// What one ingest run did: per-batch outcomes and everything to persist.
 public struct RunResult: Sendable {
     /// One outcome per input batch, in input order.
     public var outcomes: [BatchOutcome] = []
-    /// For each input batch, whether it had been ingested before (nothing applied now).
-    public var replayed: [Bool] = []
+    /// What became of each input batch, in input order.
+    public var status: [BatchStatus] = []
+    /// Batches that came again with other bytes, for the officer's conflict list.
+    public var conflicts: [BatchConflict] = []
+    /// Terminals whose accepted fare identities changed (to persist).
+    public var touchedTerminals: Set<UInt64> = []
     /// The keys of the batches applied now.
     public var applied: [BatchKey] = []
     /// New transfers, in posting order.
@@ -37,8 +86,25 @@ public struct RunResult: Sendable {
     /// Cards whose shadow changed.
     public var touchedCards: Set<UInt64> = []
 
-    /// The totals over all input batches, in the shape of `clearing ingest --json`.
-    public var summary: IngestSummary { IngestSummary(outcomes, exceptions: exceptions.count) }
+    /// For each input batch, whether it had been ingested before with the same bytes (nothing
+    /// applied now).
+    public var replayed: [Bool] { status.map { $0 == .replayed } }
+
+    /// The batches refused whole (conflicts included): input index and reason.
+    public var refusedWhole: [(index: Int, reason: String)] {
+        status.enumerated().compactMap { i, s in
+            switch s {
+            case .refused(let why), .conflict(let why): (i, why)
+            case .fresh, .replayed: nil
+            }
+        }
+    }
+
+    /// The totals over the input batches that were posted or replayed, in the shape of
+    /// `clearing ingest --json` (batches refused whole are listed apart).
+    public var summary: IngestSummary {
+        IngestSummary(zip(outcomes, status).compactMap { o, s in s == .fresh || s == .replayed ? o : nil }, exceptions: exceptions.count)
+    }
 }
 
 /// The `clearing ingest --json` document.
@@ -99,6 +165,13 @@ public final class ClearingEngine {
         self.terminals = t
     }
 
+    /// The store's write generation the state was loaded at (``ClearingState/generation``);
+    /// storage moves it on when it commits the engine's run.
+    public var generation: Int64 {
+        get { state.generation }
+        set { state.generation = newValue }
+    }
+
     /// Puts a card on the hotlist from `seconds` (since 1970, local time): its transactions
     /// from then on are refused `07`.
     public func hotlist(_ serial: CardSerial, from seconds: UInt32) { state.hotlist[serial.rawValue] = seconds }
@@ -106,34 +179,75 @@ public final class ClearingEngine {
     /// Takes a card off the hotlist.
     public func unhotlist(_ serial: CardSerial) { state.hotlist[serial.rawValue] = nil }
 
-    /// Ingests batches: replays return their stored outcome and apply nothing; new batches are
-    /// verified and posted.
+    /// Ingests batches: replays return their stored outcome and apply nothing; a batch whose
+    /// key was taken by other bytes, or whose header time is invalid or ahead of the centre's
+    /// clock, is refused whole; new batches are verified and posted.
     public func run(_ input: [IncomingBatch]) -> RunResult {
         var result = RunResult()
         var fresh: [Int] = []
-        var seen = Set<BatchKey>()
+        var seen: [BatchKey: Int] = [:]
         for (i, b) in input.enumerated() {
-            let key = BatchKey(terminal: b.batch.header.terminal.rawValue, sequence: b.batch.header.sequence)
+            let header = b.batch.header
+            let key = BatchKey(terminal: header.terminal.rawValue, sequence: header.sequence)
+            var outcome = BatchOutcome(terminal: header.terminal.description, sequence: key.sequence, records: b.batch.records.count)
+            let status: BatchStatus
             if let earlier = state.batches[key] {
-                result.outcomes.append(earlier)
-                result.replayed.append(true)
-            } else if seen.contains(key) {
-                result.outcomes.append(BatchOutcome(terminal: b.batch.header.terminal.description, sequence: key.sequence, records: 0))
-                result.replayed.append(true)
+                let digest = state.batchDigests[key]
+                if digest == nil || digest == b.digest {
+                    outcome = earlier
+                    status = .replayed
+                } else {
+                    status = conflict(b, key, ingested: digest, &result)
+                }
+            } else if let first = seen[key] {
+                status = input[first].digest == b.digest ? .replayed : conflict(b, key, ingested: input[first].digest, &result)
+            } else if let why = headerProblem(b) {
+                status = .refused(why)
             } else {
-                seen.insert(key)
+                seen[key] = i
                 fresh.append(i)
-                result.outcomes.append(BatchOutcome(terminal: b.batch.header.terminal.description, sequence: key.sequence, records: b.batch.records.count))
-                result.replayed.append(false)
                 result.applied.append(key)
+                status = .fresh
             }
+            result.outcomes.append(outcome)
+            result.status.append(status)
         }
         var posting = Posting(engine: self, input: input, result: result)
         posting.run(fresh)
         result = posting.result
-        for (i, key) in zip(fresh, result.applied) { state.batches[key] = result.outcomes[i] }
+        for (i, key) in zip(fresh, result.applied) {
+            state.batches[key] = result.outcomes[i]
+            state.batchDigests[key] = input[i].digest
+        }
+        // A replay of a batch first seen in this run reports that batch's outcome.
+        for (i, b) in input.enumerated() where result.status[i] == .replayed {
+            let key = BatchKey(terminal: b.batch.header.terminal.rawValue, sequence: b.batch.header.sequence)
+            if let first = seen[key], first != i { result.outcomes[i] = result.outcomes[first] }
+        }
         openGapExceptions(&result)
+        result.touchedTerminals.formUnion(state.fares.prune(before: state.newestDay - config.fareRetentionDays))
         return result
+    }
+
+    /// Why a fresh batch's header cannot be believed, if it cannot: its time is the terminal's
+    /// claim, checked against the centre's clock.
+    private func headerProblem(_ b: IncomingBatch) -> String? {
+        let created = ClearingTime.seconds(bcd: b.batch.header.createdBCD)
+        guard created != 0 else {
+            return "\(b.file): header time \(String(b.batch.header.createdBCD, radix: 16)) is not a valid date-time"
+        }
+        guard UInt64(created) <= UInt64(b.received) + UInt64(config.headerSkewSecondsMax) else {
+            return "\(b.file): header time \(ClearingTime.dateTime(created)) is ahead of the clearing centre's clock (\(ClearingTime.dateTime(b.received)))"
+        }
+        return nil
+    }
+
+    private func conflict(_ b: IncomingBatch, _ key: BatchKey, ingested: [UInt8]?, _ result: inout RunResult) -> BatchStatus {
+        let c = BatchConflict(
+            terminal: b.batch.header.terminal.description, sequence: key.sequence, file: b.file, digest: b.digest.hex,
+            ingestedDigest: ingested?.hex, received: b.received, records: b.batch.records.count)
+        result.conflicts.append(c)
+        return .conflict("\(b.file): batch \(c.terminal)/\(c.sequence) was already ingested with other bytes (SHA-256 \(c.ingestedDigest.map { String($0.prefix(16)) } ?? "unknown"), this file \(c.digest.prefix(16))): a conflict, kept for an officer (onecard clearing conflicts)")
     }
 
     private func openGapExceptions(_ result: inout RunResult) {

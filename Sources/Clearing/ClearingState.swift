@@ -141,12 +141,21 @@ public struct Refusal: Hashable, Sendable {
     public var code: RefusalCode
     /// The record itself.
     public var record: BatchRecord
+    /// The field the refusal is about (``RecordField/none`` when the code says it all).
+    public var field: RecordField
 
     /// Describes a refusal.
-    public init(ref: RecordRef, code: RefusalCode, record: BatchRecord) {
+    public init(ref: RecordRef, code: RefusalCode, record: BatchRecord, field: RecordField = .none) {
         self.ref = ref
         self.code = code
         self.record = record
+        self.field = field
+    }
+
+    /// The code's words with the field, if one is named: `illegal data: counter`.
+    public var reason: String {
+        let words = code.description.dropFirst(3)
+        return field == .none ? String(words) : "\(words): \(field)"
     }
 }
 
@@ -159,13 +168,23 @@ public struct ClearingState: Sendable {
     public var gaps: [UInt64: [CounterGap]] = [:]
     /// Ingested batches: (terminal, sequence) → outcome.
     public var batches: [BatchKey: BatchOutcome] = [:]
+    /// The SHA-256 of each ingested batch's file, where known (batches ingested before the
+    /// digest was kept have none): the same key with other bytes is a conflict.
+    public var batchDigests: [BatchKey: [UInt8]] = [:]
+    /// The accepted fares by identity (terminal, terminal sequence).
+    public var fares = FareIdentities()
     /// Hotlisted cards: serial → seconds since 1970 of the hotlist entry.
     public var hotlist: [UInt64: UInt32] = [:]
     /// The net (credits − debits) of every account but the purses, whose nets are their
     /// shadows' balances. All nets together sum to zero (``netFen(_:)``).
     public var accountNetFen: [AccountID: Int64] = [:]
-    /// The newest upload day seen (days since 1970): the reference for the gap window.
+    /// The newest day (since 1970) the centre received batches on: the reference for the gap
+    /// window and the fare retention.
     public var newestDay: Int = 0
+    /// The store's write generation this state was loaded at: a commit from a state loaded
+    /// before another writer's commit (another ingest, an officer's decision) is refused, so
+    /// two writers can never post from the same state.
+    public var generation: Int64 = 0
 
     /// An empty state.
     public init() {}

@@ -9,7 +9,7 @@ public enum Packing {
     public static let transferBytes = 64
     /// Bytes per packed shadow.
     public static let shadowBytes = 48
-    /// Bytes per packed refusal: reference, code, the record itself.
+    /// Bytes per packed refusal: reference, code, the record itself, the field named.
     public static let refusalBytes = 144
 
     /// Appends a refusal.
@@ -19,7 +19,7 @@ public enum Packing {
         out.appendBigEndian(f.ref.index)
         out.append(UInt8(f.code.rawValue) ?? 0)
         f.record.encode(into: &out)
-        out.append(0)
+        out.append(f.field.rawValue)
     }
 
     /// Decodes a page of refusals; `nil` if any row is corrupt.
@@ -30,10 +30,11 @@ public enum Packing {
         while o < page.count {
             guard let t = TerminalID(rawValue: page.bigEndianInteger(at: o, count: 6) ?? .max),
                   let code = RefusalCode(rawValue: String(format2: page[o + 14])),
-                  let record = page.withUnsafeBytes({ BatchRecord.decode(UnsafeRawBufferPointer(rebasing: $0[(o + 15)..<(o + 143)])) })
+                  let record = page.withUnsafeBytes({ BatchRecord.decode(UnsafeRawBufferPointer(rebasing: $0[(o + 15)..<(o + 143)])) }),
+                  let field = RecordField(rawValue: page[o + 143])
             else { return nil }
             let ref = RecordRef(terminal: t, batch: UInt32(page.bigEndianInteger(at: o + 6, count: 4) ?? 0), index: UInt32(page.bigEndianInteger(at: o + 10, count: 4) ?? 0))
-            out.append(Refusal(ref: ref, code: code, record: record))
+            out.append(Refusal(ref: ref, code: code, record: record, field: field))
             o += refusalBytes
         }
         return out

@@ -23,7 +23,8 @@ struct Posting {
         var terminal: TerminalID
         var sequence: UInt32
         var operatorID: UInt16
-        var uploadDay: Int
+        /// The day the centre received the batch (days since 1970).
+        var receivedDay: Int
         var terminalKnown: Bool
         var kind: OperatorKind?
     }
@@ -92,14 +93,14 @@ struct Posting {
         foldNets()
     }
 
-    private mutating func postItem(_ item: Item, code raw: UInt8, _ shadow: inout CardShadow) {
+    private mutating func postItem(_ item: Item, code raw: UInt16, _ shadow: inout CardShadow) {
         let k = item.ordinal
         let b = batches[Int(recordBatch[k])]
         let r = records[k]
         let ref = RecordRef(terminal: b.terminal, batch: b.sequence, index: recordIndex[k])
-        let code = raw == 0 ? post(r, &shadow, seconds: item.seconds, ref: ref, batch: b.input) : RefusalCode.allCases[Int(raw) - 1]
-        tally(b.input, r, code, ref)
-        if let code { result.refusals.append(Refusal(ref: ref, code: code, record: r)) }
+        let verdict = raw == 0 ? post(r, &shadow, seconds: item.seconds, ref: ref, batch: b.input) : Verdict(packed: raw)
+        tally(b.input, r, verdict?.code, ref)
+        if let verdict { result.refusals.append(Refusal(ref: ref, code: verdict.code, record: r, field: verdict.field)) }
     }
 
     /// Gathers the records, their batches and indexes into the order of `items`, straight from
@@ -131,20 +132,20 @@ struct Posting {
         starts = [0]
         for b in fresh {
             let header = input[b].batch.header
-            let day = ClearingTime.day(ClearingTime.seconds(bcd: header.createdBCD))
+            let day = ClearingTime.day(input[b].received)
             engine.state.newestDay = max(engine.state.newestDay, day)
             let t = engine.terminals[header.terminal.rawValue]
             batches.append(BatchInfo(
-                input: b, terminal: header.terminal, sequence: header.sequence, operatorID: header.operatorID, uploadDay: day,
+                input: b, terminal: header.terminal, sequence: header.sequence, operatorID: header.operatorID, receivedDay: day,
                 terminalKnown: t?.operatorID == header.operatorID, kind: t?.kind))
             starts.append(starts[starts.count - 1] + input[b].batch.records.count)
         }
     }
 
     /// The stateless checks of every item on both cores, one TAC key derivation per card:
-    /// 0 = passed, else 1 + the index of the ``RefusalCode``.
-    func verify(_ items: [Item]) -> [UInt8] {
-        var codes = [UInt8](repeating: 0, count: items.count)
+    /// 0 = passed, else the packed ``Verdict``.
+    func verify(_ items: [Item]) -> [UInt16] {
+        var codes = [UInt16](repeating: 0, count: items.count)
         // Split at a card boundary so that each card's key is derived on one core only.
         var split = items.count / 2
         while split > 0, split < items.count, items[split].serial == items[split - 1].serial { split += 1 }
@@ -159,7 +160,7 @@ struct Posting {
         return codes
     }
 
-    private func verify(_ items: [Item], _ range: Range<Int>, into codes: UnsafeMutableBufferPointer<UInt8>) {
+    private func verify(_ items: [Item], _ range: Range<Int>, into codes: UnsafeMutableBufferPointer<UInt16>) {
         var keySerial: UInt64? = nil
         var key = DESKey(rawValue: 0)
         let master = engine.config.tacMaster
@@ -175,24 +176,11 @@ struct Posting {
                     keySerial = item.serial
                 }
                 let r = records[k]
-                let code = verifier.check(
-                    r, seconds: item.seconds, uploadDay: b.uploadDay, terminalOK: b.terminalKnown && r.terminal == b.terminal,
+                let verdict = verifier.check(
+                    r, seconds: item.seconds, receivedDay: b.receivedDay, terminalOK: b.terminalKnown && r.terminal == b.terminal,
                     operatorKind: b.kind, tacKey: key, hotlistedAt: hotlist.isEmpty ? nil : hotlist[item.serial])
-                codes[n] = code.map(Self.codeByte) ?? 0
+                codes[n] = verdict?.packed ?? 0
             }
-        }
-    }
-
-    /// 1 + the index of a refusal code (0 means accepted).
-    static func codeByte(_ c: RefusalCode) -> UInt8 {
-        switch c {
-        case .tacError: 1
-        case .illegalData: 2
-        case .duplicate: 3
-        case .grey: 4
-        case .expired: 5
-        case .unknownTerminal: 6
-        case .hotlisted: 7
         }
     }
 
@@ -208,32 +196,63 @@ struct Posting {
 
     // MARK: Posting
 
-    /// Posts one verified record; returns `.duplicate` if the ledger already has it.
-    mutating func post(_ r: BatchRecord, _ shadow: inout CardShadow, seconds: UInt32, ref: RecordRef, batch: Int) -> RefusalCode? {
+    /// Posts one verified record, or refuses it against the ledger: a duplicate (`03`), or a
+    /// counter record whose amount the card's ledger does not bear out (`02`). Every check
+    /// comes before the first change, so a refused record changes nothing.
+    mutating func post(_ r: BatchRecord, _ shadow: inout CardShadow, seconds: UInt32, ref: RecordRef, batch: Int) -> Verdict? {
         current = batch
         switch r.kind {
-        case .purchase, .load:
-            let offline = r.kind == .purchase
-            guard advanceCounter(&shadow, r, offline: offline, seconds: seconds) else { return .duplicate }
+        case .purchase:
+            // The fare's identity is what its TAC signs; the counter is the terminal's word.
+            guard !engine.state.fares.contains(terminal: r.terminal.rawValue, sequence: r.sequence) else { return Verdict(.duplicate, .sequence) }
+            guard shadow.balanceFen >= r.amountFen || UInt64(shadow.arrearsFen) + UInt64(r.amountFen) <= UInt64(UInt32.max) else {
+                return Verdict(.illegalData, .amount)
+            }
+            guard advanceCounter(&shadow, r, offline: true, seconds: seconds) else { return Verdict(.duplicate, .counter) }
+            engine.state.fares.insert(terminal: r.terminal.rawValue, sequence: r.sequence, day: ClearingTime.day(seconds))
+            result.touchedTerminals.insert(r.terminal.rawValue)
             checkChain(&shadow, r, seconds: seconds, ref: ref)
-            if offline { postPurchase(&shadow, r, ref) } else { postLoad(&shadow, r, ref) }
+            postPurchase(&shadow, r, ref)
+        case .load:
+            guard UInt64(shadow.balanceFen) + UInt64(r.amountFen) <= UInt64(UInt32.max) else { return Verdict(.illegalData, .amount) }
+            guard advanceCounter(&shadow, r, offline: false, seconds: seconds) else { return Verdict(.duplicate, .counter) }
+            checkChain(&shadow, r, seconds: seconds, ref: ref)
+            postLoad(&shadow, r, ref)
         case .issue:
-            guard shadow.flags & CardShadow.Flags.issued == 0 else { return .duplicate }
+            guard shadow.flags & CardShadow.Flags.issued == 0 else { return Verdict(.duplicate, .serial) }
             shadow.flags |= CardShadow.Flags.issued
             transfer(r, leg: 0, from: .agentCash(r.terminal), to: .deposits, Int64(r.depositFen), .deposit, ref)
         case .refund:
-            guard shadow.flags & CardShadow.Flags.refunded == 0 else { return .duplicate }
+            if let refused = checkPayOut(r, shadow) { return refused }
             shadow.flags |= CardShadow.Flags.refunded
             payOut(&shadow, r, amountFen: r.amountFen, to: .agentCash(r.terminal), reason: .refundBalance, ref)
             transfer(r, leg: 1, from: .deposits, to: .agentCash(r.terminal), Int64(r.depositFen), .refundDeposit, ref)
         case .replacement:
-            guard shadow.flags & CardShadow.Flags.replaced == 0 else { return .duplicate }
+            if let refused = checkPayOut(r, shadow) { return refused }
+            let newCard = engine.state.cards[r.relatedSerial.rawValue] ?? CardShadow()
+            guard UInt64(newCard.balanceFen) + UInt64(r.amountFen) <= UInt64(UInt32.max), newCard.flags & Self.paidOut == 0 else {
+                return Verdict(.illegalData, .relatedSerial)
+            }
             shadow.flags |= CardShadow.Flags.replaced
             payOut(&shadow, r, amountFen: r.amountFen, to: .purse(r.relatedSerial), reason: .replacement, ref)
-            credit(newCard: r.relatedSerial, amountFen: r.amountFen, r, ref)
+            credit(newCard: r.relatedSerial, amountFen: r.amountFen, issued: shadow.flags & CardShadow.Flags.issued != 0, r, ref)
         case .grey:
-            preconditionFailure("grey records are refused by the verifier")
+            // The verifier refuses grey records before posting.
+            return Verdict(.grey)
         }
+        return nil
+    }
+
+    /// A card whose balance was paid out (refunded or replaced) has no purse left to pay.
+    static let paidOut = CardShadow.Flags.refunded | CardShadow.Flags.replaced
+
+    /// What a refund or replacement must prove before it pays the card's balance out: the card
+    /// was issued (refunds), it was not paid out before, and the amount is the card's balance
+    /// in the ledger (the record's own balance fields are the terminal's word).
+    func checkPayOut(_ r: BatchRecord, _ shadow: CardShadow) -> Verdict? {
+        guard shadow.flags & Self.paidOut == 0 else { return Verdict(.duplicate, .serial) }
+        if r.kind == .refund, shadow.flags & CardShadow.Flags.issued == 0 { return Verdict(.illegalData, .serial) }
+        guard r.amountFen == shadow.balanceFen, shadow.arrearsFen == 0 else { return Verdict(.illegalData, .amount) }
         return nil
     }
 
@@ -338,22 +357,18 @@ struct Posting {
         transfer(r, leg: 3, from: .purse(r.serial), to: .suspense, Int64(x), .arrears, ref)
     }
 
-    /// Pays `amountFen` out of the card's purse, from suspense for what the purse lacks.
+    /// Pays `amountFen` out of the card's purse (``checkPayOut(_:_:)`` proved the purse holds it).
     mutating func payOut(_ s: inout CardShadow, _ r: BatchRecord, amountFen: UInt32, to: AccountID, reason: TransferReason, _ ref: RecordRef) {
-        let fromPurse = min(s.balanceFen, amountFen)
-        s.balanceFen -= fromPurse
-        transfer(r, leg: 0, from: .purse(r.serial), to: to, Int64(fromPurse), reason, ref)
-        if fromPurse < amountFen {
-            exception(.balanceMismatch, r, "\(r.kind) of \(Fen.yuan(Int64(amountFen))) yuan but the ledger holds \(Fen.yuan(Int64(fromPurse))) yuan for the card", leg: 1, ref: ref)
-            s.arrearsFen += amountFen - fromPurse
-            transfer(r, leg: 2, from: .suspense, to: to, Int64(amountFen - fromPurse), reason, ref)
-        }
+        s.balanceFen -= amountFen
+        transfer(r, leg: 0, from: .purse(r.serial), to: to, Int64(amountFen), reason, ref)
     }
 
-    /// Credits a replacement's balance to the new card, whose online counter the moving load used.
-    mutating func credit(newCard: CardSerial, amountFen: UInt32, _ r: BatchRecord, _ ref: RecordRef) {
+    /// The new card inherits the old card's issue (its deposit stays with the issuer), so it can
+    /// be refunded in turn.
+    mutating func credit(newCard: CardSerial, amountFen: UInt32, issued: Bool, _ r: BatchRecord, _ ref: RecordRef) {
         var n = engine.state.cards[newCard.rawValue] ?? CardShadow()
         n.balanceFen += amountFen
+        if issued { n.flags |= CardShadow.Flags.issued }
         if amountFen > 0 {
             n.nextOnline = max(n.nextOnline, r.counter &+ 1)
             n.flags |= CardShadow.Flags.seenOnline

@@ -1,5 +1,5 @@
 public import City
-import OneCardCore
+public import OneCardCore
 public import OneCardCrypto
 public import UploadBatch
 
@@ -11,12 +11,64 @@ public struct ClearingConfig: Sendable {
     public var tacMaster: TripleDESKey
     /// A counter gap unfilled for more than this many days opens an exception.
     public var gapWindowDays: Int
+    /// Days after the upload window during which a settled day may still be corrected: fare
+    /// identities are kept for the upload window plus this window (``fareRetentionDays``).
+    public var settlementWindowDays: Int
+    /// How far ahead of the clearing centre's clock a batch header's time may be (terminal
+    /// clocks drift); a header further ahead is refused whole.
+    public var headerSkewSecondsMax: UInt32
 
     /// Groups the settings.
-    public init(city: City, tacMaster: TripleDESKey, gapWindowDays: Int = 2) {
+    public init(city: City, tacMaster: TripleDESKey, gapWindowDays: Int = 2, settlementWindowDays: Int = 7, headerSkewSecondsMax: UInt32 = 300) {
         self.city = city
         self.tacMaster = tacMaster
         self.gapWindowDays = gapWindowDays
+        self.settlementWindowDays = settlementWindowDays
+        self.headerSkewSecondsMax = headerSkewSecondsMax
+    }
+
+    /// How many days a fare's identity is kept after the newest record of its span: the
+    /// upload window plus the settlement window. A replay older than that is refused `05`
+    /// by the upload window anyway, so dropping it loses no protection.
+    public var fareRetentionDays: Int { city.settlement.uploadWindowDays + settlementWindowDays }
+}
+
+/// A refusal: its code and the field it is about.
+public struct Verdict: Hashable, Sendable {
+    /// The refusal code.
+    public var code: RefusalCode
+    /// The field it names (``RecordField/none`` when the code says it all).
+    public var field: RecordField
+
+    /// Names a refusal.
+    public init(_ code: RefusalCode, _ field: RecordField = .none) {
+        self.code = code
+        self.field = field
+    }
+
+    /// Packed into two bytes for the run's verdict table: 0 = passed, else the code's index + 1
+    /// in the low byte and the field in the high byte.
+    var packed: UInt16 { UInt16(code.index + 1) | UInt16(field.rawValue) << 8 }
+
+    /// The verdict of a packed value (`nil` for 0, passed).
+    init?(packed v: UInt16) {
+        guard v & 0xFF != 0 else { return nil }
+        self.init(RefusalCode.allCases[Int(v & 0xFF) - 1], RecordField(rawValue: UInt8(v >> 8)) ?? .none)
+    }
+}
+
+extension RefusalCode {
+    /// The index in ``allCases``.
+    var index: Int {
+        switch self {
+        case .tacError: 0
+        case .illegalData: 1
+        case .duplicate: 2
+        case .grey: 3
+        case .expired: 4
+        case .unknownTerminal: 5
+        case .hotlisted: 6
+        }
     }
 }
 
@@ -24,79 +76,115 @@ public struct ClearingConfig: Sendable {
 /// thread-safe: the ingest pipeline runs it on both cores ahead of posting.
 ///
 /// The order of checks decides the code of a record with several faults: grey (04), terminal
-/// (06), illegal data (02), expired (05), TAC (01), hotlist (07). Duplicates (03) are found
-/// later, against the ledger.
+/// (06), illegal data (02), expired (05), TAC (01), hotlist (07). Duplicates (03) and the
+/// checks against a card's ledger (refund and replacement amounts) come later, at posting.
+///
+/// Every field is checked before it takes part in arithmetic: no value in a record can trap
+/// the process (the fuzz target, docs/performance.md "Fuzzing").
 public struct RecordVerifier: Sendable {
     let cardMaxFen: UInt32
+    let depositFen: UInt32
     let uploadWindowDays: Int
     let tacMaster: TripleDESKey
 
     /// Builds a verifier for a city and TAC master key.
     public init(city: City, tacMaster: TripleDESKey) {
         cardMaxFen = UInt32(clamping: city.card.balanceFenMax)
+        depositFen = UInt32(clamping: city.card.depositFen)
         uploadWindowDays = city.settlement.uploadWindowDays
         self.tacMaster = tacMaster
     }
 
-    /// The refusal code for `r`, or `nil` if it passes every stateless check.
+    /// The refusal of `r`, or `nil` if it passes every stateless check.
     ///
     /// - Parameters:
     ///   - seconds: the record's time (``ClearingTime/seconds(bcd:)``), 0 if its BCD is invalid.
-    ///   - uploadDay: the batch's creation day (days since 1970), for the upload window.
+    ///   - receivedDay: the day (since 1970) the clearing centre received the batch, for the
+    ///     upload window. Never the terminal's own header time: a terminal is not trusted.
     ///   - terminalOK: whether the batch's terminal is known, belongs to the batch's operator and
     ///     is the record's terminal.
     ///   - tacKey: the card's TAC key.
     ///   - hotlistedAt: when the card was hotlisted (seconds), if it is.
     @inline(__always)
     public func check(
-        _ r: BatchRecord, seconds: UInt32, uploadDay: Int, terminalOK: Bool, operatorKind: OperatorKind?,
+        _ r: BatchRecord, seconds: UInt32, receivedDay: Int, terminalOK: Bool, operatorKind: OperatorKind?,
         tacKey: DESKey, hotlistedAt: UInt32?
-    ) -> RefusalCode? {
-        if r.kind == .grey { return .grey }
-        guard terminalOK, r.terminal.rawValue != 0 else { return .unknownTerminal }
-        if let bad = illegal(r, seconds: seconds, operatorKind: operatorKind) { return bad }
-        if uploadDay - ClearingTime.day(seconds) > uploadWindowDays { return .expired }
+    ) -> Verdict? {
+        if r.kind == .grey { return Verdict(.grey) }
+        guard terminalOK, r.terminal.rawValue != 0 else { return Verdict(.unknownTerminal) }
+        if let bad = illegal(r, seconds: seconds, operatorKind: operatorKind) { return Verdict(.illegalData, bad) }
+        if receivedDay - ClearingTime.day(seconds) > uploadWindowDays { return Verdict(.expired) }
         switch r.kind {
         case .purchase:
             let tac = TripleDESPurse.purchaseTAC(
                 tacKey: tacKey, amountFen: r.amountFen, typeByte: r.transactionType, terminal: r.terminal.rawValue,
                 terminalSequence: r.sequence, dateTimeBCD: r.dateTimeBCD)
-            if tac != r.tac { return .tacError }
+            if tac != r.tac { return Verdict(.tacError) }
         case .load:
-            if loadTAC(r, tacKey) != r.tac { return .tacError }
+            if loadTAC(r, tacKey) != r.tac { return Verdict(.tacError) }
         case .replacement where r.amountFen > 0:
             // The balance reached the new card by a load; its TAC is the new card's.
-            if loadTAC(r, TripleDESPurse.tacKey(tacMaster: tacMaster, serial: r.relatedSerial)) != r.tac { return .tacError }
+            if loadTAC(r, TripleDESPurse.tacKey(tacMaster: tacMaster, serial: r.relatedSerial)) != r.tac { return Verdict(.tacError) }
         default: break
         }
-        if let h = hotlistedAt, h <= seconds { return .hotlisted }
+        if let h = hotlistedAt, h <= seconds { return Verdict(.hotlisted) }
         return nil
     }
 
-    private func illegal(_ r: BatchRecord, seconds: UInt32, operatorKind: OperatorKind?) -> RefusalCode? {
-        guard seconds != 0, (1...4).contains(r.cardType) else { return .illegalData }
+    /// The first field of `r` that is out of range or inconsistent, if any. Subtractions come
+    /// after the comparisons that make them safe; additions are done in 64 bits.
+    private func illegal(_ r: BatchRecord, seconds: UInt32, operatorKind: OperatorKind?) -> RecordField? {
+        guard seconds != 0 else { return .dateTime }
+        guard (1...4).contains(r.cardType) else { return .cardType }
         switch r.kind {
         case .purchase:
             // A compound purchase may be 0 fen (a metro entry, a free concession ride): the card
             // counted it, so clearing must see it, but it moves no money.
-            guard r.transactionType == 0x06 || r.transactionType == 0x09, r.amountFen > 0 || r.transactionType == 0x09,
-                  r.amountFen <= cardMaxFen,
-                  operatorKind != .issuer, r.balanceBeforeFen >= r.amountFen,
-                  r.balanceBeforeFen - r.amountFen == r.balanceAfterFen
-            else { return .illegalData }
+            guard operatorKind != .issuer else { return .kind }
+            guard r.transactionType == 0x06 || r.transactionType == 0x09 else { return .transactionType }
+            guard r.amountFen > 0 || r.transactionType == 0x09, r.amountFen <= cardMaxFen else { return .amount }
+            guard r.balanceBeforeFen <= cardMaxFen, r.balanceBeforeFen >= r.amountFen else { return .balanceBefore }
+            guard r.balanceBeforeFen - r.amountFen == r.balanceAfterFen else { return .balanceAfter }
+            return purseFields(r)
         case .load:
-            guard r.transactionType == 0x02, r.amountFen > 0, operatorKind == .issuer, r.balanceAfterFen <= cardMaxFen,
-                  r.balanceAfterFen >= r.amountFen, r.balanceAfterFen - r.amountFen == r.balanceBeforeFen
-            else { return .illegalData }
-        case .issue, .refund:
-            guard operatorKind == .issuer, r.amountFen <= cardMaxFen else { return .illegalData }
+            guard operatorKind == .issuer else { return .kind }
+            guard r.transactionType == 0x02 else { return .transactionType }
+            guard r.amountFen > 0, r.amountFen <= cardMaxFen else { return .amount }
+            guard r.balanceAfterFen <= cardMaxFen, r.balanceAfterFen >= r.amountFen else { return .balanceAfter }
+            guard r.balanceAfterFen - r.amountFen == r.balanceBeforeFen else { return .balanceBefore }
+            return purseFields(r)
+        case .issue:
+            guard operatorKind == .issuer else { return .kind }
+            guard r.amountFen == 0 else { return .amount }
+            guard r.depositFen == depositFen else { return .deposit }
+        case .refund:
+            guard operatorKind == .issuer else { return .kind }
+            guard r.amountFen <= cardMaxFen else { return .amount }
+            guard r.depositFen == 0 || r.depositFen == depositFen else { return .deposit }
         case .replacement:
-            guard operatorKind == .issuer, r.relatedSerial.rawValue != 0, r.relatedSerial != r.serial, r.amountFen <= cardMaxFen,
-                  r.amountFen == 0 || (r.transactionType == 0x02 && r.balanceAfterFen == r.balanceBeforeFen + r.amountFen)
-            else { return .illegalData }
+            guard operatorKind == .issuer else { return .kind }
+            guard r.relatedSerial.rawValue != 0, r.relatedSerial != r.serial else { return .relatedSerial }
+            guard r.amountFen <= cardMaxFen else { return .amount }
+            guard r.depositFen == 0 else { return .deposit }
+            if r.amountFen > 0 {
+                guard r.transactionType == 0x02 else { return .transactionType }
+                guard r.balanceAfterFen <= cardMaxFen else { return .balanceAfter }
+                guard UInt64(r.balanceBeforeFen) + UInt64(r.amountFen) == UInt64(r.balanceAfterFen) else { return .balanceBefore }
+                guard r.counter != .max else { return .counter }
+            }
         case .grey:
-            return .grey
+            return .kind
         }
+        return nil
+    }
+
+    /// What purchases and loads share: a counter that can still advance, no deposit.
+    @inline(__always)
+    private func purseFields(_ r: BatchRecord) -> RecordField? {
+        // A card whose counter reached FFFF cannot count another transaction: no genuine record
+        // carries it (docs/card.md), and clearing could not tell the next counter.
+        guard r.counter != .max else { return .counter }
+        guard r.depositFen == 0 else { return .deposit }
         return nil
     }
 
@@ -128,6 +216,12 @@ public enum ClearingTime {
         guard total > 0, total <= Int(UInt32.max) else { return 0 }
         return UInt32(total)
     }
+
+    /// Seconds of a date-time (0 before 1970 or after 2106, which no clearing clock shows).
+    public static func seconds(_ t: BCDDateTime) -> UInt32 { UInt32(clamping: max(0, t.secondsSinceEpoch)) }
+
+    /// The date-time of seconds since 1970.
+    public static func dateTime(_ seconds: UInt32) -> BCDDateTime { BCDDateTime(secondsSinceEpoch: Int64(seconds)) }
 
     /// The day (days since 1970) of a time in seconds.
     @inline(__always)

@@ -60,7 +60,7 @@ public enum SettlementFiles {
 
     /// Appends one refused record to `refusals.csv`.
     public static func appendRefusalRow(_ f: Refusal, to out: inout [UInt8]) {
-        out.append(contentsOf: "\(f.ref),\(f.code.rawValue),\(f.code.description.dropFirst(3)),\(f.record.kind),".utf8)
+        out.append(contentsOf: "\(f.ref),\(f.code.rawValue),\(f.reason),\(f.record.kind),".utf8)
         appendHex(f.record.serial.rawValue, digits: 16, to: &out)
         out.append(UInt8(ascii: ","))
         BCDClock.appendISO(f.record.dateTimeBCD, to: &out)

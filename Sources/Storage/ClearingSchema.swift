@@ -140,5 +140,35 @@ enum ClearingSchema {
                     BEGIN SELECT RAISE(ABORT, 'decisions are final'); END;
                 """)
         }
+
+        m.registerMigration("clearing-v3") { db in
+            try db.execute(sql: """
+                -- The SHA-256 of each ingested batch file: the same (terminal, sequence) with other
+                -- bytes is a conflict. NULL for batches ingested before this migration.
+                ALTER TABLE clearing_batch ADD COLUMN sha256 BLOB;
+                -- Accepted fare identities (terminal, terminal sequence), one row per terminal: its
+                -- spans of consecutive sequences, packed (Packing.fareSpanBytes each).
+                CREATE TABLE clearing_fare (
+                    terminal INTEGER PRIMARY KEY,
+                    spans BLOB NOT NULL
+                );
+                -- Batches refused whole because their (terminal, sequence) was taken by other bytes.
+                CREATE TABLE clearing_conflict (
+                    id INTEGER PRIMARY KEY,
+                    run INTEGER NOT NULL REFERENCES clearing_run(run),
+                    terminal INTEGER NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    file TEXT NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    ingested_sha256 TEXT,
+                    received TEXT NOT NULL,
+                    records INTEGER NOT NULL
+                );
+                CREATE TRIGGER clearing_conflict_no_update BEFORE UPDATE ON clearing_conflict
+                    BEGIN SELECT RAISE(ABORT, 'conflicts are evidence and immutable'); END;
+                CREATE TRIGGER clearing_conflict_no_delete BEFORE DELETE ON clearing_conflict
+                    BEGIN SELECT RAISE(ABORT, 'conflicts are evidence and immutable'); END;
+                """)
+        }
     }
 }

@@ -71,10 +71,18 @@ public final class ClearingStore: Sendable {
                     let data: Data = row["data"]
                     guard Packing.shadows([UInt8](data), into: &s.cards) else { throw StorageError.notAJournal(path: path, reason: "a corrupt shadow page") }
                 }
-                for row in try Row.fetchAll(db, sql: "SELECT terminal, sequence, outcome FROM clearing_batch") {
+                for row in try Row.fetchAll(db, sql: "SELECT terminal, sequence, outcome, sha256 FROM clearing_batch") {
                     let outcome = try JSONDecoder().decode(BatchOutcome.self, from: Data((row["outcome"] as String).utf8))
-                    s.batches[BatchKey(terminal: UInt64(row["terminal"] as Int64), sequence: UInt32(row["sequence"] as Int64))] = outcome
+                    let key = BatchKey(terminal: UInt64(row["terminal"] as Int64), sequence: UInt32(row["sequence"] as Int64))
+                    s.batches[key] = outcome
+                    if let digest = row["sha256"] as Data? { s.batchDigests[key] = [UInt8](digest) }
                 }
+                for row in try Row.fetchAll(db, sql: "SELECT terminal, spans FROM clearing_fare") {
+                    guard let spans = Packing.fareSpans([UInt8](row["spans"] as Data)),
+                          s.fares.set(terminal: UInt64(bitPattern: row["terminal"]), spans)
+                    else { throw StorageError.notAJournal(path: path, reason: "corrupt fare identities") }
+                }
+                s.generation = try Self.generation(db)
                 for row in try Row.fetchAll(db, sql: "SELECT serial, offline, counter, seen_day, reported FROM clearing_gap") {
                     let serial = UInt64(bitPattern: row["serial"])
                     s.gaps[serial, default: []].append(CounterGap(
@@ -96,23 +104,45 @@ public final class ClearingStore: Sendable {
 
     // MARK: Commit
 
+    /// The write generation: bumped by every commit that changes what an ingest run depends on
+    /// (runs, officers' decisions on fares).
+    static func generation(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM clearing_meta WHERE key = 'generation'") ?? 0
+    }
+
+    /// Checks that nobody committed since `expected` was read, and bumps the generation.
+    ///
+    /// - Throws: ``StorageError/stale(path:what:)``.
+    static func advanceGeneration(_ db: Database, from expected: Int64, path: String) throws -> Int64 {
+        guard try generation(db) == expected else { throw StorageError.stale(path: path, what: "the clearing database") }
+        try db.execute(
+            sql: "INSERT INTO clearing_meta (key, value) VALUES ('generation', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            arguments: [expected + 1])
+        return expected + 1
+    }
+
     /// Commits one run in one transaction. Returns the run number.
     ///
     /// - Parameters:
     ///   - received: when the clearing centre received the batches (local time); its business
     ///     day (the city's cut-off applied) is the settlement day the run belongs to.
     ///   - businessDay: that day, `YYYY-MM-DD`.
+    ///   - engine: the engine that ran `r`; its state is saved, and its generation moves on
+    ///     with the store's.
     /// - Throws: ``StorageError``; nothing of the run is then stored, and the caller must
-    ///   rebuild its engine from ``loadState()`` before going on.
+    ///   rebuild its engine from ``loadState()`` before going on. ``StorageError/stale(path:what:)``
+    ///   if another writer committed since the engine's state was loaded.
     @discardableResult
     public func commit(
-        _ r: RunResult, files: [String], state: ClearingState, received: BCDDateTime, businessDay: BCDDate
+        _ r: RunResult, files: [String], engine: ClearingEngine, received: BCDDateTime, businessDay: BCDDate
     ) throws(StorageError) -> Int64 {
-        try StorageFailure.run(path, "committing an ingest run") {
+        let state = engine.state
+        let (run, generation) = try StorageFailure.run(path, "committing an ingest run") {
             try queue.write { db in
                 if try Bool.fetchOne(db, sql: "SELECT closed IS NOT NULL FROM settlement_day WHERE day = ?", arguments: [businessDay.description]) == true {
                     throw StorageError.dayClosed(path: path, day: businessDay.description)
                 }
+                let generation = try Self.advanceGeneration(db, from: state.generation, path: path)
                 let run = (try Int64.fetchOne(db, sql: "SELECT MAX(run) FROM clearing_run") ?? 0) + 1
                 let summary = String(decoding: try JSONEncoder().encode(r.summary), as: UTF8.self)
                 try db.execute(
@@ -124,23 +154,37 @@ public final class ClearingStore: Sendable {
                         run, ISO8601DateFormatter().string(from: Date()), received.description, businessDay.description,
                         r.applied.count, r.summary.records, summary,
                     ])
-                try insertBatches(db, run: run, r, files: files)
+                try insertBatches(db, run: run, r, files: files, state: state)
                 try insertPages(db, run: run, r, state: state)
                 try saveMutable(db, run: run, r, state: state)
-                return run
+                return (run, generation)
             }
         }
+        engine.generation = generation
+        return run
     }
 
-    private func insertBatches(_ db: Database, run: Int64, _ r: RunResult, files: [String]) throws {
+    private func insertBatches(_ db: Database, run: Int64, _ r: RunResult, files: [String], state: ClearingState) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let stmt = try db.makeStatement(sql: "INSERT INTO clearing_batch (terminal, sequence, run, file, created, outcome) VALUES (?, ?, ?, ?, ?, ?)")
-        for (i, replayed) in r.replayed.enumerated() where !replayed {
+        let stmt = try db.makeStatement(sql: "INSERT INTO clearing_batch (terminal, sequence, run, file, created, outcome, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        for (i, status) in r.status.enumerated() where status == .fresh {
             let o = r.outcomes[i]
             guard let terminal = TerminalID(hex: o.terminal) else { continue }
             let outcome = String(decoding: try encoder.encode(o), as: UTF8.self)
-            try stmt.execute(arguments: [Int64(terminal.rawValue), Int64(o.sequence), run, files[i], 0, outcome])
+            let digest = state.batchDigests[BatchKey(terminal: terminal.rawValue, sequence: o.sequence)].map { Data($0) }
+            try stmt.execute(arguments: [Int64(terminal.rawValue), Int64(o.sequence), run, files[i], 0, outcome, digest])
+        }
+        let conflict = try db.makeStatement(sql: """
+            INSERT INTO clearing_conflict (run, terminal, sequence, file, sha256, ingested_sha256, received, records)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for c in r.conflicts {
+            guard let terminal = TerminalID(hex: c.terminal) else { continue }
+            try conflict.execute(arguments: [
+                run, Int64(terminal.rawValue), Int64(c.sequence), c.file, c.digest, c.ingestedDigest,
+                ClearingTime.dateTime(c.received).description, c.records,
+            ])
         }
     }
 
@@ -199,6 +243,7 @@ public final class ClearingStore: Sendable {
         for e in r.exceptions {
             try exception.execute(arguments: [Int64(bitPattern: e.id), run, e.kind.rawValue, e.card, e.detail, e.record, e.opened])
         }
+        for t in r.touchedTerminals { try Self.saveFares(db, terminal: t, state.fares.spans[t] ?? []) }
         try db.execute(
             sql: "INSERT INTO clearing_meta (key, value) VALUES ('newestDay', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             arguments: [state.newestDay])
@@ -206,6 +251,42 @@ public final class ClearingStore: Sendable {
 }
 
 extension ClearingStore {
+    /// Writes one terminal's fare-identity spans (none: the row goes).
+    static func saveFares(_ db: Database, terminal: UInt64, _ spans: [FareIdentities.Span]) throws {
+        if spans.isEmpty {
+            try db.execute(sql: "DELETE FROM clearing_fare WHERE terminal = ?", arguments: [Int64(bitPattern: terminal)])
+        } else {
+            try db.execute(
+                sql: "INSERT INTO clearing_fare (terminal, spans) VALUES (?, ?) ON CONFLICT(terminal) DO UPDATE SET spans = excluded.spans",
+                arguments: [Int64(bitPattern: terminal), Data(Packing.fareSpans(spans))])
+        }
+    }
+
+    /// One terminal's accepted fare identities as stored.
+    static func fares(_ db: Database, terminal: UInt64) throws -> FareIdentities {
+        var f = FareIdentities()
+        if let data = try Data.fetchOne(db, sql: "SELECT spans FROM clearing_fare WHERE terminal = ?", arguments: [Int64(bitPattern: terminal)]) {
+            guard let spans = Packing.fareSpans([UInt8](data)), f.set(terminal: terminal, spans) else {
+                throw StorageError.notAJournal(path: "", reason: "corrupt fare identities of terminal \(TerminalID(rawValue: terminal).map(\.description) ?? "?")")
+            }
+        }
+        return f
+    }
+
+    /// The batches refused whole as conflicts, oldest first.
+    public func conflicts() throws(StorageError) -> [StoredConflict] {
+        try StorageFailure.run(path, "reading conflicts") {
+            try queue.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM clearing_conflict ORDER BY id").map { row in
+                    StoredConflict(
+                        id: row["id"], run: row["run"], terminal: TerminalID(rawValue: UInt64(bitPattern: row["terminal"]))?.description ?? "?",
+                        sequence: row["sequence"], file: row["file"], sha256: row["sha256"], ingestedSHA256: row["ingested_sha256"],
+                        received: row["received"], records: row["records"])
+                }
+            }
+        }
+    }
+
     /// Calls `body` with each stored page of `kind` ('transfers', 'accepted', 'shadows',
     /// 'refusals') in run order, without holding more than one page in memory.
     public func forEachPage(_ kind: String, _ body: ([UInt8]) throws -> Void) throws(StorageError) {
@@ -273,6 +354,29 @@ extension ClearingStore {
             }
         }
     }
+}
+
+/// A batch refused whole because its (terminal, sequence) had been ingested with other bytes.
+public struct StoredConflict: Sendable, Codable, Equatable {
+    /// Row id.
+    public var id: Int64
+    /// The run that refused it.
+    public var run: Int64
+    /// The terminal (12 hex).
+    public var terminal: String
+    /// The batch sequence it claimed.
+    public var sequence: Int64
+    /// The file it came from.
+    public var file: String
+    /// Its SHA-256, hex.
+    public var sha256: String
+    /// The SHA-256 of the batch ingested under that key, hex (unknown for batches ingested
+    /// before digests were kept).
+    public var ingestedSHA256: String?
+    /// When the centre received it, `YYYY-MM-DDThh:mm:ss`.
+    public var received: String
+    /// Records it held.
+    public var records: Int
 }
 
 /// An exception with its officer's decision.

@@ -41,6 +41,10 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     case dayClosed(path: String, day: String)
     /// Clearing: no such exception or refused record, or it cannot be decided as asked.
     case decisionRefused(path: String, reason: String)
+    /// Clearing: another writer (an ingest, an officer's decision, a settlement) committed since
+    /// this work read the database; nothing was recorded, and the work must be redone from the
+    /// database as it is now.
+    case stale(path: String, what: String)
     /// Any other SQLite failure.
     case database(path: String, operation: String, code: Int32, reason: String)
 
@@ -72,6 +76,7 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .dayClosed(let p, let d):
             "\(p): business day \(d) is closed and immutable: post corrections into a later day as adjustments (onecard exceptions accept)"
         case .decisionRefused(let p, let r): "\(p): \(r)"
+        case .stale(let p, let w): "\(p): \(w) changed while this run was working; nothing was recorded: run it again"
         case .database(let p, let o, let c, let r):
             "\(p): SQLite error \(c) (\(r)) while \(o); nothing was recorded: check disk space and permissions, then retry"
         }

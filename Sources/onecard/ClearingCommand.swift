@@ -13,7 +13,7 @@ struct ClearingCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clearing",
         abstract: "Ingest terminal batches into the double-entry ledger, check it, manage the hotlist.",
-        subcommands: [Ingest.self, Check.self, Exceptions.self, Hotlist.self]
+        subcommands: [Ingest.self, Check.self, Exceptions.self, Conflicts.self, Hotlist.self]
     )
 
     /// The database and, once, the city it clears for.
@@ -42,9 +42,12 @@ struct ClearingCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify and post upload batch files; each batch atomically, idempotent by (terminal, batch sequence).",
             discussion: """
-                A file that is truncated, tampered with or of an unknown version is refused whole (named on \
-                standard error, exit status 3) and nothing from it is applied; the other files are ingested. \
-                Re-ingesting a batch returns its original outcome and changes nothing.
+                A file that is truncated, tampered with or of an unknown version, whose header time is invalid or \
+                ahead of the clearing clock, or whose (terminal, batch sequence) was ingested before with other \
+                bytes (a conflict, listed by `onecard clearing conflicts`), is refused whole (named on standard \
+                error, exit status 3) and nothing from it is applied; the other files are ingested. Re-ingesting \
+                the same bytes returns the original outcome and changes nothing. The upload window counts from \
+                --received-at (the clearing centre's clock), never from the terminal's header time.
                 """)
 
         @OptionGroup var database: Database
@@ -77,28 +80,44 @@ struct ClearingCommand: ParsableCommand {
                 let tac = try keyset.masterKey(.tac)
                 let purchase = try keyset.masterKey(.purchase)
                 let clock = PhaseClock(enabled: verbose)
-                let engine = ClearingEngine(config: ClearingConfig(city: city, tacMaster: tac, gapWindowDays: gapWindowDays), state: try store.loadState())
+                let config = ClearingConfig(city: city, tacMaster: tac, gapWindowDays: gapWindowDays)
+                var engine = ClearingEngine(config: config, state: try store.loadState())
                 clock.lap("load state (\(engine.state.cards.count) cards)")
                 var outcomes: [BatchOutcome] = []
                 var exceptions = 0
                 var rejected: [RejectedFile] = []
                 for chunk in chunks() {
-                    let decoded = BatchReader.read(chunk, purchaseMaster: purchase)
+                    let decoded = BatchReader.read(chunk, purchaseMaster: purchase, received: ClearingTime.seconds(received))
                     clock.lap("read and verify \(chunk.count) files")
                     rejected += decoded.rejected
-                    let r = engine.run(decoded.batches)
-                    clock.lap("sort, check TACs, post \(r.summary.records) records")
-                    try store.commit(
-                        r, files: decoded.batches.map(\.file), state: engine.state, received: received,
-                        businessDay: city.businessDay(of: received))
-                    clock.lap("commit \(r.transfers.count) transfers")
-                    outcomes += r.outcomes
-                    exceptions += r.exceptions.count
+                    var attempt = 1
+                    while true {
+                        let r = engine.run(decoded.batches)
+                        clock.lap("sort, check TACs, post \(r.summary.records) records")
+                        do {
+                            try store.commit(
+                                r, files: decoded.batches.map(\.file), engine: engine, received: received,
+                                businessDay: city.businessDay(of: received))
+                        } catch StorageError.stale where attempt < Self.attemptsMax {
+                            // Another writer committed first: redo the run from the database as it is now.
+                            attempt += 1
+                            engine = ClearingEngine(config: config, state: try store.loadState())
+                            continue
+                        }
+                        clock.lap("commit \(r.transfers.count) transfers")
+                        outcomes += zip(r.outcomes, r.status).compactMap { o, s in s == .fresh || s == .replayed ? o : nil }
+                        rejected += r.refusedWhole.map { RejectedFile(file: decoded.batches[$0.index].file, reason: $0.reason) }
+                        exceptions += r.exceptions.count
+                        break
+                    }
                 }
                 report(IngestSummary(outcomes, exceptions: exceptions), rejected)
                 if !rejected.isEmpty { throw ExitCode(3) }
             }
         }
+
+        /// How often a run is redone when another writer commits first.
+        static let attemptsMax = 5
 
         /// Groups the files into commits of at most `recordsPerCommit` records (by file size).
         private func chunks() -> [[String]] {
@@ -194,6 +213,37 @@ struct ClearingCommand: ParsableCommand {
     }
 }
 
+extension ClearingCommand {
+    struct Conflicts: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List batches refused whole because their (terminal, batch sequence) was ingested before with other bytes.",
+            discussion: """
+                Each line gives the run that refused it, the terminal and batch sequence, the file, its SHA-256 \
+                and that of the batch ingested under the same key, and when it was received. Nothing of a \
+                conflicting file is applied; an officer compares the two files and takes it up with the terminal's operator.
+                """)
+
+        @OptionGroup var database: Database
+        @Flag(help: "Print one JSON object per line.")
+        var json = false
+
+        func run() throws {
+            try reporting {
+                let (store, _) = try database.open()
+                let list = try store.conflicts()
+                for c in list {
+                    if json {
+                        printJSON(c)
+                    } else {
+                        print("run \(c.run)  \(c.terminal)/\(c.sequence)  \(c.file)  received \(c.received)  \(c.records) records  sha256 \(c.sha256)  ingested \(c.ingestedSHA256 ?? "unknown")")
+                    }
+                }
+                if !json { print("\(list.count) conflict(s)") }
+            }
+        }
+    }
+}
+
 /// A batch file refused whole.
 struct RejectedFile: Codable {
     var file: String
@@ -231,8 +281,8 @@ enum BatchReader {
     /// The most bytes one batch file may have.
     static let fileBytesMax = BatchHeader.byteCount + BatchFile.recordsMax * BatchRecord.byteCount + BatchFile.trailerBytes
 
-    static func read(_ files: [String], purchaseMaster: TripleDESKey) -> (batches: [IncomingBatch], rejected: [RejectedFile]) {
-        var slots = [Result<BatchFile, RejectedFileError>?](repeating: nil, count: files.count)
+    static func read(_ files: [String], purchaseMaster: TripleDESKey, received: UInt32) -> (batches: [IncomingBatch], rejected: [RejectedFile]) {
+        var slots = [Result<(BatchFile, [UInt8]), RejectedFileError>?](repeating: nil, count: files.count)
         slots.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let out = buffer
             DispatchQueue.concurrentPerform(iterations: files.count) { i in
@@ -243,7 +293,7 @@ enum BatchReader {
         var rejected: [RejectedFile] = []
         for (i, slot) in slots.enumerated() {
             switch slot {
-            case .success(let b)?: batches.append(IncomingBatch(file: files[i], batch: b))
+            case .success(let (b, digest))?: batches.append(IncomingBatch(file: files[i], batch: b, received: received, digest: digest))
             case .failure(let e)?: rejected.append(RejectedFile(file: files[i], reason: e.reason))
             case nil: rejected.append(RejectedFile(file: files[i], reason: "\(files[i]): not read"))
             }
@@ -253,7 +303,8 @@ enum BatchReader {
 
     struct RejectedFileError: Error { var reason: String }
 
-    static func readOne(_ file: String, purchaseMaster: TripleDESKey) -> Result<BatchFile, RejectedFileError> {
+    /// A verified batch and the SHA-256 of its bytes.
+    static func readOne(_ file: String, purchaseMaster: TripleDESKey) -> Result<(BatchFile, [UInt8]), RejectedFileError> {
         guard let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int else {
             return .failure(RejectedFileError(reason: "\(file): cannot read the file"))
         }
@@ -263,7 +314,7 @@ enum BatchReader {
         do {
             let header = try BatchFile.peekHeader(bytes, file: file)
             let key = BatchFile.batchKey(purchaseMaster: purchaseMaster, terminal: header.terminal)
-            return .success(try BatchFile.decode(bytes, file: file, key: key))
+            return .success((try BatchFile.decode(bytes, file: file, key: key), SHA256Digest.hash(bytes)))
         } catch {
             return .failure(RejectedFileError(reason: error.description))
         }

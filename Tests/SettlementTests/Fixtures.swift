@@ -18,7 +18,7 @@ let receivedAt = BCDDateTime(iso: "2026-11-29T23:30:00")!
 func batch(_ terminal: TerminalID, _ seq: UInt32, _ records: [BatchRecord]) -> IncomingBatch {
     let op = Day.city.terminals[terminal]?.operatorID.rawValue ?? 0
     let header = BatchHeader(terminal: terminal, operatorID: op, sequence: seq, createdBCD: Day.bcd("2026-11-29T23:00:00"))
-    return IncomingBatch(file: "\(terminal)-\(seq)", batch: BatchFile(header: header, records: records))
+    return IncomingBatch(file: "\(terminal)-\(seq)", batch: BatchFile(header: header, records: records), received: ClearingTime.seconds(receivedAt))
 }
 
 /// The hand-computed day (docs/settlement.md, "A worked day"):
@@ -67,7 +67,7 @@ struct HandDay {
         let store = try ClearingStore(path: path)
         try store.setCityJSON(Data(contentsOf: URL(fileURLWithPath: Self.cityPath)))
         let engine = Day.engine()
-        try store.commit(engine.run(batches), files: batches.map(\.file), state: engine.state, received: receivedAt, businessDay: settleDay)
+        try store.commit(engine.run(batches), files: batches.map(\.file), engine: engine, received: receivedAt, businessDay: settleDay)
         return store
     }
 

@@ -55,7 +55,7 @@ struct SettleCommandTests {
             var d = Day()
             let late = batch(Day.counter, 2, [d.load(CardSerial(hex: "2000000000000009")!, 100, at: "2026-11-29T20:00:00")])
             #expect(throws: StorageError.dayClosed(path: db, day: "2026-11-29")) {
-                try store.commit(engine.run([late]), files: ["late"], state: engine.state, received: receivedAt, businessDay: settleDay)
+                try store.commit(engine.run([late]), files: ["late"], engine: engine, received: receivedAt, businessDay: settleDay)
             }
             #expect(throws: (any Error).self) { try store.saveSettlement(day: settleDay, runs: [], transfers: [], closedAt: nil) }
             #expect(try onecard(["clearing", "check", "--db", db]).status == 0)

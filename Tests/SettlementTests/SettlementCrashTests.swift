@@ -79,7 +79,7 @@ struct SettlementCrashTests {
         let engine = Day.engine()
         for first in stride(from: 0, to: 4_000, by: 1_000) {
             let r = engine.run(day.batches(cards: first, count: 1_000))
-            try store.commit(r, files: r.outcomes.map { "\($0.terminal)-\($0.sequence)" }, state: engine.state, received: receivedAt, businessDay: settleDay)
+            try store.commit(r, files: r.outcomes.map { "\($0.terminal)-\($0.sequence)" }, engine: engine, received: receivedAt, businessDay: settleDay)
         }
     }
 }

@@ -26,7 +26,7 @@ struct ClearingStoreTests {
             let (loads, taps) = Self.day()
             let engine = Day.engine()
             let r = engine.run([loads, taps])
-            try ClearingStore(path: path).commit(r, files: ["l", "t"], state: engine.state, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
+            try ClearingStore(path: path).commit(r, files: ["l", "t"], engine: engine, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
             let reopened = try ClearingStore(path: path)
             let state = try reopened.loadState()
             #expect(state.cards == engine.state.cards)
@@ -46,7 +46,7 @@ struct ClearingStoreTests {
             let store = try ClearingStore(path: dir + "/c.sqlite")
             let (loads, taps) = Self.day()
             let engine = Day.engine()
-            try store.commit(engine.run([loads, taps]), files: ["l", "t"], state: engine.state, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
+            try store.commit(engine.run([loads, taps]), files: ["l", "t"], engine: engine, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
             var audit = LedgerAudit()
             var accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)] = []
             try store.forEachPage("transfers") { audit.add(Packing.transfers($0) ?? []) }
@@ -67,7 +67,7 @@ struct ClearingStoreTests {
             let path = dir + "/c.sqlite"
             let (loads, _) = Self.day()
             let engine = Day.engine()
-            try ClearingStore(path: path).commit(engine.run([loads]), files: ["l"], state: engine.state, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
+            try ClearingStore(path: path).commit(engine.run([loads]), files: ["l"], engine: engine, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
             let db = try GRDB.DatabaseQueue(path: path)
             #expect(throws: (any Error).self) { try db.write { try $0.execute(sql: "DELETE FROM clearing_page") } }
             #expect(throws: (any Error).self) { try db.write { try $0.execute(sql: "UPDATE clearing_batch SET run = 9") } }

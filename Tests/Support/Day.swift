@@ -57,10 +57,16 @@ public struct Day {
         return sequences[t]!
     }
 
-    public static func batch(_ terminal: TerminalID, _ seq: UInt32, _ records: [BatchRecord], created: String = "2026-11-29T23:00:00") -> IncomingBatch {
+    /// A batch as the terminal wrote it, received by the centre `receivedAfter` seconds after
+    /// its header time (or at `received`).
+    public static func batch(
+        _ terminal: TerminalID, _ seq: UInt32, _ records: [BatchRecord], created: String = "2026-11-29T23:00:00",
+        received: String? = nil, receivedAfter: UInt32 = 1800
+    ) -> IncomingBatch {
         let op: UInt16 = terminal == counter ? 1 : terminal == bus ? 2 : 3
         let header = BatchHeader(terminal: terminal, operatorID: op, sequence: seq, createdBCD: bcd(created))
-        return IncomingBatch(file: "\(terminal)-\(seq)", batch: BatchFile(header: header, records: records))
+        let at = received.map { ClearingTime.seconds(BCDDateTime(iso: $0)!) } ?? ClearingTime.seconds(BCDDateTime(iso: created)!) + receivedAfter
+        return IncomingBatch(file: "\(terminal)-\(seq)", batch: BatchFile(header: header, records: records), received: at)
     }
 
     public static func engine() -> ClearingEngine { ClearingEngine(config: ClearingConfig(city: city, tacMaster: tacMaster)) }

@@ -77,7 +77,8 @@ public struct SyntheticDay {
             let op = city.terminals[t]?.operatorID.rawValue ?? 0
             let created = TripleDESPurse.packedDateTime(BCDDateTime(secondsSinceEpoch: midnight + 23 * 3600))
             return IncomingBatch(file: "\(t)-\(batchSequences[t] ?? 0)", batch: BatchFile(
-                header: BatchHeader(terminal: t, operatorID: op, sequence: batchSequences[t] ?? 0, createdBCD: created), records: records))
+                header: BatchHeader(terminal: t, operatorID: op, sequence: batchSequences[t] ?? 0, createdBCD: created), records: records),
+                received: UInt32(midnight + 23 * 3600 + 1800))
         }
     }
 

@@ -44,6 +44,10 @@ void onecard_des_cbc_mac(const uint8_t *data, size_t count,
 int onecard_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t data_len,
                         uint8_t out[32]);
 
+/// SHA-256 (OpenSSL `EVP_Digest` with `EVP_sha256`); writes 32 bytes to `out`.
+/// Returns 1 on success, 0 on failure.
+int onecard_sha256(const uint8_t *data, size_t data_len, uint8_t out[32]);
+
 #ifdef __cplusplus
 }
 #endif
