@@ -74,3 +74,70 @@ struct ClearingStoreTests {
         }
     }
 }
+
+@Suite("Clearing database: what a restart must not forget")
+struct ClearingRestartTests {
+    static let received = BCDDateTime(iso: "2026-11-29T23:30:00")!
+    static let day = BCDDate("2026-11-29")!
+
+    @Test("after a restart a fare re-sent with another counter is still refused 03, and a squatted key is still a conflict")
+    func identitiesSurviveRestart() throws {
+        try withTempDir { dir in
+            let path = dir + "/c.sqlite"
+            var d = Day()
+            let load = Day.batch(Day.counter, 1, [d.load(cardA, 5000, at: "2026-11-29T07:00:00")])
+            let fare = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
+            let taps = Day.batch(Day.bus, 1, [fare])
+            let engine = Day.engine()
+            try ClearingStore(path: path).commit(engine.run([load, taps]), files: ["l", "t"], engine: engine, received: Self.received, businessDay: Self.day)
+            let state = try ClearingStore(path: path).loadState()
+            #expect(state.fares == engine.state.fares)
+            #expect(state.batchDigests == engine.state.batchDigests)
+            var replay = fare
+            replay.counter += 1
+            replay.balanceBeforeFen = fare.balanceAfterFen
+            replay.balanceAfterFen = fare.balanceAfterFen - 200
+            let restarted = ClearingEngine(config: engine.config, state: state)
+            let other = Day.batch(Day.bus, 1, [replay])
+            let r = restarted.run([Day.batch(Day.bus, 2, [replay]), other])
+            #expect(r.refusals.map { "\($0.code.rawValue) \($0.field)" } == ["03 terminal sequence"])
+            #expect(r.conflicts.count == 1)
+            let store = try ClearingStore(path: path)
+            try store.commit(r, files: ["t2", "t1-again"], engine: restarted, received: Self.received, businessDay: Self.day)
+            let listed = try store.conflicts()
+            #expect(listed.map { [$0.terminal, String($0.sequence), $0.file, $0.sha256] } == [[Day.bus.description, "1", other.file, other.digest.hex]])
+            #expect(listed.first?.ingestedSHA256 == taps.digest.hex)
+            #expect(try store.loadState().cards[cardA.rawValue]?.balanceFen == 4800)
+        }
+    }
+
+    @Test("two writers from the same state: the second commit is refused stale and nothing of it is stored")
+    func staleWriter() throws {
+        try withTempDir { dir in
+            let path = dir + "/c.sqlite"
+            var d = Day()
+            let load = Day.batch(Day.counter, 1, [d.load(cardA, 5000, at: "2026-11-29T07:00:00")])
+            let fare = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
+            let store = try ClearingStore(path: path)
+            let base = Day.engine()
+            try store.commit(base.run([load]), files: ["l"], engine: base, received: Self.received, businessDay: Self.day)
+            let state = try store.loadState()
+            let one = ClearingEngine(config: base.config, state: state), two = ClearingEngine(config: base.config, state: state)
+            // The same fare in two different batches, posted by two processes at once.
+            let r1 = one.run([Day.batch(Day.bus, 1, [fare])]), r2 = two.run([Day.batch(Day.bus, 2, [fare])])
+            #expect(r1.summary.accepted == 1 && r2.summary.accepted == 1, "each alone would pay it")
+            try store.commit(r1, files: ["a"], engine: one, received: Self.received, businessDay: Self.day)
+            #expect(throws: StorageError.stale(path: path, what: "the clearing database")) {
+                try store.commit(r2, files: ["b"], engine: two, received: Self.received, businessDay: Self.day)
+            }
+            let after = try store.loadState()
+            #expect(after.cards[cardA.rawValue]?.balanceFen == 4800, "paid once")
+            // Redone from the database as it is now, the second run refuses the fare.
+            let redo = ClearingEngine(config: base.config, state: after)
+            let r3 = redo.run([Day.batch(Day.bus, 2, [fare])])
+            #expect(r3.refusals.map(\.code) == [.duplicate])
+            try store.commit(r3, files: ["b"], engine: redo, received: Self.received, businessDay: Self.day)
+            #expect(try store.loadState().generation == redo.generation)
+        }
+    }
+}
