@@ -194,14 +194,20 @@ extension String {
     fileprivate var nilIfEmpty: String? { isEmpty ? nil : self }
 }
 
-/// Write-then-rename with fsync of the file and its directory.
+/// Write-then-rename with fsync of the file and its directory. The files it writes hold
+/// secrets (card keys, keysets) or full card numbers and TACs (batches): each is created
+/// readable by its owner only, in the same `open(2)` that creates it (`O_CREAT | O_EXCL`, mode
+/// 0600), never widened and narrowed afterwards.
 public enum AtomicFile {
     /// Replaces `path` with `data` atomically and durably.
     ///
     /// - Throws: ``CardFileError/unwritable(path:reason:)`` with the failing step and errno text.
     public static func write(_ data: Data, to path: String) throws(CardFileError) {
         let tmp = "\(path).tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // A temporary left by a killed process of the same pid is removed, never reused: its
+        // mode could be anyone's.
+        unlink(tmp)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw failure(path, "create temporary file") }
         var ok = data.withUnsafeBytes { raw -> Bool in
             var offset = 0

@@ -110,9 +110,15 @@ public final class ClearingStore: Sendable {
         try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM clearing_meta WHERE key = 'generation'") ?? 0
     }
 
+    /// Moves the generation on unconditionally (a decision that changes what an ingest depends on).
+    static func bumpGeneration(_ db: Database) throws {
+        try advanceGeneration(db, from: generation(db), path: "")
+    }
+
     /// Checks that nobody committed since `expected` was read, and bumps the generation.
     ///
     /// - Throws: ``StorageError/stale(path:what:)``.
+    @discardableResult
     static func advanceGeneration(_ db: Database, from expected: Int64, path: String) throws -> Int64 {
         guard try generation(db) == expected else { throw StorageError.stale(path: path, what: "the clearing database") }
         try db.execute(

@@ -2,6 +2,7 @@ public import Clearing
 import Foundation
 import GRDB
 public import OneCardCore
+public import UploadBatch
 
 extension ClearingStore {
     /// Finds a refused record by its reference, with the business day of the run that refused
@@ -25,15 +26,35 @@ extension ClearingStore {
     }
 
     /// Records an officer's decision on a refused record, with the adjustment an acceptance
-    /// posts, in one transaction. A record is decided once.
+    /// posts, in one transaction, and returns the decision as stored. A record is decided once:
+    /// the same decision again returns the first one unchanged (idempotent), a different one is
+    /// refused.
     ///
-    /// - Throws: ``StorageError/decisionRefused(path:reason:)`` if it was decided before;
-    ///   ``StorageError/dayClosed(path:day:)`` if the adjustment's day is closed.
-    public func decide(_ d: RefusalDecision, adjustment: Transfer?) throws(StorageError) {
+    /// - Parameter fare: for an accepted fare (a purchase or grey record), its identity: it is
+    ///   added to the accepted fares in the same transaction, so the completed record arriving
+    ///   later is refused `03`; and if the fare was accepted already (cleared, or accepted by an
+    ///   officer), the acceptance is refused, since it would pay the fare twice.
+    /// - Throws: ``StorageError/decisionRefused(path:reason:)`` if it was decided otherwise
+    ///   before or would pay a fare twice; ``StorageError/dayClosed(path:day:)`` if the
+    ///   adjustment's day is closed.
+    @discardableResult
+    public func decide(_ d: RefusalDecision, adjustment: Transfer?, fare: FareIdentity? = nil) throws(StorageError) -> RefusalDecision {
         try StorageFailure.run(path, "recording the decision on \(d.record)") {
             try queue.write { db in
-                if let earlier = try Row.fetchOne(db, sql: "SELECT status, officer, decided FROM settlement_decision WHERE record = ?", arguments: [d.record]) {
-                    throw StorageError.decisionRefused(path: path, reason: "refused record \(d.record) was already \(earlier["status"] as String) by \(earlier["officer"] as String) at \(earlier["decided"] as String); decisions are final")
+                if let earlier = try Self.decision(db, record: d.record) {
+                    guard earlier.status == d.status else {
+                        throw StorageError.decisionRefused(path: path, reason: "refused record \(d.record) was already \(earlier.status) by \(earlier.officer) at \(earlier.decided); decisions are final")
+                    }
+                    return earlier
+                }
+                if d.status == "accepted", let fare {
+                    var fares = try Self.fares(db, terminal: fare.terminal.rawValue)
+                    guard fares.insert(terminal: fare.terminal.rawValue, sequence: fare.sequence, day: fare.day) else {
+                        throw StorageError.decisionRefused(path: path, reason: "fare \(fare.terminal)/\(fare.sequence) of refused record \(d.record) was already accepted (cleared, or accepted by an officer): accepting it again would pay it twice; reject it instead")
+                    }
+                    try Self.saveFares(db, terminal: fare.terminal.rawValue, fares.spans[fare.terminal.rawValue] ?? [])
+                    // An ingest working from a state read before this decision must start over.
+                    try Self.bumpGeneration(db)
                 }
                 if let t = adjustment, let day = d.adjustmentDay {
                     if try Bool.fetchOne(db, sql: "SELECT closed IS NOT NULL FROM settlement_day WHERE day = ?", arguments: [day]) == true {
@@ -48,25 +69,26 @@ extension ClearingStore {
                     INSERT INTO settlement_decision (record, code, status, officer, reason, decided, adjustment_day, adjustment_fen)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [d.record, d.code, d.status, d.officer, d.reason, d.decided, d.adjustmentDay, d.adjustmentFen])
+                return d
             }
         }
+    }
+
+    static func decision(_ db: Database, record: String) throws -> RefusalDecision? {
+        try Row.fetchOne(db, sql: "SELECT * FROM settlement_decision WHERE record = ?", arguments: [record]).map(RefusalDecision.init(row:))
     }
 
     /// Officers' decisions on refused records, oldest first.
     public func decisions() throws(StorageError) -> [RefusalDecision] {
         try StorageFailure.run(path, "reading decisions") {
             try queue.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM settlement_decision ORDER BY decided, record").map { row in
-                    RefusalDecision(record: row["record"], code: row["code"], status: row["status"], officer: row["officer"],
-                                    reason: row["reason"], decided: row["decided"], adjustmentDay: row["adjustment_day"],
-                                    adjustmentFen: row["adjustment_fen"])
-                }
+                try Row.fetchAll(db, sql: "SELECT * FROM settlement_decision ORDER BY decided, record").map(RefusalDecision.init(row:))
             }
         }
     }
 
     /// Records an officer's decision on a clearing exception (`accepted`: the record is genuine;
-    /// `rejected`: the card is treated as suspect). An exception is decided once.
+    /// `rejected`: the card is treated as suspect). An exception is decided once; the same decision again changes nothing.
     ///
     /// - Throws: ``StorageError/decisionRefused(path:reason:)`` for an unknown or decided id.
     public func decideException(id: UInt64, status: String, officer: String, reason: String, decided: String) throws(StorageError) {
@@ -75,6 +97,8 @@ extension ClearingStore {
                 guard let current = try String.fetchOne(db, sql: "SELECT status FROM clearing_exception WHERE id = ?", arguments: [Int64(bitPattern: id)]) else {
                     throw StorageError.decisionRefused(path: path, reason: "no exception \(id): list them with onecard exceptions list")
                 }
+                // The same decision again is a no-op; another one is refused.
+                if current == status { return }
                 guard current == "open" else {
                     throw StorageError.decisionRefused(path: path, reason: "exception \(id) was already \(current); decisions are final")
                 }
@@ -82,5 +106,31 @@ extension ClearingStore {
                                arguments: [status, officer, reason, decided, Int64(bitPattern: id)])
             }
         }
+    }
+}
+
+/// A fare's identity, what its TAC signs beside the card: (terminal, terminal sequence), with
+/// the record's day for the retention.
+public struct FareIdentity: Sendable, Hashable {
+    /// The terminal.
+    public var terminal: TerminalID
+    /// The terminal sequence.
+    public var sequence: UInt32
+    /// The record's day (days since 1970).
+    public var day: Int
+
+    /// The identity of a purchase or grey record.
+    public init(_ r: BatchRecord) {
+        terminal = r.terminal
+        sequence = r.sequence
+        day = ClearingTime.day(ClearingTime.seconds(bcd: r.dateTimeBCD))
+    }
+}
+
+extension RefusalDecision {
+    init(row: Row) {
+        self.init(record: row["record"], code: row["code"], status: row["status"], officer: row["officer"],
+                  reason: row["reason"], decided: row["decided"], adjustmentDay: row["adjustment_day"],
+                  adjustmentFen: row["adjustment_fen"])
     }
 }

@@ -113,11 +113,21 @@ extension ClearingStore {
     /// re-settlement never double-posts), and closes the day if `closedAt` is given.
     ///
     /// - Throws: ``StorageError/dayClosed(path:day:)`` if the day is already closed.
-    public func saveSettlement(day: BCDDate, runs: [Int64], transfers: [Transfer], closedAt: String?) throws(StorageError) {
+    public func saveSettlement(
+        day: BCDDate, runs: [Int64], adjustments: [UInt64], transfers: [Transfer], closedAt: String?
+    ) throws(StorageError) {
         try StorageFailure.run(path, "saving the settlement of \(day)") {
             try queue.write { db in
                 if try String.fetchOne(db, sql: "SELECT closed FROM settlement_day WHERE day = ?", arguments: [day.description]) != nil {
                     throw StorageError.dayClosed(path: path, day: day.description)
+                }
+                // Re-read inside the transaction: a run or an adjustment that landed while the day
+                // was being settled would otherwise be closed in unsettled.
+                let nowRuns = try Int64.fetchAll(db, sql: "SELECT run FROM clearing_run WHERE business_day = ? ORDER BY run", arguments: [day.description])
+                let nowAdjustments = try Int64.fetchAll(
+                    db, sql: "SELECT id FROM settlement_transfer WHERE day = ? AND kind = 'adjustment' ORDER BY id", arguments: [day.description])
+                guard nowRuns == runs, nowAdjustments.map({ UInt64(bitPattern: $0) }) == adjustments else {
+                    throw StorageError.stale(path: path, what: "business day \(day) (a run or an adjustment landed)")
                 }
                 try db.execute(sql: "DELETE FROM settlement_transfer WHERE day = ? AND kind = 'settlement'", arguments: [day.description])
                 let insert = try db.makeStatement(sql: "INSERT INTO settlement_transfer (id, day, kind, data) VALUES (?, ?, 'settlement', ?)")

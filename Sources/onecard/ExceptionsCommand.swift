@@ -109,6 +109,8 @@ struct ExceptionsCommand: ParsableCommand {
             guard let (f, day) = try store.refusal(ref) else { throw CLIError("no refused record \(ref): list them with onecard exceptions list") }
             var decision = RefusalDecision(record: ref.description, code: f.code.rawValue, status: status, officer: d.officer, reason: d.reason, decided: auditNow())
             var adjustment: Transfer? = nil
+            // An accepted fare takes its identity, so that it can never be paid a second time.
+            let fare = f.record.kind == .purchase || f.record.kind == .grey ? FareIdentity(f.record) : nil
             if accept {
                 let t = try adjustmentTransfer(f, city: city)
                 let target = try store.nextOpenDay(from: day)
@@ -116,7 +118,8 @@ struct ExceptionsCommand: ParsableCommand {
                 decision.adjustmentFen = t.amountFen
                 adjustment = t
             }
-            try store.decide(decision, adjustment: adjustment)
+            // The same decision again returns the first one; nothing is posted twice.
+            decision = try store.decide(decision, adjustment: adjustment, fare: accept ? fare : nil)
             if d.json {
                 printJSON(decision)
             } else {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EPurse
 import Foundation
 import OneCardCore
 import OneCardCrypto
@@ -61,9 +62,8 @@ struct KeysCommand: ParsableCommand {
     }
 }
 
-/// Writes a keyset readable by its owner only.
+/// Writes a keyset readable by its owner only: created with mode 0600 in one step
+/// (``AtomicFile``), never chmod-ed after it was written.
 func writeKeyset(_ keyset: Keyset, to path: String) throws {
-    guard FileManager.default.createFile(atPath: path, contents: keyset.exportJSON(), attributes: [.posixPermissions: 0o600]) else {
-        throw CLIError("cannot write keyset \(path)")
-    }
+    try AtomicFile.write(keyset.exportJSON(), to: path)
 }

@@ -23,10 +23,15 @@ struct SettleCommand: ParsableCommand {
     var date: String
     @Option(help: "The output directory (created if missing).")
     var out: String
-    @Flag(help: "Close the day: nothing may change it afterwards.")
+    @Flag(help: "Close the day: nothing may change it afterwards. Refused until the day's cut-off has passed by the clearing clock.")
     var close = false
+    @Option(help: "The clearing clock for --close, YYYY-MM-DDTHH:MM:SS (default: now).")
+    var at: String?
     @Flag(help: "Print the summary as one JSON object (no progress bar).")
     var json = false
+
+    /// How often the day is settled again when a run or an adjustment lands meanwhile.
+    static let attemptsMax = 5
 
     func run() throws {
         try reporting {
@@ -35,18 +40,42 @@ struct SettleCommand: ParsableCommand {
             if let closed = try store.settlementDay(day)?.closed {
                 throw CLIError("business day \(day) was closed at \(closed) and is immutable: its files stand as written; post corrections into a later day as adjustments (onecard exceptions accept)")
             }
+            if close {
+                let now = try at.map { text in
+                    guard let t = BCDDateTime(iso: text) else { throw CLIError("--at must be YYYY-MM-DDTHH:MM:SS, got \(text)") }
+                    return t
+                } ?? localNow()
+                let end = BCDDateTime(date: day.adding(days: 1), time: city.settlement.cutoff)
+                guard now >= end else {
+                    throw CLIError("business day \(day) ends at \(end) (the cut-off) and the clearing clock says \(now): uploads may still land in it, so it cannot be closed yet; settle it without --close for a provisional result")
+                }
+            }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             try removeLeftovers()
-            let runs = try store.runs(businessDay: day)
-            let settlement = try DaySettler(store: store, city: city, day: day, runs: runs, out: out, quiet: json).settle(closed: close)
-            // Postings first (provisional, replaceable), then the files, then the close: a kill at
-            // any point leaves either an open day to re-settle or a closed day with all its files.
-            try store.saveSettlement(day: day, runs: runs, transfers: settlement.transfers, closedAt: nil)
-            try OutputFile.write(SettlementFiles.summaryJSON(settlement.summary), dir: out, name: "summary.json")
-            try OutputFile.write(SettlementFiles.positions(settlement.summary), dir: out, name: "positions.csv")
-            try OutputFile.write(SettlementReport.html(settlement.summary), dir: out, name: "report.html")
-            if close { try store.saveSettlement(day: day, runs: runs, transfers: settlement.transfers, closedAt: auditNow()) }
-            report(settlement.summary)
+            var attempt = 1
+            while true {
+                let runs = try store.runs(businessDay: day)
+                let adjustments = try store.settlementTransfers(day: day, kind: "adjustment")
+                let settlement = try DaySettler(store: store, city: city, day: day, runs: runs, adjustments: adjustments, out: out, quiet: json)
+                    .settle(closed: close)
+                let ids = adjustments.map(\.id)
+                do {
+                    // Postings first (provisional, replaceable), then the files, then the close: a kill
+                    // at any point leaves either an open day to re-settle or a closed day with all its
+                    // files. Both saves re-read the day's runs and adjustments in their transaction: one
+                    // that landed meanwhile makes the day settle again, so none is closed in unsettled.
+                    try store.saveSettlement(day: day, runs: runs, adjustments: ids, transfers: settlement.transfers, closedAt: nil)
+                    try OutputFile.write(SettlementFiles.summaryJSON(settlement.summary), dir: out, name: "summary.json")
+                    try OutputFile.write(SettlementFiles.positions(settlement.summary), dir: out, name: "positions.csv")
+                    try OutputFile.write(SettlementReport.html(settlement.summary), dir: out, name: "report.html")
+                    if close { try store.saveSettlement(day: day, runs: runs, adjustments: ids, transfers: settlement.transfers, closedAt: auditNow()) }
+                } catch StorageError.stale where attempt < Self.attemptsMax {
+                    attempt += 1
+                    continue
+                }
+                report(settlement.summary)
+                break
+            }
         }
     }
 
@@ -79,6 +108,8 @@ struct DaySettler {
     let city: City
     let day: BCDDate
     let runs: [Int64]
+    /// The day's officers' adjustments, read once with the runs.
+    let adjustments: [Transfer]
     let out: String
     let quiet: Bool
 
@@ -115,7 +146,7 @@ struct DaySettler {
             try refusals.flushIfFull()
             progress.step("refusals")
         }
-        for t in try store.settlementTransfers(day: day, kind: "adjustment") {
+        for t in adjustments {
             guard let op = builder.addAdjustment(t) else { continue }
             let record = try store.refusal(t.source)?.refusal.record
             SettlementFiles.appendAdjustmentRow(t, record: record, to: &(try file(op)).buffer)

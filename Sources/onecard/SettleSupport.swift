@@ -49,8 +49,11 @@ final class OutputFile {
         finalPath = dir + "/" + name
         tempPath = dir + "/." + name + ".tmp"
         // open(2), not FileManager.createFile: the latter writes through a hidden temporary
-        // file of its own, which a killed settlement would leave behind.
-        let fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // file of its own, which a killed settlement would leave behind. Settlement files hold
+        // full card numbers and TACs: created readable by the owner only, in the same call
+        // (O_EXCL: a leftover temporary is removed first, never reused with its old mode).
+        unlink(tempPath)
+        let fd = open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CLIError("cannot write \(tempPath): check that the output directory is writable") }
         handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         try handle.write(contentsOf: Data(header.utf8))

@@ -57,7 +57,7 @@ struct SettleCommandTests {
             #expect(throws: StorageError.dayClosed(path: db, day: "2026-11-29")) {
                 try store.commit(engine.run([late]), files: ["late"], engine: engine, received: receivedAt, businessDay: settleDay)
             }
-            #expect(throws: (any Error).self) { try store.saveSettlement(day: settleDay, runs: [], transfers: [], closedAt: nil) }
+            #expect(throws: (any Error).self) { try store.saveSettlement(day: settleDay, runs: [], adjustments: [], transfers: [], closedAt: nil) }
             #expect(try onecard(["clearing", "check", "--db", db]).status == 0)
         }
     }
