@@ -13,6 +13,7 @@
 //   CPCSCLite       system library over libpcsclite (Hardware/).
 //   OneCardPCSC     the Swift PC/SC layer (Hardware/). The only module importing PC/SC.
 //   VirtualReader   puts an emulated card into pcscd through vsmartcard's vpcd (Hardware/).
+//   ClearingFuzz    a seeded mutation fuzzer over batch decode → verify → post (`onecard fuzz`).
 //   Settlement      the pure daily settlement: fees, nets, positions, postings, files, report.
 //   Storage         SQLite (through GRDB): the terminal journal and the issuer database.
 //                   The only module that talks SQL.
@@ -83,6 +84,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ClearingFuzz",
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Storage",
             dependencies: [
                 "OneCardCore", "OneCardCrypto", "EPurse", "UploadBatch", "Terminal", "Clearing",
@@ -117,7 +123,7 @@ let package = Package(
             name: "onecard",
             dependencies: [
                 "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "Clearing", "Storage", "OneCardPCSC",
-                "VirtualReader", "LoadGen", "Settlement",
+                "VirtualReader", "LoadGen", "Settlement", "ClearingFuzz",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -147,7 +153,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ClearingTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing", "OneCardTestSupport"],
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing", "ClearingFuzz", "OneCardTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

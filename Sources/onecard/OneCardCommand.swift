@@ -25,6 +25,7 @@ struct OneCardCommand: ParsableCommand {
             BenchPCSCCommand.self,
             BenchTapCommand.self,
             LoadGenCommand.self,
+            FuzzCommand.self,
         ]
     )
 }
