@@ -21,6 +21,7 @@ GENERATED_CARDS="${DEMO_GENERATED_CARDS:-100000}"
 OUT="${DEMO_OUT:-demo-out}"
 BUILD="${DEMO_BUILD:-release}"
 DAY="2026-11-29"
+NEXT_DAY="2026-11-30"
 CITY="config/city-xian.json"
 READER="Virtual PCD 00 00"
 COUNTER="710001000001"
@@ -118,11 +119,29 @@ approved="$(grep -c '"result":"approved"' "$OUT/taps.jsonl" || true)"
 echo "$taps_real taps through pcscd ($approved approved), $(wc -l <"$OUT/counter.jsonl") counter records"
 "$BIN" card show "$OUT/cards/7100000000000001.json" | head -12
 
+step "at the counter: card 1 is refunded, card 2 replaced by a new card (two readers)"
+insert "$OUT/cards/7100000000000001.json"
+counter refund "20:00:00"
+remove
+NEW_CARD="$OUT/cards/7100000000009999.json"
+"$BIN" card new --keys "$OUT/keys.json" --serial 7100000000009999 --type adult --start "$DAY" --out "$NEW_CARD" >/dev/null
+insert "$NEW_CARD"
+counter issue "20:05:00" --type adult
+remove
+insert "$OUT/cards/7100000000000002.json"
+"$BIN" card emulate --card "$NEW_CARD" --connect 127.0.0.1:35964 >>"$OUT/emulator.log" 2>&1 &
+NEW_EMULATOR=$!
+for _ in $(seq 50); do "$BIN" readers --json | grep -q '"card":true,"reader":"Virtual PCD 00 01"' && break; sleep 0.1; done
+counter replace "20:10:00" --new-reader "Virtual PCD 00 01"
+kill -INT "$NEW_EMULATOR"; wait "$NEW_EMULATOR" || true
+remove
+tail -2 "$OUT/counter.jsonl"
+
 step "exporting every terminal's journal as an upload batch"
 for journal in "$OUT"/journals/*.sqlite "$OUT/issuer.sqlite"; do
     name="$(basename "$journal" .sqlite)"
-    "$BIN" terminal export --journal "$journal" --keys "$OUT/sam.json" --city "$CITY" --out "$OUT/batches/$name.ocub" --json \
-        >>"$OUT/exports.jsonl"
+    "$BIN" terminal export --journal "$journal" --keys "$OUT/sam.json" --city "$CITY" --out "$OUT/batches/$name.ocub" \
+        --at "${DAY}T23:00:00" --json >>"$OUT/exports.jsonl"
 done
 echo "$(ls "$OUT/batches" | wc -l) batch files"
 
@@ -131,7 +150,8 @@ step "generating a full day of traffic: $TAPS taps by $GENERATED_CARDS cards (lo
     --start-date "$DAY" --out "$OUT/generated"
 
 step "clearing: ingesting every batch"
-"$BIN" clearing ingest --db "$OUT/clearing.sqlite" --city "$CITY" --keys "$OUT/keys.json" --received-at "${DAY}T23:30:00" \
+# Received after midnight, before the 02:00 cut-off: still business day $DAY, after every header time.
+"$BIN" clearing ingest --db "$OUT/clearing.sqlite" --city "$CITY" --keys "$OUT/keys.json" --received-at "$NEXT_DAY""T01:00:00" \
     "$OUT"/batches/*.ocub "$OUT"/generated/batches/*.ocub --json | tee "$OUT/ingest.json"
 step "clearing: checking the ledger"
 "$BIN" clearing check --db "$OUT/clearing.sqlite"

@@ -72,6 +72,7 @@ struct Posting {
         // are then gathered into that order once, so that checking and posting read them
         // sequentially instead of jumping around memory twice.
         items.sort { $0.serial != $1.serial ? $0.serial < $1.serial : $0.order < $1.order }
+        postReplacementTargetsLast(&items)
         permute(items)
         for n in items.indices { items[n].order = items[n].order & ~0xFFFF_FFFF | UInt64(n) }
         let codes = verify(items)
@@ -102,6 +103,38 @@ struct Posting {
         tally(b.input, r, verdict?.code, ref)
         if let verdict { result.refusals.append(Refusal(ref: ref, code: verdict.code, record: r, field: verdict.field)) }
     }
+
+    /// Moves the cards that receive a replaced card's balance in this run behind the cards they
+    /// replace (a chain A → B → C: A, then B, then C), so that a new card's records — its
+    /// refund, say — see the balance moved onto it, whatever the serials' order.
+    private func postReplacementTargetsLast(_ items: inout [Item]) {
+        var from: [UInt64: UInt64] = [:]
+        for b in batches {
+            for r in input[b.input].batch.records where r.kind == .replacement { from[r.relatedSerial.rawValue] = r.serial.rawValue }
+        }
+        guard !from.isEmpty else { return }
+        func depth(_ serial: UInt64) -> Int {
+            var d = 0, s = serial
+            // Bounded: a cycle of forged replacements must not loop.
+            while let old = from[s], d < Self.replacementChainMax {
+                d += 1
+                s = old
+            }
+            return d
+        }
+        let depths = from.keys.reduce(into: [UInt64: Int]()) { $0[$1] = depth($1) }
+        var moved = items.filter { depths[$0.serial] != nil }
+        items.removeAll { depths[$0.serial] != nil }
+        // Stable: each card's records stay in time order.
+        moved = moved.enumerated().sorted { a, b in
+            let (da, db) = (depths[a.element.serial] ?? 0, depths[b.element.serial] ?? 0)
+            return da != db ? da < db : a.offset < b.offset
+        }.map(\.element)
+        items += moved
+    }
+
+    /// The longest replacement chain within one run that is ordered (longer ones are forged).
+    static let replacementChainMax = 8
 
     /// Gathers the records, their batches and indexes into the order of `items`, straight from
     /// the input batches (one copy of each record).
@@ -235,7 +268,7 @@ struct Posting {
             }
             shadow.flags |= CardShadow.Flags.replaced
             payOut(&shadow, r, amountFen: r.amountFen, to: .purse(r.relatedSerial), reason: .replacement, ref)
-            credit(newCard: r.relatedSerial, amountFen: r.amountFen, issued: shadow.flags & CardShadow.Flags.issued != 0, r, ref)
+            credit(newCard: r.relatedSerial, amountFen: r.amountFen, r, ref)
         case .grey:
             // The verifier refuses grey records before posting.
             return Verdict(.grey)
@@ -363,12 +396,11 @@ struct Posting {
         transfer(r, leg: 0, from: .purse(r.serial), to: to, Int64(amountFen), reason, ref)
     }
 
-    /// The new card inherits the old card's issue (its deposit stays with the issuer), so it can
-    /// be refunded in turn.
-    mutating func credit(newCard: CardSerial, amountFen: UInt32, issued: Bool, _ r: BatchRecord, _ ref: RecordRef) {
+    /// Credits a replacement's balance to the new card (issued in its own right at the counter
+    /// before the replacement), whose online counter the moving load used.
+    mutating func credit(newCard: CardSerial, amountFen: UInt32, _ r: BatchRecord, _ ref: RecordRef) {
         var n = engine.state.cards[newCard.rawValue] ?? CardShadow()
         n.balanceFen += amountFen
-        if issued { n.flags |= CardShadow.Flags.issued }
         if amountFen > 0 {
             n.nextOnline = max(n.nextOnline, r.counter &+ 1)
             n.flags |= CardShadow.Flags.seenOnline

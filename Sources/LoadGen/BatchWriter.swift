@@ -40,7 +40,7 @@ struct BatchWriter {
 
     /// Writes every batch of terminal `t`, day by day.
     mutating func writeTerminal(_ t: Int) throws(LoadGenError) {
-        terminalSequence = 1
+        terminalSequence = input.options.terminalSequenceBase
         batchIndex = 0
         let days = input.options.days
         for day in 0..<days {

@@ -74,6 +74,10 @@ public struct LoadGenOptions: Sendable, Hashable {
     /// The first batch sequence number of every terminal; high by default so generated batches
     /// never collide with a real terminal's exports, which count from 1.
     public var batchSequenceBase: UInt32
+    /// The first terminal transaction sequence of every terminal; high by default so that a
+    /// generated transaction never has the identity (terminal, terminal sequence) of a real
+    /// terminal's, whose journal counts from 1: clearing would rightly refuse it `03`.
+    public var terminalSequenceBase: UInt32
 
     /// The default first day: fixed, so runs are deterministic.
     public static let defaultStartDate = BCDDate(year: 2026, month: 3, day: 2) ?? BCDDate(daysSinceEpoch: 20_514)
@@ -81,7 +85,7 @@ public struct LoadGenOptions: Sendable, Hashable {
     /// Options with defaults for everything but the size and the seed.
     public init(cards: Int, taps: Int, days: Int = 1, seed: UInt64, startDate: BCDDate = Self.defaultStartDate,
                 faults: FaultRates = .noFaults, threads: Int = 2, batchRecordsMax: Int = 100_000,
-                batchSequenceBase: UInt32 = 100_000) {
+                batchSequenceBase: UInt32 = 100_000, terminalSequenceBase: UInt32 = 1_000_000_000) {
         self.cards = cards
         self.taps = taps
         self.days = days
@@ -91,5 +95,6 @@ public struct LoadGenOptions: Sendable, Hashable {
         self.threads = threads
         self.batchRecordsMax = batchRecordsMax
         self.batchSequenceBase = batchSequenceBase
+        self.terminalSequenceBase = terminalSequenceBase
     }
 }

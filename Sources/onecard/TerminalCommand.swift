@@ -33,6 +33,8 @@ struct TerminalCommand: ParsableCommand {
         var out: String
         @Flag(help: "Also export unresolved grey records as kind grey (clearing refuses them with code 04).")
         var includeGrey = false
+        @Option(help: "The terminal clock for the batch header's time, YYYY-MM-DDTHH:MM:SS (default: now).")
+        var at: String?
         @Flag(help: "Print one JSON line.")
         var json = false
 
@@ -48,7 +50,11 @@ struct TerminalCommand: ParsableCommand {
                 }
                 let master = try Keyset.load(path: keys).masterKey(.purchase)
                 let key = BatchFile.batchKey(purchaseMaster: master, terminal: journal.terminal)
-                let result = try journal.export(to: out, key: key, createdAt: localNow(), includeGrey: includeGrey)
+                let created = try at.map { text in
+                    guard let t = BCDDateTime(iso: text) else { throw CLIError("--at must be YYYY-MM-DDTHH:MM:SS, got \(text)") }
+                    return t
+                } ?? localNow()
+                let result = try journal.export(to: out, key: key, createdAt: created, includeGrey: includeGrey)
                 report(result, terminal: journal.terminal)
             }
         }

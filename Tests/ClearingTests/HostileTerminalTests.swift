@@ -166,10 +166,11 @@ struct CounterRecordProofTests {
         #expect(e.state.totalNetFen == 0)
     }
 
-    @Test("a replacement moves exactly the old card's ledger balance, once; the new card inherits the issue and can be refunded")
+    @Test("a replacement moves exactly the old card's ledger balance, once; the new card, issued first, can then be refunded")
     func replacementRules() {
         var d = Day()
         let issue = Self.issue(cardA, &d, at: "2026-11-29T06:00:00")
+        let issueNew = Self.issue(cardB, &d, at: "2026-11-29T06:01:00")
         let load = d.load(cardA, 3000, at: "2026-11-29T07:00:00")
         let tap = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
         // The counter claims a balance the ledger does not hold: the new card's load TAC is
@@ -178,9 +179,9 @@ struct CounterRecordProofTests {
         greedy.cards[cardA]!.balance = 2900
         let tooMuch = greedy.replace(cardA, with: cardB, at: "2026-11-29T09:00:00")
         let e = Day.engine()
-        let r = e.run([Day.batch(Day.counter, 1, [issue, load, tooMuch]), Day.batch(Day.bus, 1, [tap])])
+        let r = e.run([Day.batch(Day.counter, 1, [issue, issueNew, load, tooMuch]), Day.batch(Day.bus, 1, [tap])])
         #expect(r.refusals.map { "\($0.code.rawValue) \($0.field)" } == ["02 amount"])
-        #expect(e.state.cards[cardB.rawValue] == nil)
+        #expect(e.state.cards[cardB.rawValue]?.balanceFen == 0)
         let swap = d.replace(cardA, with: cardB, at: "2026-11-29T09:30:00")
         let ok = e.run([Day.batch(Day.counter, 2, [swap])])
         #expect(ok.summary.accepted == 1, "\(ok.refusals)")
@@ -189,6 +190,23 @@ struct CounterRecordProofTests {
         let done = e.run([Day.batch(Day.counter, 3, [refundNew])])
         #expect(done.summary.accepted == 1, "\(done.refusals)")
         #expect(e.state.cards[cardB.rawValue]?.balanceFen == 0)
+        #expect(e.state.totalNetFen == 0)
+    }
+
+    @Test("in one run, a new card with a lower serial than the old one sees the moved balance before its own refund")
+    func replacementOrder() {
+        var d = Day()
+        let old = cardB, new = cardA
+        let records = [
+            Self.issue(old, &d, at: "2026-11-29T06:00:00"), Self.issue(new, &d, at: "2026-11-29T06:01:00"),
+            d.load(old, 3000, at: "2026-11-29T07:00:00"), d.replace(old, with: new, at: "2026-11-29T09:00:00"),
+        ]
+        let refund = Self.refund(new, &d, amount: 3000, at: "2026-11-29T10:00:00")
+        let e = Day.engine()
+        let r = e.run([Day.batch(Day.counter, 1, records + [refund])])
+        #expect(r.refusals.isEmpty, "\(r.refusals.map { "\($0.ref) \($0.code.rawValue) \($0.field)" })")
+        #expect(e.state.cards[new.rawValue]?.balanceFen == 0 && e.state.cards[old.rawValue]?.balanceFen == 0)
+        #expect(e.state.accountNetFen[.deposits] == 2000, "one deposit refunded, the old card's stays")
         #expect(e.state.totalNetFen == 0)
     }
 }

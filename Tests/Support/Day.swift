@@ -14,6 +14,8 @@ public struct Day {
     public static let metro = TerminalID(hex: "710003010101")!     // metro, operator 3
 
     public var sequences: [TerminalID: UInt32] = [:]
+    /// The TAC master the day's cards sign with (``tacMaster`` unless a test brings its keyset).
+    public var signingMaster: TripleDESKey = Day.tacMaster
     public var cards: [CardSerial: (balance: UInt32, offline: UInt16, online: UInt16)] = [:]
 
     public static func bcd(_ iso: String) -> UInt64 { TripleDESPurse.packedDateTime(BCDDateTime(iso: iso)!) }
@@ -23,7 +25,7 @@ public struct Day {
         let after = c.balance + amount
         let dt = Self.bcd(at)
         let tac = TripleDESPurse.loadTAC(
-            tacKey: TripleDESPurse.tacKey(tacMaster: Self.tacMaster, serial: serial), newBalanceFen: after,
+            tacKey: TripleDESPurse.tacKey(tacMaster: signingMaster, serial: serial), newBalanceFen: after,
             onlineCounter: PurseCounter(rawValue: c.online), amountFen: amount, type: .epLoad, terminal: Self.counter,
             at: BCDDateTime(iso: at)!)
         let r = BatchRecord(
@@ -40,7 +42,7 @@ public struct Day {
         var c = cards[serial] ?? (0, 0, 0)
         let seq = next(terminal)
         let tac = TripleDESPurse.purchaseTAC(
-            tacKey: TripleDESPurse.tacKey(tacMaster: Self.tacMaster, serial: serial), amountFen: amount, typeByte: 0x06,
+            tacKey: TripleDESPurse.tacKey(tacMaster: signingMaster, serial: serial), amountFen: amount, typeByte: 0x06,
             terminal: terminal.rawValue, terminalSequence: seq, dateTimeBCD: Self.bcd(at))
         let r = BatchRecord(
             kind: .purchase, transactionType: 0x06, serial: serial, cardType: 1, counter: c.offline, amountFen: amount,
@@ -83,6 +85,9 @@ public struct Day {
 
     /// An empty day.
     public init() {}
+
+    /// An empty day whose cards sign under `tacMaster`.
+    public init(tacMaster: TripleDESKey) { signingMaster = tacMaster }
 }
 
 public let cardA = CardSerial(hex: "2000000000000001")!
