@@ -63,7 +63,7 @@ public struct BatchFuzzer {
     let city: City
     let purchaseMaster: TripleDESKey
     let tacMaster: TripleDESKey
-    var rng: FuzzRandom
+    var rng: SplitMix64
     var engine: ClearingEngine
     var report = Report()
     /// The independent books: every account's net from the transfers alone.
@@ -94,7 +94,7 @@ public struct BatchFuzzer {
         self.city = city
         self.purchaseMaster = purchaseMaster
         self.tacMaster = tacMaster
-        rng = FuzzRandom(seed: seed)
+        rng = SplitMix64(seed: seed)
         engine = ClearingEngine(config: ClearingConfig(city: city, tacMaster: tacMaster))
         for (id, t) in city.terminals { operators[id] = t.operatorID.rawValue }
         terminals = operators.keys.sorted { $0.rawValue < $1.rawValue }
@@ -361,22 +361,4 @@ public struct BatchFuzzer {
             }
         }
     }
-}
-
-/// SplitMix64: small, fast, and the same stream for the same seed on every machine.
-struct FuzzRandom: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A number in `0..<n` (`n` > 0).
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }

@@ -4,19 +4,8 @@ import Testing
 
 @Suite("Property: hostile APDUs")
 struct HostileAPDUTests {
-    struct Rng: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Mostly well-formed headers of the purse's own commands with random bodies, plus pure noise.
-    static func randomCommand(_ rng: inout Rng) -> [UInt8] {
+    static func randomCommand(_ rng: inout SplitMix64) -> [UInt8] {
         let headers: [[UInt8]] = [
             [0x80, 0x50, 0x01, 0x02], [0x80, 0x50, 0x03, 0x02], [0x80, 0x50, 0x00, 0x02], [0x80, 0x54, 0x01, 0x00],
             [0x80, 0x52, 0x00, 0x00], [0x80, 0xDC, 0x01, 0xD0], [0x80, 0xDC, 0x00, 0xF0], [0x80, 0x5A, 0x00, 0x06],
@@ -39,7 +28,7 @@ struct HostileAPDUTests {
 
     @Test("random APDUs never crash the card and never move money, counters or logs")
     func fuzz() throws {
-        var rng = Rng(state: 2026)
+        var rng = SplitMix64(seed: 2026)
         let card = TestKeys.card(balanceFen: 5000)
         let d = Driver(card: card)
         try d.selectPurse()
