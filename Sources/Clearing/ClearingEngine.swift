@@ -250,7 +250,14 @@ public final class ClearingEngine {
         return .conflict("\(b.file): batch \(c.terminal)/\(c.sequence) was already ingested with other bytes (SHA-256 \(c.ingestedDigest.map { String($0.prefix(16)) } ?? "unknown"), this file \(c.digest.prefix(16))): a conflict, kept for an officer (onecard clearing conflicts)")
     }
 
+    /// The receipt day of the last scan for gaps past the window: a gap can only pass the window
+    /// when that day moves on, so the scan (over every open gap) runs once per day, not once per
+    /// run — clearing takes many small runs a day.
+    private var gapsScannedDay: Int?
+
     private func openGapExceptions(_ result: inout RunResult) {
+        guard gapsScannedDay != state.newestDay else { return }
+        gapsScannedDay = state.newestDay
         for (serial, gaps) in state.gaps {
             var updated = gaps
             for j in updated.indices where !updated[j].reported && state.newestDay - updated[j].seenDay > config.gapWindowDays {

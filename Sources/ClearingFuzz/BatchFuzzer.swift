@@ -101,7 +101,7 @@ public struct BatchFuzzer {
     }
 
     /// Runs between two checks of every account (the accounts a run moved are checked after it).
-    static let fullCheckEvery = 64
+    static let fullCheckEvery = 256
 
     /// Files per epoch: then a new genuine day is built, later by a day or more.
     static let filesPerEpoch = 120
@@ -132,6 +132,7 @@ public struct BatchFuzzer {
             report.runs += 1
             try check(r, batch)
         }
+        try checkBooks(Set(books.keys))
         return report
     }
 
@@ -318,6 +319,16 @@ public struct BatchFuzzer {
 
     // MARK: The checker
 
+    /// The engine's nets of `accounts` against the books; with every account, their sum too.
+    func checkBooks(_ accounts: Set<AccountID>) throws(Failure) {
+        for account in accounts where engine.state.netFen(account) != books[account] ?? 0 {
+            throw Failure(seed: seed, file: report.files - 1, what: "\(account): the transfers net \(books[account] ?? 0) fen, the engine holds \(engine.state.netFen(account)) fen")
+        }
+        if accounts.count == books.count, engine.state.totalNetFen != 0 {
+            throw Failure(seed: seed, file: report.files - 1, what: "the accounts sum to \(engine.state.totalNetFen) fen, not zero")
+        }
+    }
+
     mutating func check(_ r: RunResult, _ input: [IncomingBatch]) throws(Failure) {
         func fail(_ what: String) -> Failure { Failure(seed: seed, file: report.files - 1, what: what) }
         var touched = Set<AccountID>()
@@ -328,12 +339,8 @@ public struct BatchFuzzer {
             touched.insert(t.debit)
             touched.insert(t.credit)
         }
-        // The accounts this run moved, every time; all of them every so often.
-        let all = report.runs % Self.fullCheckEvery == 0
-        for account in all ? Set(books.keys) : touched where engine.state.netFen(account) != books[account] ?? 0 {
-            throw fail("\(account): the transfers net \(books[account] ?? 0) fen, the engine holds \(engine.state.netFen(account)) fen")
-        }
-        if engine.state.totalNetFen != 0 { throw fail("the accounts sum to \(engine.state.totalNetFen) fen, not zero") }
+        // The accounts this run moved, every time; all of them every so often, and at the end.
+        try checkBooks(report.runs % Self.fullCheckEvery == 0 ? Set(books.keys) : touched)
         let refused = Set(r.refusals.map(\.ref))
         for (i, b) in input.enumerated() {
             switch r.status[i] {
