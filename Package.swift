@@ -10,6 +10,7 @@
 //   City            the city file (operators, terminals, lines, fares) and the pure fare engine.
 //   LoadGen         the load generator: a simulated city day as real upload batches + ground truth.
 //   EPurse          the T-Union / PBOC e-purse card application and its emulator.
+//   PSAMCard        the terminal's secure access module (PSAM) card application and its emulator.
 //   CPCSCLite       system library over libpcsclite (Hardware/).
 //   OneCardPCSC     the Swift PC/SC layer (Hardware/). The only module importing PC/SC.
 //   VirtualReader   puts an emulated card into pcscd through vsmartcard's vpcd (Hardware/).
@@ -32,6 +33,7 @@ let package = Package(
         .library(name: "OneCardCore", targets: ["OneCardCore"]),
         .library(name: "OneCardCrypto", targets: ["OneCardCrypto"]),
         .library(name: "EPurse", targets: ["EPurse"]),
+        .library(name: "PSAMCard", targets: ["PSAMCard"]),
         .library(name: "UploadBatch", targets: ["UploadBatch"]),
         .library(name: "Terminal", targets: ["Terminal"]),
         .library(name: "Clearing", targets: ["Clearing"]),
@@ -59,6 +61,11 @@ let package = Package(
         ),
         .target(
             name: "EPurse",
+            dependencies: ["OneCardCore", "OneCardCrypto"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PSAMCard",
             dependencies: ["OneCardCore", "OneCardCrypto"],
             swiftSettings: strict
         ),
@@ -137,6 +144,11 @@ let package = Package(
         .testTarget(
             name: "EPurseTests",
             dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "OneCardTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PSAMCardTests",
+            dependencies: ["OneCardCore", "OneCardCrypto", "PSAMCard", "EPurse", "Terminal", "OneCardTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "CityTests", dependencies: ["OneCardCore", "City"], swiftSettings: strict),

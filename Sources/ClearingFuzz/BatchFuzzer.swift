@@ -1,8 +1,8 @@
 public import City
-public import Clearing
-public import OneCardCore
+import Clearing
+import OneCardCore
 public import OneCardCrypto
-public import UploadBatch
+import UploadBatch
 
 /// A seeded mutation fuzzer over clearing's whole input path: batch decode → verify → post
 /// (docs/performance.md, "Fuzzing clearing").
