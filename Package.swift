@@ -129,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "onecard",
             dependencies: [
-                "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "Clearing", "Storage", "OneCardPCSC",
+                "OneCardCore", "OneCardCrypto", "EPurse", "PSAMCard", "City", "UploadBatch", "Terminal", "Clearing", "Storage", "OneCardPCSC",
                 "VirtualReader", "LoadGen", "Settlement", "ClearingFuzz",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -148,7 +148,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PSAMCardTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "PSAMCard", "EPurse", "Terminal", "OneCardTestSupport"],
+            dependencies: ["OneCardCore", "OneCardCrypto", "PSAMCard", "EPurse", "Terminal", "City", "UploadBatch", "OneCardTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "CityTests", dependencies: ["OneCardCore", "City"], swiftSettings: strict),

@@ -3,7 +3,8 @@
 #
 #   1. installs what is needed, builds onecard, starts pcscd with the virtual reader;
 #   2. issues DEMO_CARDS cards at the service counter through pcscd and has each rider tap
-#      through the day: bus, metro entry/exit (transfer discounts), taxi, gas, a top-up;
+#      through the day: bus, metro entry/exit (transfer discounts), taxi, gas, a top-up; each
+#      fare terminal's PSAM (personalised for it) sits in the second slot for its taps;
 #   3. exports every terminal's journal as an upload batch;
 #   4. adds a generated full day (loadgen, DEMO_TAPS taps) on top;
 #   5. ingests everything into clearing, checks the ledger and the totals against the ground
@@ -24,6 +25,7 @@ DAY="2026-11-29"
 NEXT_DAY="2026-11-30"
 CITY="config/city-xian.json"
 READER="Virtual PCD 00 00"
+PSAM_READER="Virtual PCD 00 01"
 COUNTER="710001000001"
 
 step() { printf '\n== %s\n' "$*"; }
@@ -35,13 +37,15 @@ BIN="$(swift build -c "$BUILD" --show-bin-path)/onecard"
 [ -x "$BIN" ] || { echo "build failed" >&2; exit 1; }
 
 rm -rf "$OUT"
-mkdir -p "$OUT/cards" "$OUT/journals" "$OUT/batches"
+mkdir -p "$OUT/cards" "$OUT/journals" "$OUT/batches" "$OUT/psams"
 step "starting pcscd with the virtual reader"
 started="$(Hardware/scripts/pcscd-start.sh)"
 echo "$started"
 EMULATOR=""
+PSAM=""
 cleanup() {
     if [ -n "$EMULATOR" ]; then kill -INT "$EMULATOR" 2>/dev/null || true; wait "$EMULATOR" 2>/dev/null || true; fi
+    if [ -n "$PSAM" ]; then kill -INT "$PSAM" 2>/dev/null || true; wait "$PSAM" 2>/dev/null || true; fi
     case "$started" in *"already running"*) ;; *) Hardware/scripts/pcscd-stop.sh >/dev/null || true ;; esac
 }
 trap cleanup EXIT
@@ -50,13 +54,14 @@ step "keys: the issuer's master keys, and the terminals' SAM keyset (purchase ke
 "$BIN" keys new --out "$OUT/keys.json"
 "$BIN" keys restrict --keys "$OUT/keys.json" --roles purchase --out "$OUT/sam.json"
 
-# Waits until the reader reports a card (present=true) or none (false).
+# Waits until a reader (default: the card's) reports a card (present=true) or none (false).
 wait_card() {
+    local reader="${2:-$READER}"
     for _ in $(seq 50); do
-        if "$BIN" readers --json | grep -q "\"card\":$1,\"reader\":\"$READER\""; then return 0; fi
+        if "$BIN" readers --json | grep -q "\"card\":$1,\"reader\":\"$reader\""; then return 0; fi
         sleep 0.1
     done
-    echo "the virtual reader did not report card=$1 within 5 s" >&2
+    echo "$reader did not report card=$1 within 5 s" >&2
     return 1
 }
 insert() {
@@ -70,11 +75,19 @@ remove() {
     EMULATOR=""
     wait_card false
 }
-tap() {  # terminal time [extra flags]
+tap() {  # terminal time [extra flags]: the terminal's PSAM goes into the second slot for the tap
     local terminal="$1" time="$2"
     shift 2
-    "$BIN" tap --reader "$READER" --city "$CITY" --terminal "$terminal" --sam "$OUT/sam.json" \
+    [ -f "$OUT/psams/$terminal.json" ] || "$BIN" psam new --keys "$OUT/keys.json" --terminal "$terminal" --out "$OUT/psams/$terminal.json" >/dev/null
+    "$BIN" psam emulate --psam "$OUT/psams/$terminal.json" >>"$OUT/emulator.log" 2>&1 &
+    PSAM=$!
+    wait_card true "$PSAM_READER"
+    "$BIN" tap --reader "$READER" --psam-reader "$PSAM_READER" --city "$CITY" --terminal "$terminal" \
         --journal "$OUT/journals/$terminal.sqlite" --once --json --at "${DAY}T$time" "$@" >>"$OUT/taps.jsonl"
+    kill -INT "$PSAM"
+    wait "$PSAM" || true
+    PSAM=""
+    wait_card false "$PSAM_READER"
 }
 counter() {  # command time [flags]
     local command="$1" time="$2"
@@ -131,9 +144,10 @@ remove
 insert "$OUT/cards/7100000000000002.json"
 "$BIN" card emulate --card "$NEW_CARD" --connect 127.0.0.1:35964 >>"$OUT/emulator.log" 2>&1 &
 NEW_EMULATOR=$!
-for _ in $(seq 50); do "$BIN" readers --json | grep -q '"card":true,"reader":"Virtual PCD 00 01"' && break; sleep 0.1; done
-counter replace "20:10:00" --new-reader "Virtual PCD 00 01"
+wait_card true "$PSAM_READER"
+counter replace "20:10:00" --new-reader "$PSAM_READER"
 kill -INT "$NEW_EMULATOR"; wait "$NEW_EMULATOR" || true
+wait_card false "$PSAM_READER"
 remove
 tail -2 "$OUT/counter.jsonl"
 

@@ -134,6 +134,15 @@ public final class SQLiteJournal: TerminalJournal, Sendable {
         }
     }
 
+    /// Takes note of a sequence the terminal's PSAM handed out: records carrying it (and any
+    /// below it) are accepted from now on. Committed before it returns.
+    public func adopt(_ sequence: TerminalSequence) throws(StorageError) {
+        try write("noting the PSAM's terminal sequence") { db in
+            try db.execute(
+                sql: "UPDATE journal_counter SET value = MAX(value, ?) WHERE name = 'terminal_sequence'", arguments: [Int64(sequence.rawValue)])
+        }
+    }
+
     /// Journals a purchase about to be sent to the card as grey, durably.
     ///
     /// - Throws: ``StorageError/greyPending(path:card:counter:)`` if the card already has a grey

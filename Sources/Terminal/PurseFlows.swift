@@ -167,7 +167,7 @@ public enum PurseFlows {
         guard r[10] == 0x00 else { throw TerminalError.unsupportedAlgorithm(AlgorithmID(rawValue: r[10])) }
         let auth = PurchaseAuthorization(
             serial: info.serial, random: UInt32(random), offlineCounter: PurseCounter(rawValue: UInt16(counter)),
-            amountFen: amountFen, type: compound ? .compoundPurchase : .epPurchase, at: at)
+            amountFen: amountFen, type: compound ? .compoundPurchase : .epPurchase, at: at, keyVersion: KeyVersion(rawValue: r[9]))
         return (UInt32(balance), auth)
     }
 

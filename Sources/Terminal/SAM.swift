@@ -3,8 +3,8 @@ public import OneCardCrypto
 
 /// The security module of a purchase terminal: it computes purchase MAC1 and checks MAC2
 /// with the card's purchase key, which it diversifies itself from the purchase master key, and
-/// it owns the terminal transaction sequence. A PSAM card in a second reader slot can stand in
-/// for ``SoftwareSAM`` by conforming to this protocol.
+/// it owns the terminal transaction sequence. In a fare terminal it is the PSAM in the reader's
+/// second slot (``PSAMModule``); ``SoftwareSAM`` is the in-process test double.
 public protocol SAM: AnyObject {
     /// The terminal ID the SAM is bound to.
     var terminal: TerminalID { get }
@@ -30,20 +30,26 @@ public struct PurchaseAuthorization: Sendable, Equatable {
     public var type: TransactionType
     /// The terminal's date and time for the transaction.
     public var at: BCDDateTime
+    /// The key version the card named (INITIALIZE response [9]): selects the purchase key.
+    public var keyVersion: KeyVersion
 
     /// Groups the inputs.
-    public init(serial: CardSerial, random: UInt32, offlineCounter: PurseCounter, amountFen: UInt32, type: TransactionType, at: BCDDateTime) {
+    public init(
+        serial: CardSerial, random: UInt32, offlineCounter: PurseCounter, amountFen: UInt32, type: TransactionType, at: BCDDateTime,
+        keyVersion: KeyVersion = KeyVersion(rawValue: 0x01)
+    ) {
         self.serial = serial
         self.random = random
         self.offlineCounter = offlineCounter
         self.amountFen = amountFen
         self.type = type
         self.at = at
+        self.keyVersion = keyVersion
     }
 }
 
-/// A SAM in software: the purchase master key from a keyset with `masterKeys.purchase`, and a
-/// sequence source. The sequence source is where durability lives (the terminal journal in
+/// A SAM in software — the in-process test double of a PSAM, never a fare terminal's: the
+/// purchase master key from a keyset with `masterKeys.purchase`, and a sequence source. The sequence source is where durability lives (the terminal journal in
 /// production; a counter in tests).
 public final class SoftwareSAM: SAM {
     public let terminal: TerminalID

@@ -28,7 +28,10 @@ extension TapTerminal {
                 &ch, info: info, sam: sam, amountFen: amountFen, at: at, compound: compound, cacheUpdates: updates
             ) { pending, auth in
                 let g = record(pending, context, kind: .grey, random: auth.random)
-                try faulting("journal the grey record") { try journal.recordGrey(g) }
+                try faulting("journal the grey record") {
+                    try journal.adopt(pending.sequence)
+                    try journal.recordGrey(g)
+                }
                 grey = g
             }
         } catch TerminalError.cardRefused(let step, let status) where grey != nil {

@@ -143,12 +143,14 @@ public final class TapTerminal {
 
     private func refuseHotlisted(_ ch: inout some CardChannel, _ info: IssuerInfo, _ r: inout TapResult) throws {
         let refused = "This card is on the hotlist (reported lost or stolen) and cannot be used."
-        guard let master = hotlist.maintenanceMaster else {
+        // The PSAM makes the block MAC; a test double may hold the maintenance master instead.
+        let signer: (any SecureMessagingSigner)? = hotlist.maintenanceMaster.map { MaintenanceMaster($0) } ?? (sam as? any SecureMessagingSigner)
+        guard let signer else {
             r.reason = refused + " It was not blocked: this terminal holds no maintenance key. Please see the service counter."
             return
         }
         do {
-            try CardMaintenance.block(&ch, damk: TripleDESPurse.diversify(master: master, serial: info.serial), permanent: false)
+            try CardMaintenance.block(&ch, serial: info.serial, signer: signer, permanent: false)
             r.reason = refused + " The card has been blocked. Please see the service counter."
         } catch let e as TerminalError {
             r.reason = refused + " Blocking it failed (\(e)). Please see the service counter."

@@ -27,6 +27,9 @@ public enum TerminalError: Error, Equatable, Sendable, CustomStringConvertible {
     case replacementCardNotEmpty(balanceFen: UInt32)
     /// The old and the new card of a replacement are the same card.
     case replacementIsSameCard
+    /// The PSAM answered a step with an error status (a wrong key version: `9403`; no
+    /// maintenance key: `6A88`; not a PSAM: `6A82` at SELECT).
+    case psamRefused(step: String, status: StatusWord)
 
     public var description: String {
         switch self {
@@ -43,6 +46,7 @@ public enum TerminalError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupportedAlgorithm(let a): "the card uses algorithm \(a); this terminal supports 3DES (00) only"
         case .replacementCardNotEmpty(let b): "the replacement card already holds \(Fen.yuan(Int64(b))) yuan; use an empty card"
         case .replacementIsSameCard: "the replacement card is the old card itself; present a new card"
+        case .psamRefused(let step, let sw): "the PSAM refused \(step): \(sw)"
         }
     }
 }

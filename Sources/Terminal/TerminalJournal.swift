@@ -22,6 +22,15 @@ public protocol TerminalJournal: AnyObject {
     func grey(for serial: CardSerial) throws -> BatchRecord?
     /// Records a completed load, issue, refund or replacement. Durable before it returns.
     func append(_ record: BatchRecord) throws
+    /// Takes note of a terminal sequence the terminal's PSAM handed out (the PSAM keeps the
+    /// sequence; the journal then accepts records that carry it). Durable before it returns.
+    func adopt(_ sequence: TerminalSequence) throws
+}
+
+extension TerminalJournal {
+    /// A journal whose terminal takes its sequences from the journal itself (a service counter)
+    /// has nothing to note.
+    public func adopt(_ sequence: TerminalSequence) throws {}
 }
 
 /// An in-memory ``TerminalJournal`` for tests: same contract, no durability.
@@ -57,4 +66,6 @@ public final class MemoryJournal: TerminalJournal {
     public func grey(for serial: CardSerial) throws -> BatchRecord? { greys.last { $0.serial == serial } }
 
     public func append(_ record: BatchRecord) throws { records.append(record) }
+
+    public func adopt(_ sequence: TerminalSequence) throws { self.sequence = max(self.sequence, sequence.rawValue) }
 }

@@ -105,23 +105,8 @@ struct CardCommand: ParsableCommand {
             try reporting {
                 let path = card
                 let emulated = EPurseCard(state: try CardFile.load(path: path))
-                nonisolated(unsafe) var saved = emulated.revision
-                nonisolated(unsafe) var saveError: (any Error)? = nil
-                let reader = VirtualReader(card: emulated, endpoint: VPCDEndpoint(parsing: connect)!) { _, _, _ in
-                    guard emulated.revision != saved, saveError == nil else { return }
-                    do {
-                        try CardFile.save(emulated.state, path: path)
-                        saved = emulated.revision
-                    } catch {
-                        saveError = error
-                        FileHandle.standardError.write(Data("card state NOT saved: \(error)\n".utf8))
-                    }
-                }
-                print("card \(emulated.state.info?.serial.description ?? "?") inserted at vpcd \(connect); Ctrl-C removes it")
-                flushOutput()
-                try reader.runUntilInterrupted(removeAfter: removeAfter.map { .milliseconds(Int64($0 * 1000)) })
-                print("card removed")
-                if let saveError { throw saveError }
+                try emulateInVPCD(emulated, connect: connect, removeAfter: removeAfter, name: "card \(emulated.state.info?.serial.description ?? "?")",
+                                  revision: { emulated.revision }, save: { try CardFile.save(emulated.state, path: path) })
             }
         }
     }

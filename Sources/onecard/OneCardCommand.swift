@@ -9,6 +9,7 @@ struct OneCardCommand: ParsableCommand {
         subcommands: [
             KeysCommand.self,
             CardCommand.self,
+            PSAMCommand.self,
             ReadersCommand.self,
             APDUCommand.self,
             BalanceCommand.self,

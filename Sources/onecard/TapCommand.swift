@@ -26,8 +26,8 @@ struct TapCommand: ParsableCommand {
     var city: String
     @Option(help: "This terminal's ID, 12 hex digits (it must be in the city file).")
     var terminal: TerminalID
-    @Option(help: "The SAM keyset (masterKeys.purchase).")
-    var sam: String
+    @Option(help: "The reader slot holding this terminal's PSAM (e.g. \"Virtual PCD 00 01\"): it makes MAC1, checks MAC2, numbers the transactions and blocks hotlisted cards. A fare terminal holds no key of its own.")
+    var psamReader: String?
     @Option(help: "The terminal's journal (SQLite; created if missing).")
     var journal: String
     @Option(help: "Taxi and gas: the amount keyed in, in fen.")
@@ -36,8 +36,6 @@ struct TapCommand: ParsableCommand {
     var gate: String?
     @Option(help: "A hotlist file (onecard-hotlist/1) of cards to refuse.")
     var hotlist: String?
-    @Option(help: "A keyset with masterKeys.maintenance, to block hotlisted cards on the spot.")
-    var maintenanceKeys: String?
     @Option(help: "The terminal's clock for this tap, YYYY-MM-DDTHH:MM:SS (default: now; for replays and tests).")
     var at: String?
     @Option(help: "How long to wait for a card with --once, in seconds.")
@@ -55,8 +53,8 @@ struct TapCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let terminal = try makeTerminal()
             let context = try PCSCContext()
+            let terminal = try makeTerminal(context)
             repeat {
                 guard let result = try tapOnce(terminal, context) else { continue }
                 print(json ? result.jsonLine : result.display + "\n")
@@ -78,19 +76,24 @@ struct TapCommand: ParsableCommand {
         return try terminal.tap(&card, at: at.flatMap { BCDDateTime(iso: $0) } ?? localNow(), enteredAmountFen: amountFen)
     }
 
-    private func makeTerminal() throws -> TapTerminal {
+    private func makeTerminal(_ context: PCSCContext) throws -> TapTerminal {
+        guard let psamReader else {
+            throw CLIError("a fare terminal needs its PSAM: put it in a reader slot and pass --psam-reader READER (see `onecard readers`; docs/psam.md). The terminal holds no purchase key, so it cannot charge a card without one")
+        }
         let city = try City.loadForCLI(self.city)
         guard let op = city.operator(ofTerminal: terminal) else { throw CLIError("terminal \(terminal) is not in \(self.city)") }
+        let psam: PSAMModule
+        do {
+            psam = try PSAMModule(channel: try ReaderAccess.card(in: psamReader, context: context))
+        } catch let e as TerminalError {
+            throw CLIError("\(psamReader) does not hold a working PSAM (\(e)): insert this terminal's PSAM")
+        }
+        guard psam.terminal == terminal else {
+            throw CLIError("the PSAM in \(psamReader) is personalised for terminal \(psam.terminal), not \(terminal): insert this terminal's own PSAM")
+        }
         let journal = try SQLiteJournal(path: self.journal, terminal: terminal, operatorID: op.id.rawValue)
-        let sam = try SoftwareSAM(keyset: try Keyset.load(path: sam).restricted(to: [.purchase]), terminal: terminal) {
-            try journal.nextSequence()
-        }
-        var list = Hotlist()
-        if let hotlist {
-            let maintenance = try maintenanceKeys.map { try Keyset.load(path: $0).masterKey(.maintenance) }
-            list = Hotlist(serials: Set(try HotlistFile.load(hotlist)), maintenanceMaster: maintenance)
-        }
-        let t = try TapTerminal(city: city, terminal: terminal, sam: sam, journal: journal, hotlist: list, gateDirection: GateDirection(rawValue: gate ?? "entry") ?? .entry)
+        let list = try hotlist.map { Hotlist(serials: Set(try HotlistFile.load($0))) } ?? Hotlist()
+        let t = try TapTerminal(city: city, terminal: terminal, sam: psam, journal: journal, hotlist: list, gateDirection: GateDirection(rawValue: gate ?? "entry") ?? .entry)
         if case .metroGate = t.location, gate == nil { throw CLIError("terminal \(terminal) is a metro gate: pass --gate entry or --gate exit") }
         if [.taxi, .gas].contains(t.action), amountFen == nil { throw CLIError("terminal \(terminal) is a \(t.action.rawValue) terminal: pass --amount-fen") }
         return t

@@ -1,0 +1,88 @@
+public import OneCardCore
+import OneCardCrypto
+
+/// The PSAM in the terminal's second reader slot as its ``SAM`` (docs/psam.md): the terminal
+/// holds no purchase key; it asks the PSAM for MAC1 and the terminal sequence, and has it check
+/// the card's MAC2. The same code drives an emulated PSAM over vpcd and a physical one in a
+/// reader's SAM slot, through any ``CardChannel``.
+public final class PSAMModule: SAM, SecureMessagingSigner {
+    /// The terminal number the PSAM was personalised with (EF 0x16): the terminal ID of every
+    /// purchase it authorises.
+    public let terminal: TerminalID
+    /// The purchase key index (EF 0x17 [0]).
+    public let keyIndex: KeyIndex
+    private var channel: any CardChannel
+
+    /// Opens the PSAM: reads its terminal number at the MF, then selects the application.
+    ///
+    /// - Throws: ``TerminalError/psamRefused(step:status:)`` or the channel's error.
+    public init(channel: some CardChannel) throws {
+        var ch: any CardChannel = channel
+        terminal = try Self.readTerminal(&ch)
+        _ = try Self.expect(&ch, CommandAPDU(cla: 0x00, ins: 0xA4, p1: 0x00, p2: 0x00, data: [0x80, 0x11]), "SELECT 8011")
+        let ef17 = try Self.expect(&ch, CommandAPDU(cla: 0x00, ins: 0xB0, p1: 0x97, p2: 0x00, le: 1), "READ BINARY 0x17")
+        guard ef17.count == 1 else { throw TerminalError.malformedResponse(step: "PSAM READ BINARY 0x17", byteCount: ef17.count) }
+        keyIndex = KeyIndex(rawValue: ef17[0])
+        self.channel = ch
+    }
+
+    /// INITIALIZE SAM FOR PURCHASE with one level of diversification (the card serial).
+    public func authorizePurchase(_ p: PurchaseAuthorization) throws -> (sequence: TerminalSequence, mac1: UInt32) {
+        var d: [UInt8] = []
+        d.appendBigEndian(p.random)
+        d.appendBigEndian(p.offlineCounter.rawValue)
+        d.appendBigEndian(p.amountFen)
+        d.append(p.type.rawValue)
+        d += p.at.bcd
+        d += [p.keyVersion.rawValue, AlgorithmID.tripleDES.rawValue]
+        d.appendBigEndian(p.serial.rawValue)
+        let r = try Self.expect(&channel, CommandAPDU(cla: 0x80, ins: 0x70, p1: 0x00, p2: 0x00, data: d, le: 8), "INITIALIZE SAM FOR PURCHASE")
+        guard r.count == 8, let seq = r.bigEndianInteger(count: 4), let mac1 = r.bigEndianInteger(at: 4, count: 4) else {
+            throw TerminalError.malformedResponse(step: "PSAM INITIALIZE SAM FOR PURCHASE", byteCount: r.count)
+        }
+        return (TerminalSequence(rawValue: UInt32(seq)), UInt32(mac1))
+    }
+
+    /// CREDIT SAM FOR PURCHASE. The PSAM keeps one session, the last authorised purchase: a
+    /// MAC2 for another one (a recovery after a tear) cannot be checked and reads as unverified.
+    public func verifyMAC2(_ mac2: UInt32, for p: PurchaseAuthorization, sequence: TerminalSequence) -> Bool {
+        var d: [UInt8] = []
+        d.appendBigEndian(mac2)
+        guard let r = try? channel.transmit(CommandAPDU(cla: 0x80, ins: 0x72, p1: 0x00, p2: 0x00, data: d)) else { return false }
+        return r.status == .success
+    }
+
+    /// A block or secure-messaging MAC for a card made inside the PSAM (DELIVERY KEY of the
+    /// maintenance key, type 05, diversified by the card serial; CIPHER DATA over the IV
+    /// `challenge ‖ 00000000` and the padded command header): the maintenance master never
+    /// leaves the PSAM.
+    ///
+    /// - Throws: ``TerminalError/psamRefused(step:status:)`` (`6A88`: the PSAM holds no
+    ///   maintenance key) or the channel's error.
+    public func secureMessagingMAC(serial: CardSerial, challenge: UInt32, header: [UInt8], data: [UInt8]) throws -> UInt32 {
+        var factor: [UInt8] = []
+        factor.appendBigEndian(serial.rawValue)
+        _ = try Self.expect(&channel, CommandAPDU(cla: 0x80, ins: 0x1A, p1: 0x20 | 0x05, p2: 0x01, data: factor), "DELIVERY KEY")
+        var input: [UInt8] = []
+        input.appendBigEndian(UInt64(challenge) << 32)
+        input += header + data
+        let r = try Self.expect(&channel, CommandAPDU(cla: 0x80, ins: 0xFA, p1: 0x05, p2: 0x00, data: input), "CIPHER DATA")
+        guard r.count == 4, let mac = r.bigEndianInteger(count: 4) else { throw TerminalError.malformedResponse(step: "PSAM CIPHER DATA", byteCount: r.count) }
+        return UInt32(mac)
+    }
+
+    private static func readTerminal(_ ch: inout any CardChannel) throws -> TerminalID {
+        _ = try expect(&ch, CommandAPDU(cla: 0x00, ins: 0xA4, p1: 0x00, p2: 0x00, data: [0x3F, 0x00]), "SELECT MF")
+        let ef16 = try expect(&ch, CommandAPDU(cla: 0x00, ins: 0xB0, p1: 0x96, p2: 0x00, le: 6), "READ BINARY 0x16")
+        guard ef16.count == 6, let raw = ef16.bigEndianInteger(count: 6), let t = TerminalID(rawValue: raw) else {
+            throw TerminalError.malformedResponse(step: "PSAM READ BINARY 0x16", byteCount: ef16.count)
+        }
+        return t
+    }
+
+    private static func expect(_ ch: inout any CardChannel, _ c: CommandAPDU, _ step: String) throws -> [UInt8] {
+        let r = try ch.transmit(c)
+        guard r.status == .success else { throw TerminalError.psamRefused(step: step, status: r.status) }
+        return r.data
+    }
+}
