@@ -193,7 +193,7 @@ let package = Package(
         .testTarget(
             name: "HardwareTests",
             dependencies: [
-                "OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "Storage", "OneCardPCSC",
+                "OneCardCore", "OneCardCrypto", "EPurse", "PSAMCard", "City", "UploadBatch", "Terminal", "Storage", "OneCardPCSC",
                 "VirtualReader", "OneCardTestSupport",
             ],
             swiftSettings: strict

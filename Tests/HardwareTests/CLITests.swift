@@ -3,6 +3,7 @@ import Foundation
 import OneCardCore
 import OneCardCrypto
 import OneCardTestSupport
+import PSAMCard
 import Testing
 
 extension HardwareSuite {
@@ -42,21 +43,72 @@ extension HardwareSuite {
             #expect(emulator.process.terminationStatus == 0)
         }
 
+        @Test("`tap` charges the card in slot 0 with the terminal's PSAM in slot 1; without its PSAM, or with another's, it refuses to start")
+        func tapOnPSAM() throws {
+            _ = try requirePCSCD()
+            try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "\(Self.binary) is missing: run `swift build`")
+            let dir = NSTemporaryDirectory() + "onecard-psam-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let info = IssuerInfo(
+                issuer: IssuerID(rawValue: 1), serialPrefix: 0x7100, serial: CardSerial(rawValue: 0x7100_0000_0000_0B0B),
+                startDate: BCDDate("2026-01-01")!, expiryDate: BCDDate("2030-12-31")!, cardType: .adult, depositFlag: 1)
+            var state = try CardState.personalise(keyset: TestKeysets.standard, info: info)
+            state.balanceFen = 3000
+            try CardFile.save(state, path: dir + "/card.json")
+            func psam(_ terminal: String, _ name: String) throws {
+                let t = TerminalID(hex: terminal)!
+                let s = PSAMState(
+                    serial: [0, 0] + t.bytes + [0, 0], terminal: t, purchaseKeys: [0x01: try TestKeysets.standard.masterKey(.purchase)],
+                    start: BCDDate("2026-01-01")!, expiry: BCDDate("2036-01-01")!, sequence: 500)
+                try AtomicFile.write(PSAMFile.encode(s), to: dir + "/" + name)
+            }
+            try psam("710002000501", "bus5.json")
+            try psam("710002021501", "bus215.json")
+            let tap = ["tap", "--reader", Slot.zero, "--city", TestPaths.city, "--terminal", "710002000501", "--journal", dir + "/bus.sqlite",
+                       "--once", "--json", "--at", "2026-11-29T08:00:00"]
+            let card = try start(["card", "emulate", "--card", dir + "/card.json", "--remove-after", "12"])
+            defer { card.process.terminate(); card.process.waitUntilExit() }
+            let noPSAM = try start(tap)
+            noPSAM.process.waitUntilExit()
+            #expect(noPSAM.process.terminationStatus != 0)
+            var other = try start(["psam", "emulate", "--psam", dir + "/bus215.json", "--remove-after", "3"])
+            Thread.sleep(forTimeInterval: 1.0)
+            let wrong = try start(tap + ["--psam-reader", Slot.one], errors: true)
+            wrong.process.waitUntilExit()
+            #expect(wrong.process.terminationStatus != 0)
+            #expect(wrong.errors().contains("personalised for terminal 710002021501"), "\(wrong.errors())")
+            other.process.waitUntilExit()
+            other = try start(["psam", "emulate", "--psam", dir + "/bus5.json", "--remove-after", "4"])
+            Thread.sleep(forTimeInterval: 1.0)
+            let ok = try start(tap + ["--psam-reader", Slot.one])
+            ok.process.waitUntilExit()
+            let line = ok.output()
+            #expect(ok.process.terminationStatus == 0)
+            #expect(line.contains("\"result\":\"approved\"") && line.contains("\"terminalSequence\":501"), "\(line)")
+            other.process.waitUntilExit()
+            let saved = try PSAMFile.decode(try Data(contentsOf: URL(fileURLWithPath: dir + "/bus5.json")), source: "bus5.json")
+            #expect(saved.sequence == 501, "the PSAM saved its sequence before answering")
+        }
+
         struct Child {
             let process: Process
             let pipe: Pipe
+            let errorPipe: Pipe?
             func output() -> String { String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+            func errors() -> String { errorPipe.map { String(decoding: $0.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) } ?? "" }
         }
 
-        private func start(_ arguments: [String]) throws -> Child {
+        private func start(_ arguments: [String], errors: Bool = false) throws -> Child {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: Self.binary)
             p.arguments = arguments
             let pipe = Pipe()
             p.standardOutput = pipe
-            p.standardError = FileHandle.nullDevice
+            let errorPipe = errors ? Pipe() : nil
+            if let errorPipe { p.standardError = errorPipe } else { p.standardError = FileHandle.nullDevice }
             try p.run()
-            return Child(process: p, pipe: pipe)
+            return Child(process: p, pipe: pipe, errorPipe: errorPipe)
         }
     }
 }
