@@ -50,9 +50,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "keys: the issuer's master keys, and the terminals' SAM keyset (purchase key only)"
+step "keys: the issuer's master keys (personalisation makes each terminal's PSAM from them; no terminal holds a master key)"
 "$BIN" keys new --out "$OUT/keys.json"
-"$BIN" keys restrict --keys "$OUT/keys.json" --roles purchase --out "$OUT/sam.json"
+"$BIN" keys restrict --keys "$OUT/keys.json" --roles tac,batch --out "$OUT/clearing-keys.json"
 
 # Waits until a reader (default: the card's) reports a card (present=true) or none (false).
 wait_card() {
@@ -75,19 +75,25 @@ remove() {
     EMULATOR=""
     wait_card false
 }
-tap() {  # terminal time [extra flags]: the terminal's PSAM goes into the second slot for the tap
-    local terminal="$1" time="$2"
-    shift 2
-    [ -f "$OUT/psams/$terminal.json" ] || "$BIN" psam new --keys "$OUT/keys.json" --terminal "$terminal" --out "$OUT/psams/$terminal.json" >/dev/null
-    "$BIN" psam emulate --psam "$OUT/psams/$terminal.json" >>"$OUT/emulator.log" 2>&1 &
+psam_in() {  # terminal: its PSAM (personalised on first use) into the second slot
+    [ -f "$OUT/psams/$1.json" ] || "$BIN" psam new --keys "$OUT/keys.json" --terminal "$1" --out "$OUT/psams/$1.json" >/dev/null
+    "$BIN" psam emulate --psam "$OUT/psams/$1.json" >>"$OUT/emulator.log" 2>&1 &
     PSAM=$!
     wait_card true "$PSAM_READER"
-    "$BIN" tap --reader "$READER" --psam-reader "$PSAM_READER" --city "$CITY" --terminal "$terminal" \
-        --journal "$OUT/journals/$terminal.sqlite" --once --json --at "${DAY}T$time" "$@" >>"$OUT/taps.jsonl"
+}
+psam_out() {
     kill -INT "$PSAM"
     wait "$PSAM" || true
     PSAM=""
     wait_card false "$PSAM_READER"
+}
+tap() {  # terminal time [extra flags]: the terminal's PSAM sits in the second slot for the tap
+    local terminal="$1" time="$2"
+    shift 2
+    psam_in "$terminal"
+    "$BIN" tap --reader "$READER" --psam-reader "$PSAM_READER" --city "$CITY" --terminal "$terminal" \
+        --journal "$OUT/journals/$terminal.sqlite" --once --json --at "${DAY}T$time" "$@" >>"$OUT/taps.jsonl"
+    psam_out
 }
 counter() {  # command time [flags]
     local command="$1" time="$2"
@@ -151,11 +157,15 @@ wait_card false "$PSAM_READER"
 remove
 tail -2 "$OUT/counter.jsonl"
 
-step "exporting every terminal's journal as an upload batch"
+step "exporting every terminal's journal as an upload batch, signed by the terminal's own PSAM"
 for journal in "$OUT"/journals/*.sqlite "$OUT/issuer.sqlite"; do
     name="$(basename "$journal" .sqlite)"
-    "$BIN" terminal export --journal "$journal" --keys "$OUT/sam.json" --city "$CITY" --out "$OUT/batches/$name.ocub" \
+    terminal="$name"
+    [ "$name" = issuer ] && terminal="$COUNTER"
+    psam_in "$terminal"
+    "$BIN" terminal export --journal "$journal" --psam-reader "$PSAM_READER" --city "$CITY" --out "$OUT/batches/$name.ocub" \
         --at "${DAY}T23:00:00" --json >>"$OUT/exports.jsonl"
+    psam_out
 done
 echo "$(ls "$OUT/batches" | wc -l) batch files"
 
@@ -165,7 +175,8 @@ step "generating a full day of traffic: $TAPS taps by $GENERATED_CARDS cards (lo
 
 step "clearing: ingesting every batch"
 # Received after midnight, before the 02:00 cut-off: still business day $DAY, after every header time.
-"$BIN" clearing ingest --db "$OUT/clearing.sqlite" --city "$CITY" --keys "$OUT/keys.json" --received-at "$NEXT_DAY""T01:00:00" \
+"$BIN" clearing terminals add --db "$OUT/clearing.sqlite" --city "$CITY" --from-city
+"$BIN" clearing ingest --db "$OUT/clearing.sqlite" --keys "$OUT/clearing-keys.json" --received-at "$NEXT_DAY""T01:00:00" \
     "$OUT"/batches/*.ocub "$OUT"/generated/batches/*.ocub --json | tee "$OUT/ingest.json"
 step "clearing: checking the ledger"
 "$BIN" clearing check --db "$OUT/clearing.sqlite"

@@ -157,7 +157,7 @@ public final class ClearingEngine {
     public init(config: ClearingConfig, state: ClearingState = ClearingState()) {
         self.config = config
         self.state = state
-        self.verifier = RecordVerifier(city: config.city, tacMaster: config.tacMaster)
+        self.verifier = RecordVerifier(city: config.city, tacMasters: config.tacMasters)
         var t: [UInt64: (UInt16, OperatorKind)] = [:]
         for (id, terminal) in config.city.terminals {
             t[id.rawValue] = (terminal.operatorID.rawValue, terminal.location.operatorKind)

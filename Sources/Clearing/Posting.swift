@@ -195,8 +195,9 @@ struct Posting {
 
     private func verify(_ items: [Item], _ range: Range<Int>, into codes: UnsafeMutableBufferPointer<UInt16>) {
         var keySerial: UInt64? = nil
-        var key = DESKey(rawValue: 0)
-        let master = engine.config.tacMaster
+        var keyVersion: UInt8 = 0
+        var key: DESKey? = nil
+        let masters = engine.config.tacMasters
         let verifier = engine.verifier
         let hotlist = engine.state.hotlist
         records.withUnsafeBufferPointer { records in
@@ -204,11 +205,12 @@ struct Posting {
                 let item = items[n]
                 let k = item.ordinal
                 let b = batches[Int(recordBatch[k])]
-                if keySerial != item.serial {
-                    key = TripleDESPurse.tacKey(tacMaster: master, serial: CardSerial(rawValue: item.serial))
-                    keySerial = item.serial
-                }
                 let r = records[k]
+                if keySerial != item.serial || keyVersion != r.keyVersion {
+                    key = masters[r.keyVersion].map { TripleDESPurse.tacKey(tacMaster: $0, serial: CardSerial(rawValue: item.serial)) }
+                    keySerial = item.serial
+                    keyVersion = r.keyVersion
+                }
                 let verdict = verifier.check(
                     r, seconds: item.seconds, receivedDay: b.receivedDay, terminalOK: b.terminalKnown && r.terminal == b.terminal,
                     operatorKind: b.kind, tacKey: key, hotlistedAt: hotlist.isEmpty ? nil : hotlist[item.serial])

@@ -7,8 +7,9 @@ public import UploadBatch
 public struct ClearingConfig: Sendable {
     /// The city: terminals, operators, card maximum, upload window.
     public var city: City
-    /// The TAC master key (diversified per card to re-compute each TAC).
-    public var tacMaster: TripleDESKey
+    /// The TAC master keys by key version (the version a record names selects one; several
+    /// are held while cards of an old version still upload: rotation).
+    public var tacMasters: [UInt8: TripleDESKey]
     /// A counter gap unfilled for more than this many days opens an exception.
     public var gapWindowDays: Int
     /// Days after the upload window during which a settled day may still be corrected: fare
@@ -19,12 +20,19 @@ public struct ClearingConfig: Sendable {
     public var headerSkewSecondsMax: UInt32
 
     /// Groups the settings.
-    public init(city: City, tacMaster: TripleDESKey, gapWindowDays: Int = 2, settlementWindowDays: Int = 7, headerSkewSecondsMax: UInt32 = 300) {
+    public init(
+        city: City, tacMasters: [UInt8: TripleDESKey], gapWindowDays: Int = 2, settlementWindowDays: Int = 7, headerSkewSecondsMax: UInt32 = 300
+    ) {
         self.city = city
-        self.tacMaster = tacMaster
+        self.tacMasters = tacMasters
         self.gapWindowDays = gapWindowDays
         self.settlementWindowDays = settlementWindowDays
         self.headerSkewSecondsMax = headerSkewSecondsMax
+    }
+
+    /// Settings with one TAC master key, of key version 1.
+    public init(city: City, tacMaster: TripleDESKey, gapWindowDays: Int = 2) {
+        self.init(city: city, tacMasters: [0x01: tacMaster], gapWindowDays: gapWindowDays)
     }
 
     /// How many days a fare's identity is kept after the newest record of its span: the
@@ -85,14 +93,14 @@ public struct RecordVerifier: Sendable {
     let cardMaxFen: UInt32
     let depositFen: UInt32
     let uploadWindowDays: Int
-    let tacMaster: TripleDESKey
+    let tacMasters: [UInt8: TripleDESKey]
 
-    /// Builds a verifier for a city and TAC master key.
-    public init(city: City, tacMaster: TripleDESKey) {
+    /// Builds a verifier for a city and its TAC master keys by version.
+    public init(city: City, tacMasters: [UInt8: TripleDESKey]) {
         cardMaxFen = UInt32(clamping: city.card.balanceFenMax)
         depositFen = UInt32(clamping: city.card.depositFen)
         uploadWindowDays = city.settlement.uploadWindowDays
-        self.tacMaster = tacMaster
+        self.tacMasters = tacMasters
     }
 
     /// The refusal of `r`, or `nil` if it passes every stateless check.
@@ -103,12 +111,13 @@ public struct RecordVerifier: Sendable {
     ///     upload window. Never the terminal's own header time: a terminal is not trusted.
     ///   - terminalOK: whether the batch's terminal is known, belongs to the batch's operator and
     ///     is the record's terminal.
-    ///   - tacKey: the card's TAC key.
+    ///   - tacKey: the card's TAC key under the master of the record's key version; `nil` if
+    ///     clearing holds no master of that version.
     ///   - hotlistedAt: when the card was hotlisted (seconds), if it is.
     @inline(__always)
     public func check(
         _ r: BatchRecord, seconds: UInt32, receivedDay: Int, terminalOK: Bool, operatorKind: OperatorKind?,
-        tacKey: DESKey, hotlistedAt: UInt32?
+        tacKey: DESKey?, hotlistedAt: UInt32?
     ) -> Verdict? {
         if r.kind == .grey { return Verdict(.grey) }
         guard terminalOK, r.terminal.rawValue != 0 else { return Verdict(.unknownTerminal) }
@@ -116,15 +125,18 @@ public struct RecordVerifier: Sendable {
         if receivedDay - ClearingTime.day(seconds) > uploadWindowDays { return Verdict(.expired) }
         switch r.kind {
         case .purchase:
+            guard let tacKey else { return Verdict(.illegalData, .keyVersion) }
             let tac = TripleDESPurse.purchaseTAC(
                 tacKey: tacKey, amountFen: r.amountFen, typeByte: r.transactionType, terminal: r.terminal.rawValue,
                 terminalSequence: r.sequence, dateTimeBCD: r.dateTimeBCD)
             if tac != r.tac { return Verdict(.tacError) }
         case .load:
+            guard let tacKey else { return Verdict(.illegalData, .keyVersion) }
             if loadTAC(r, tacKey) != r.tac { return Verdict(.tacError) }
         case .replacement where r.amountFen > 0:
             // The balance reached the new card by a load; its TAC is the new card's.
-            if loadTAC(r, TripleDESPurse.tacKey(tacMaster: tacMaster, serial: r.relatedSerial)) != r.tac { return Verdict(.tacError) }
+            guard let master = tacMasters[r.keyVersion] else { return Verdict(.illegalData, .keyVersion) }
+            if loadTAC(r, TripleDESPurse.tacKey(tacMaster: master, serial: r.relatedSerial)) != r.tac { return Verdict(.tacError) }
         default: break
         }
         if let h = hotlistedAt, h <= seconds { return Verdict(.hotlisted) }

@@ -61,7 +61,7 @@ public struct BatchFuzzer {
 
     let seed: UInt64
     let city: City
-    let purchaseMaster: TripleDESKey
+    let batchMaster: TripleDESKey
     let tacMaster: TripleDESKey
     var rng: SplitMix64
     var engine: ClearingEngine
@@ -89,10 +89,10 @@ public struct BatchFuzzer {
     }
 
     /// A fuzzer for `city` under the two master keys, starting from an empty clearing centre.
-    public init(seed: UInt64, city: City, purchaseMaster: TripleDESKey, tacMaster: TripleDESKey) {
+    public init(seed: UInt64, city: City, batchMaster: TripleDESKey, tacMaster: TripleDESKey) {
         self.seed = seed
         self.city = city
-        self.purchaseMaster = purchaseMaster
+        self.batchMaster = batchMaster
         self.tacMaster = tacMaster
         rng = SplitMix64(seed: seed)
         engine = ClearingEngine(config: ClearingConfig(city: city, tacMaster: tacMaster))
@@ -119,7 +119,7 @@ public struct BatchFuzzer {
                 report.records += max(0, (bytes.count - BatchHeader.byteCount - BatchFile.trailerBytes) / BatchRecord.byteCount)
                 do {
                     let header = try BatchFile.peekHeader(bytes, file: "fuzz")
-                    let key = BatchFile.batchKey(purchaseMaster: purchaseMaster, terminal: header.terminal)
+                    let key = BatchFile.uploadKey(batchMaster: batchMaster, terminal: header.terminal)
                     let decoded = try BatchFile.decode(bytes, file: "fuzz-\(report.files)", key: key)
                     batch.append(IncomingBatch(file: "fuzz-\(report.files)", batch: decoded, received: received, digest: SHA256Digest.hash(bytes)))
                 } catch {
@@ -262,7 +262,7 @@ public struct BatchFuzzer {
         }
         let op = rng.below(30) == 0 ? UInt16(truncatingIfNeeded: rng.next()) : operators[terminal] ?? 0
         let file = BatchFile(header: BatchHeader(terminal: terminal, operatorID: op, sequence: sequence, createdBCD: created), records: records)
-        let key = BatchFile.batchKey(purchaseMaster: purchaseMaster, terminal: terminal)
+        let key = BatchFile.uploadKey(batchMaster: batchMaster, terminal: terminal)
         var bytes = file.encode(key: key)
         if rng.below(12) == 0 { mutateBytes(&bytes, key: key) }
         written.append((BatchKey(terminal: terminal.rawValue, sequence: sequence), bytes))

@@ -16,7 +16,7 @@ public enum LoadGenerator {
     /// Generates a run into `outputDirectory` (`batches/`, `ground-truth.json`, `hotlist.json`).
     ///
     /// - Parameters:
-    ///   - keyset: must hold the `purchase` (batch keys) and `tac` master keys.
+    ///   - keyset: must hold the `batch` (terminals' upload keys) and `tac` master keys.
     ///   - progress: called after each phase with a line saying what was done and how long it
     ///     took (for `--verbose`); never part of the output files.
     /// - Throws: ``LoadGenError`` for bad options, a city that cannot carry the traffic, a
@@ -26,7 +26,7 @@ public enum LoadGenerator {
         var clock = PhaseClock(report: progress)
         try validate(options)
         let plan = try CityPlan(city: city)
-        let (tacMaster, purchaseMaster) = try masterKeys(keyset)
+        let (tacMaster, batchMaster) = try masterKeys(keyset)
         let batchDir = outputDirectory + "/" + BatchWriter.batchDirectory
         guard !FileOutput.isNonEmptyDirectory(batchDir) else {
             throw .invalidOption("\(batchDir) is not empty: choose a fresh --out directory")
@@ -39,7 +39,7 @@ public enum LoadGenerator {
         clock.lap("grouped by terminal and day, sorted by time")
         let input = WriteInput(
             plan: plan, options: options, events: ordered, bucketStarts: starts, serialBase: serialBase,
-            batchKeys: plan.terminalIDs.map { BatchFile.batchKey(purchaseMaster: purchaseMaster, terminal: $0) },
+            batchKeys: plan.terminalIDs.map { BatchFile.uploadKey(batchMaster: batchMaster, terminal: $0) },
             dateBCD: (0...options.days).map { TripleDESPurse.packedDateTime(BCDDateTime(
                 date: options.startDate.adding(days: $0), time: BCDTime(hour: 0, minute: 0, second: 0) ?? BCDDateTime(secondsSinceEpoch: 0).time)) >> 24 },
             outputDirectory: outputDirectory)
@@ -85,9 +85,9 @@ public enum LoadGenerator {
         guard f.perPurchaseSum <= 1 else { throw .invalidOption("--duplicates + --forged-tac + --gaps + --grey must not exceed 1") }
     }
 
-    private static func masterKeys(_ keyset: Keyset) throws(LoadGenError) -> (tac: TripleDESKey, purchase: TripleDESKey) {
+    private static func masterKeys(_ keyset: Keyset) throws(LoadGenError) -> (tac: TripleDESKey, batch: TripleDESKey) {
         do {
-            return (try keyset.masterKey(.tac), try keyset.masterKey(.purchase))
+            return (try keyset.masterKey(.tac), try keyset.masterKey(.batch))
         } catch {
             throw .missingKey("\(error) (the load generator computes TACs and batch MACs)")
         }

@@ -1,9 +1,10 @@
 public import Foundation
 public import OneCardCore
 
-/// The role a master key plays (spec §4). Each OneCard role loads only the keys it needs:
-/// a terminal's SAM `purchase`, the issuer host `load` and `maintenance`, the clearing
-/// centre `tac`.
+/// The role a master key plays (spec §4). Each OneCard role loads only the keys it needs
+/// (docs/architecture.md, "Who holds which key"): a fare terminal's PSAM `purchase` (and
+/// `maintenance` for blocking), the issuer host `load` and `maintenance`, the clearing centre
+/// `tac` and `batch`.
 public enum KeyRole: String, CaseIterable, Sendable, Codable {
     /// Purchase master key (MPK): diversifies to the card's DPK.
     case purchase
@@ -13,6 +14,10 @@ public enum KeyRole: String, CaseIterable, Sendable, Codable {
     case tac
     /// Application maintenance master key (MAMK): diversifies to the card's DAMK.
     case maintenance
+    /// Batch master key: diversifies to each terminal's upload key (in its PSAM), which signs
+    /// its upload batches. Held by clearing and personalisation only — never by a terminal, so
+    /// that one terminal's keys cannot sign for another.
+    case batch
 }
 
 /// Why a keyset file could not be used. Messages name the file and the field, never a key.

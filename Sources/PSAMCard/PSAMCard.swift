@@ -77,6 +77,7 @@ public final class PSAMCard: CardResponder {
         case (0x80, 0x72): return creditForPurchase(c)
         case (0x80, 0x1A): return deliveryKey(c, s)
         case (0x80, 0xFA): return cipherData(c)
+        case (0x80, 0xFC): return signBatchDigest(c, s)
         case (0x00, _), (0x80, _): return ResponseAPDU(status: .instructionNotSupported)
         default: return ResponseAPDU(status: .classNotSupported)
         }
@@ -99,7 +100,8 @@ public final class PSAMCard: CardResponder {
     }
 
     /// READ BINARY by short file identifier (P1 = `80 | SFI`, P2 = offset). EF 0x15 and 0x16
-    /// are at the MF, EF 0x17 and 0x19 in the application; Le 0 reads to the end.
+    /// are at the MF, EF 0x17, 0x18 (*ours*: the upload key version, `00` for none) and 0x19 in
+    /// the application; Le 0 reads to the end.
     private func readBinary(_ c: CommandAPDU, _ s: PSAMState) -> ResponseAPDU {
         guard c.p1 & 0x80 != 0, c.data.isEmpty else { return ResponseAPDU(status: .incorrectP1P2) }
         let file: [UInt8]
@@ -107,6 +109,7 @@ public final class PSAMCard: CardResponder {
         case (0x15, .mf): file = s.ef15
         case (0x16, .mf): file = s.ef16
         case (0x17, .application): file = s.ef17
+        case (0x18, .application): file = [s.uploadKey == nil ? 0x00 : s.uploadKeyVersion]
         case (0x19, .application): file = s.ef19
         default: return ResponseAPDU(status: .fileNotFound)
         }
@@ -221,6 +224,19 @@ public final class PSAMCard: CardResponder {
         var out: [UInt8] = []
         out.appendBigEndian(UInt32(truncatingIfNeeded: key.left.encrypt(key.right.decrypt(last)) >> 32))
         return ResponseAPDU(data: out, status: .success)
+    }
+
+    // MARK: Upload batches
+
+    /// SIGN BATCH DIGEST (*ours*, `80 FC 00 00 20` digest, Le `20`): HMAC-SHA-256 of the
+    /// 32-byte SHA-256 of an upload file under the terminal's upload key — the file MAC of
+    /// `OCUB` version 2. P1 is the upload key version; `6A88` if the PSAM holds no such key.
+    private func signBatchDigest(_ c: CommandAPDU, _ s: PSAMState) -> ResponseAPDU {
+        guard session.selected == .application else { return ResponseAPDU(status: .conditionsOfUseNotSatisfied) }
+        guard c.p2 == 0x00 else { return ResponseAPDU(status: .incorrectP1P2) }
+        guard c.data.count == SHA256Digest.byteCount else { return ResponseAPDU(status: .wrongLength) }
+        guard let key = s.uploadKey, c.p1 == s.uploadKeyVersion else { return ResponseAPDU(status: StatusWord(rawValue: 0x6A88)) }
+        return ResponseAPDU(data: c.data.withUnsafeBytes { HMACSHA256.authenticate(key: key, data: $0) }, status: .success)
     }
 
     // MARK: Helpers

@@ -33,6 +33,8 @@ public enum PSAMFile {
         var sequence: UInt32
         var purchaseKeys: [String: String]
         var maintenanceKeys: [String: String]
+        var uploadKey: String?
+        var uploadKeyVersion: UInt8?
     }
 
     /// Encodes a PSAM state as pretty-printed, key-sorted JSON.
@@ -43,7 +45,8 @@ public enum PSAMFile {
         let doc = Document(
             format: format, serial: s.serial.hex, terminal: s.terminal.description, keyIndex: s.keyIndex,
             applicationIssuer: s.applicationIssuer.hex, applicationUser: s.applicationUser.hex, start: s.start.description,
-            expiry: s.expiry.description, sequence: s.sequence, purchaseKeys: keys(s.purchaseKeys), maintenanceKeys: keys(s.maintenanceKeys))
+            expiry: s.expiry.description, sequence: s.sequence, purchaseKeys: keys(s.purchaseKeys), maintenanceKeys: keys(s.maintenanceKeys),
+            uploadKey: s.uploadKey?.hex, uploadKeyVersion: s.uploadKey == nil ? nil : s.uploadKeyVersion)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return (try? encoder.encode(doc)) ?? Data()
@@ -73,9 +76,15 @@ public enum PSAMFile {
             return out
         }
         let purchase = try keys(doc.purchaseKeys, "purchaseKeys")
+        var upload: [UInt8]? = nil
+        if let hex = doc.uploadKey {
+            guard let k = Hex.decode(hex), k.count == 16 else { throw bad("uploadKey must be 32 hex digits") }
+            upload = k
+        }
         guard !purchase.isEmpty else { throw bad("purchaseKeys is empty: a PSAM without a purchase key cannot authorise a fare") }
         return PSAMState(
             serial: serial, terminal: terminal, purchaseKeys: purchase, maintenanceKeys: try keys(doc.maintenanceKeys, "maintenanceKeys"),
-            keyIndex: doc.keyIndex, applicationIssuer: issuer, applicationUser: user, start: start, expiry: expiry, sequence: doc.sequence)
+            keyIndex: doc.keyIndex, applicationIssuer: issuer, applicationUser: user, start: start, expiry: expiry, sequence: doc.sequence,
+            uploadKey: upload, uploadKeyVersion: doc.uploadKeyVersion ?? 0x01)
     }
 }

@@ -33,12 +33,18 @@ public struct PSAMState: Equatable, Sendable {
     /// Application maintenance keys (DELIVERY KEY type `05`) by key identifier (P2): the
     /// block MAC of a hotlisted card is made in here.
     public var maintenanceKeys: [UInt8: TripleDESKey]
+    /// The terminal's upload key (16 bytes, derived from the batch master for this terminal)
+    /// and the batch master's version: SIGN BATCH DIGEST signs its upload files with it.
+    public var uploadKey: [UInt8]?
+    /// The batch master key version `uploadKey` comes from.
+    public var uploadKeyVersion: UInt8
 
     /// Describes a PSAM.
     public init(
         serial: [UInt8], terminal: TerminalID, purchaseKeys: [UInt8: TripleDESKey], maintenanceKeys: [UInt8: TripleDESKey] = [:],
         keyIndex: UInt8 = 0x01, applicationIssuer: [UInt8] = Array(repeating: 0, count: 8), applicationUser: [UInt8] = Array(repeating: 0, count: 8),
-        start: BCDDate, expiry: BCDDate, sequence: UInt32 = 0, version: UInt8 = 0x01, keyCardType: UInt8 = 0x01, issuerData: [UInt8] = [0, 0]
+        start: BCDDate, expiry: BCDDate, sequence: UInt32 = 0, version: UInt8 = 0x01, keyCardType: UInt8 = 0x01, issuerData: [UInt8] = [0, 0],
+        uploadKey: [UInt8]? = nil, uploadKeyVersion: UInt8 = 0x01
     ) {
         self.serial = serial
         self.version = version
@@ -53,6 +59,8 @@ public struct PSAMState: Equatable, Sendable {
         self.sequence = sequence
         self.purchaseKeys = purchaseKeys
         self.maintenanceKeys = maintenanceKeys
+        self.uploadKey = uploadKey
+        self.uploadKeyVersion = uploadKeyVersion
     }
 
     /// EF 0x15, 14 bytes.
@@ -71,5 +79,6 @@ public struct PSAMState: Equatable, Sendable {
     /// Whether the fields have the sizes the files need.
     public var isWellFormed: Bool {
         serial.count == 10 && issuerData.count == 2 && applicationIssuer.count == 8 && applicationUser.count == 8
+            && (uploadKey?.count ?? 16) == 16
     }
 }

@@ -170,5 +170,23 @@ enum ClearingSchema {
                     BEGIN SELECT RAISE(ABORT, 'conflicts are evidence and immutable'); END;
                 """)
         }
+
+        m.registerMigration("clearing-v4") { db in
+            try db.execute(sql: """
+                -- The terminals clearing accepts batches from: operator, upload key version, status.
+                CREATE TABLE clearing_terminal (
+                    terminal INTEGER PRIMARY KEY,
+                    operator INTEGER NOT NULL,
+                    key_version INTEGER NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'retired')),
+                    changed TEXT NOT NULL
+                );
+                -- A retired terminal never comes back: its number is not reused.
+                CREATE TRIGGER clearing_terminal_retired BEFORE UPDATE ON clearing_terminal WHEN OLD.status = 'retired'
+                    BEGIN SELECT RAISE(ABORT, 'a retired terminal stays retired'); END;
+                CREATE TRIGGER clearing_terminal_no_delete BEFORE DELETE ON clearing_terminal
+                    BEGIN SELECT RAISE(ABORT, 'registered terminals are kept'); END;
+                """)
+        }
     }
 }

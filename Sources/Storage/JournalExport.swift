@@ -45,21 +45,37 @@ extension SQLiteJournal {
     /// batch sequence), so writing a batch twice is harmless too.
     ///
     /// - Parameters:
-    ///   - key: the terminal's batch key (``BatchFile/batchKey(purchaseMaster:terminal:)``).
+    ///   - sign: makes the file MAC of the file's SHA-256: the terminal's PSAM (SIGN BATCH
+    ///     DIGEST), or in tests ``BatchFile/mac(key:digest:)`` with an upload key.
+    ///   - uploadKeyVersion: the version of the upload key that signs, written in the header.
     ///   - createdAt: the header's creation time (used only when a new batch is assigned).
     ///   - includeGrey: also export unresolved grey records, once each, as kind `grey` (clearing
     ///     refuses them with code 04 and keeps them as exceptions). The grey stays in the journal
     ///     and is still completed or voided when the card comes back.
     /// - Throws: ``StorageError/batchUnwritable(path:reason:)`` (nothing lost: run again), or a
     ///   database error.
-    public func export(to out: String, key: [UInt8], createdAt: BCDDateTime, includeGrey: Bool = false) throws(StorageError) -> ExportResult {
+    public func export(
+        to out: String, sign: @escaping ([UInt8]) throws -> [UInt8], uploadKeyVersion: UInt8 = 1, createdAt: BCDDateTime, includeGrey: Bool = false
+    ) throws(StorageError) -> ExportResult {
+        let signer = Signer(sign: sign, version: uploadKeyVersion)
         if let pending = try pendingBatch() {
-            return try writeBatch(pending, to: out, key: key, outcome: .rewrotePending)
+            return try writeBatch(pending, to: out, signer, outcome: .rewrotePending)
         }
         guard let sequence = try assignBatch(createdAt: createdAt, includeGrey: includeGrey) else {
             return ExportResult(outcome: .nothingNew, batchSequence: nil, recordCount: 0, amountFen: 0, depositFen: 0, greyCount: 0, path: nil)
         }
-        return try writeBatch(sequence, to: out, key: key, outcome: .wrote)
+        return try writeBatch(sequence, to: out, signer, outcome: .wrote)
+    }
+
+    /// ``export(to:sign:uploadKeyVersion:createdAt:includeGrey:)`` signing in software with an
+    /// upload key (tests, tools).
+    public func export(to out: String, key: [UInt8], createdAt: BCDDateTime, includeGrey: Bool = false) throws(StorageError) -> ExportResult {
+        try export(to: out, sign: { BatchFile.mac(key: key, digest: $0) }, createdAt: createdAt, includeGrey: includeGrey)
+    }
+
+    private struct Signer {
+        let sign: ([UInt8]) throws -> [UInt8]
+        let version: UInt8
     }
 
     /// The batch assigned but not yet written, if an earlier export died in between.
@@ -112,9 +128,15 @@ extension SQLiteJournal {
 
     /// Step 2: builds the batch's file from its rows alone and writes it atomically, then marks
     /// the batch written. Building from stored rows is what makes a rewrite byte-identical.
-    private func writeBatch(_ sequence: UInt32, to out: String, key: [UInt8], outcome: ExportResult.Outcome) throws(StorageError) -> ExportResult {
-        let file = try batchFile(sequence)
-        let bytes = file.encode(key: key)
+    private func writeBatch(_ sequence: UInt32, to out: String, _ signer: Signer, outcome: ExportResult.Outcome) throws(StorageError) -> ExportResult {
+        var file = try batchFile(sequence)
+        file.header.uploadKeyVersion = signer.version
+        let bytes: [UInt8]
+        do {
+            bytes = try file.encode(sign: signer.sign)
+        } catch {
+            throw .batchUnwritable(path: out, reason: "the batch could not be signed (\(error)); check the terminal's PSAM")
+        }
         do {
             try AtomicFile.write(Data(bytes), to: out)
         } catch {

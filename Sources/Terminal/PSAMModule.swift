@@ -11,6 +11,8 @@ public final class PSAMModule: SAM, SecureMessagingSigner {
     public let terminal: TerminalID
     /// The purchase key index (EF 0x17 [0]).
     public let keyIndex: KeyIndex
+    /// The version of the upload key it signs batches with (EF 0x18), 0 if it holds none.
+    public let uploadKeyVersion: UInt8
     private var channel: any CardChannel
 
     /// Opens the PSAM: reads its terminal number at the MF, then selects the application.
@@ -23,6 +25,9 @@ public final class PSAMModule: SAM, SecureMessagingSigner {
         let ef17 = try Self.expect(&ch, CommandAPDU(cla: 0x00, ins: 0xB0, p1: 0x97, p2: 0x00, le: 1), "READ BINARY 0x17")
         guard ef17.count == 1 else { throw TerminalError.malformedResponse(step: "PSAM READ BINARY 0x17", byteCount: ef17.count) }
         keyIndex = KeyIndex(rawValue: ef17[0])
+        let ef18 = try Self.expect(&ch, CommandAPDU(cla: 0x00, ins: 0xB0, p1: 0x98, p2: 0x00, le: 1), "READ BINARY 0x18")
+        guard ef18.count == 1 else { throw TerminalError.malformedResponse(step: "PSAM READ BINARY 0x18", byteCount: ef18.count) }
+        uploadKeyVersion = ef18[0]
         self.channel = ch
     }
 
@@ -69,6 +74,17 @@ public final class PSAMModule: SAM, SecureMessagingSigner {
         let r = try Self.expect(&channel, CommandAPDU(cla: 0x80, ins: 0xFA, p1: 0x05, p2: 0x00, data: input), "CIPHER DATA")
         guard r.count == 4, let mac = r.bigEndianInteger(count: 4) else { throw TerminalError.malformedResponse(step: "PSAM CIPHER DATA", byteCount: r.count) }
         return UInt32(mac)
+    }
+
+    /// SIGN BATCH DIGEST: the MAC of an upload file's SHA-256 under the terminal's upload key
+    /// (version `keyVersion`), which only the PSAM holds.
+    ///
+    /// - Throws: ``TerminalError/psamRefused(step:status:)`` (`6A88`: no upload key of that
+    ///   version) or the channel's error.
+    public func signBatch(digest: [UInt8], keyVersion: UInt8) throws -> [UInt8] {
+        let r = try Self.expect(&channel, CommandAPDU(cla: 0x80, ins: 0xFC, p1: keyVersion, p2: 0x00, data: digest, le: 32), "SIGN BATCH DIGEST")
+        guard r.count == 32 else { throw TerminalError.malformedResponse(step: "PSAM SIGN BATCH DIGEST", byteCount: r.count) }
+        return r
     }
 
     private static func readTerminal(_ ch: inout any CardChannel) throws -> TerminalID {

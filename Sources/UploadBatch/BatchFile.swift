@@ -7,8 +7,9 @@ public struct BatchHeader: Sendable, Hashable {
     public static let byteCount = 64
     /// `OCUB`.
     public static let magic: [UInt8] = Array("OCUB".utf8)
-    /// The format version this code writes and reads.
-    public static let version: UInt16 = 1
+    /// The format version this code writes and reads (2: the MAC is over the SHA-256 of the
+    /// file, under the terminal's own upload key).
+    public static let version: UInt16 = 2
 
     /// The terminal that wrote the batch (its key signs the file).
     public var terminal: TerminalID
@@ -18,13 +19,16 @@ public struct BatchHeader: Sendable, Hashable {
     public var sequence: UInt32
     /// When the batch was made, BCD in the low 56 bits.
     public var createdBCD: UInt64
+    /// The version of the batch master key the terminal's upload key was derived from.
+    public var uploadKeyVersion: UInt8
 
     /// Builds a header.
-    public init(terminal: TerminalID, operatorID: UInt16, sequence: UInt32, createdBCD: UInt64) {
+    public init(terminal: TerminalID, operatorID: UInt16, sequence: UInt32, createdBCD: UInt64, uploadKeyVersion: UInt8 = 1) {
         self.terminal = terminal
         self.operatorID = operatorID
         self.sequence = sequence
         self.createdBCD = createdBCD
+        self.uploadKeyVersion = uploadKeyVersion
     }
 }
 
@@ -42,7 +46,7 @@ public enum BatchError: Error, Equatable, Sendable, CustomStringConvertible {
     case countMismatch(file: String, trailer: UInt32, records: Int)
     /// The trailer's amount or deposit sum disagrees with the records.
     case sumMismatch(file: String, field: String, trailer: UInt64, records: UInt64)
-    /// The file MAC does not verify under the terminal's batch key.
+    /// The file MAC does not verify under the terminal's upload key.
     case macInvalid(file: String)
     /// A record of a kind this version does not know, or an invalid terminal ID.
     case malformedRecord(file: String, index: Int)
@@ -57,17 +61,18 @@ public enum BatchError: Error, Equatable, Sendable, CustomStringConvertible {
         case .badRecordSize(let f, let s): "\(f): record size \(s), expected \(BatchRecord.byteCount)"
         case .countMismatch(let f, let t, let r): "\(f): trailer counts \(t) records, file holds \(r) (truncated or tampered)"
         case .sumMismatch(let f, let field, let t, let r): "\(f): trailer \(field) total \(t) fen, records sum to \(r) fen (tampered)"
-        case .macInvalid(let f): "\(f): batch MAC does not verify (tampered, or the wrong terminal key)"
+        case .macInvalid(let f): "\(f): batch MAC does not verify under the terminal's upload key (tampered, or signed by another terminal's key)"
         case .malformedRecord(let f, let i): "\(f): record \(i) is malformed"
         case .tooLarge(let f, let n): "\(f): \(n) records, more than \(BatchFile.recordsMax) per batch"
         }
     }
 }
 
-/// An upload batch file (docs/formats.md, "Upload batch (`OCUB` version 1)"):
+/// An upload batch file (docs/formats.md, "Upload batch (`OCUB` version 2)"):
 /// 64-byte header ‖ n × 128-byte records ‖ 64-byte trailer. The trailer carries the record
-/// count, the amount and deposit totals, and HMAC-SHA-256 over everything before the MAC
-/// under the terminal's batch key.
+/// count, the amount and deposit totals, and HMAC-SHA-256 of the SHA-256 of everything before
+/// the MAC, under the terminal's upload key — so the terminal's PSAM signs 32 bytes, however
+/// long the file.
 public struct BatchFile: Sendable, Hashable {
     /// Trailer size in bytes.
     public static let trailerBytes = 64
@@ -88,16 +93,27 @@ public struct BatchFile: Sendable, Hashable {
         self.records = records
     }
 
-    /// The per-terminal batch key: the purchase master key diversified with
-    /// `B0 00 ‖ terminal ID` (every terminal's SAM holds the purchase master key; so does the
-    /// clearing centre, to check uploads).
-    public static func batchKey(purchaseMaster: TripleDESKey, terminal: TerminalID) -> [UInt8] {
+    /// A terminal's upload key: the batch master key diversified with `B0 00 ‖ terminal ID`.
+    /// Personalisation puts it into the terminal's PSAM; clearing derives it to check uploads.
+    /// No terminal holds the batch master, so no terminal can sign for another.
+    public static func uploadKey(batchMaster: TripleDESKey, terminal: TerminalID) -> [UInt8] {
         let f = 0xB000 << 48 | terminal.rawValue
-        return TripleDESPurse.diversify(master: purchaseMaster, serial: CardSerial(rawValue: f)).exportKeyMaterial()
+        return TripleDESPurse.diversify(master: batchMaster, serial: CardSerial(rawValue: f)).exportKeyMaterial()
     }
 
-    /// The complete file, MAC included.
+    /// The file MAC of a digest under an upload key: HMAC-SHA-256(key, digest).
+    public static func mac(key: [UInt8], digest: [UInt8]) -> [UInt8] {
+        digest.withUnsafeBytes { HMACSHA256.authenticate(key: key, data: $0) }
+    }
+
+    /// The complete file, MAC included, signed with the terminal's upload key in software.
     public func encode(key: [UInt8]) -> [UInt8] {
+        encode { Self.mac(key: key, digest: $0) }
+    }
+
+    /// The complete file, with the MAC `sign` makes of the SHA-256 of the bytes before it (a
+    /// terminal's PSAM: SIGN BATCH DIGEST, docs/psam.md).
+    public func encode(sign: ([UInt8]) throws -> [UInt8]) rethrows -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(BatchHeader.byteCount + records.count * BatchRecord.byteCount + Self.trailerBytes)
         out += BatchHeader.magic
@@ -107,13 +123,15 @@ public struct BatchFile: Sendable, Hashable {
         out.appendBigEndian(header.operatorID)
         out.appendBigEndian(header.sequence)
         out.appendBigEndian(header.createdBCD, byteCount: 7)
+        out.append(header.uploadKeyVersion)
         out.append(contentsOf: repeatElement(0, count: BatchHeader.byteCount - out.count))
         for r in records { r.encode(into: &out) }
         out += Self.trailerMagic
         out.appendBigEndian(UInt32(records.count))
         out.appendBigEndian(records.reduce(UInt64(0)) { $0 + UInt64($1.amountFen) })
         out.appendBigEndian(records.reduce(UInt64(0)) { $0 + UInt64($1.depositFen) })
-        let mac = out.withUnsafeBytes { HMACSHA256.authenticate(key: key, data: $0) }
+        let mac = try sign(SHA256Digest.hash(out))
+        precondition(mac.count == HMACSHA256.byteCount, "a batch MAC of \(mac.count) bytes")
         out += mac
         out.append(contentsOf: repeatElement(0, count: 8))
         return out
@@ -132,12 +150,13 @@ public struct BatchFile: Sendable, Hashable {
         guard let terminal = TerminalID(rawValue: bytes.bigEndianInteger(at: 8, count: 6) ?? .max) else { throw .badMagic(file: file) }
         return BatchHeader(
             terminal: terminal, operatorID: UInt16(bytes.bigEndianInteger(at: 14, count: 2) ?? 0),
-            sequence: UInt32(bytes.bigEndianInteger(at: 16, count: 4) ?? 0), createdBCD: bytes.bigEndianInteger(at: 20, count: 7) ?? 0)
+            sequence: UInt32(bytes.bigEndianInteger(at: 16, count: 4) ?? 0), createdBCD: bytes.bigEndianInteger(at: 20, count: 7) ?? 0,
+            uploadKeyVersion: bytes[27])
     }
 
     /// Verifies and decodes a whole file.
     ///
-    /// - Parameter key: the batch key of the header's terminal (see ``batchKey(purchaseMaster:terminal:)``).
+    /// - Parameter key: the upload key of the header's terminal (``uploadKey(batchMaster:terminal:)``).
     /// - Throws: ``BatchError``: a file that fails any check is refused whole.
     public static func decode(_ bytes: [UInt8], file: String, key: [UInt8]) throws(BatchError) -> BatchFile {
         let header = try peekHeader(bytes, file: file)
@@ -148,7 +167,8 @@ public struct BatchFile: Sendable, Hashable {
         let t = bytes.count - trailerBytes
         guard Array(bytes[t..<t + 4]) == trailerMagic else { throw .truncated(file: file, byteCount: bytes.count) }
         let macEnd = t + 24
-        let mac = bytes.withUnsafeBytes { HMACSHA256.authenticate(key: key, data: UnsafeRawBufferPointer(rebasing: $0[0..<macEnd])) }
+        let digest = bytes.withUnsafeBytes { SHA256Digest.hash(UnsafeRawBufferPointer(rebasing: $0[0..<macEnd])) }
+        let mac = Self.mac(key: key, digest: digest)
         guard HMACSHA256.equal(mac, bytes[macEnd..<macEnd + 32]) else { throw .macInvalid(file: file) }
         let count = UInt32(bytes.bigEndianInteger(at: t + 4, count: 4) ?? 0)
         guard count == n else { throw .countMismatch(file: file, trailer: count, records: n) }

@@ -97,6 +97,9 @@ public struct BatchRecord: Sendable, Hashable {
     public var relatedSerial: CardSerial
     /// Issue: deposit taken; refund: deposit returned.
     public var depositFen: UInt32
+    /// The card's key version (its INITIALIZE response): selects the TAC master key that
+    /// verifies the TAC.
+    public var keyVersion: UInt8
 
     /// A record with every field given; fare context defaults to none.
     public init(
@@ -105,7 +108,7 @@ public struct BatchRecord: Sendable, Hashable {
         dateTimeBCD: UInt64, tac: UInt32, industry: UInt8 = 0, line: UInt16 = 0, station: UInt16 = 0,
         entryStation: UInt16 = 0, entryDateTimeBCD: UInt64 = 0, baseFareFen: UInt32 = 0, concessionFen: UInt32 = 0,
         transferDiscountFen: UInt32 = 0, flags: FareFlags = [], relatedSerial: CardSerial = CardSerial(rawValue: 0),
-        depositFen: UInt32 = 0
+        depositFen: UInt32 = 0, keyVersion: UInt8 = 1
     ) {
         self.kind = kind
         self.transactionType = transactionType
@@ -130,6 +133,7 @@ public struct BatchRecord: Sendable, Hashable {
         self.flags = flags
         self.relatedSerial = relatedSerial
         self.depositFen = depositFen
+        self.keyVersion = keyVersion
     }
 
     /// The record's date-time, if its BCD is valid.
@@ -161,6 +165,7 @@ public struct BatchRecord: Sendable, Hashable {
         out.append(flags.rawValue)
         out.appendBigEndian(relatedSerial.rawValue)
         out.appendBigEndian(depositFen)
+        out.append(keyVersion)
         out.append(contentsOf: repeatElement(0, count: start + Self.byteCount - out.count))
     }
 
@@ -181,6 +186,6 @@ public struct BatchRecord: Sendable, Hashable {
             tac: UInt32(be(42, 4)), industry: p[46], line: UInt16(be(47, 2)), station: UInt16(be(49, 2)),
             entryStation: UInt16(be(51, 2)), entryDateTimeBCD: be(53, 7), baseFareFen: UInt32(be(60, 4)),
             concessionFen: UInt32(be(64, 4)), transferDiscountFen: UInt32(be(68, 4)), flags: FareFlags(rawValue: p[72]),
-            relatedSerial: CardSerial(rawValue: be(73, 8)), depositFen: UInt32(be(81, 4)))
+            relatedSerial: CardSerial(rawValue: be(73, 8)), depositFen: UInt32(be(81, 4)), keyVersion: p[85])
     }
 }

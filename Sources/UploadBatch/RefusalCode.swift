@@ -66,6 +66,8 @@ public enum RecordField: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
     case tac = 13
     /// The record's kind is not allowed from the batch's operator.
     case kind = 14
+    /// The card key version: clearing holds no TAC master key of that version.
+    case keyVersion = 15
 
     public var description: String {
         switch self {
@@ -84,6 +86,7 @@ public enum RecordField: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
         case .relatedSerial: "new card"
         case .tac: "TAC"
         case .kind: "record kind"
+        case .keyVersion: "key version"
         }
     }
 }

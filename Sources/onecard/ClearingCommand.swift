@@ -13,7 +13,7 @@ struct ClearingCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clearing",
         abstract: "Ingest terminal batches into the double-entry ledger, check it, manage the hotlist.",
-        subcommands: [Ingest.self, Check.self, Exceptions.self, Conflicts.self, Hotlist.self]
+        subcommands: [Ingest.self, Check.self, Exceptions.self, Conflicts.self, Terminals.self, Hotlist.self]
     )
 
     /// The database and, once, the city it clears for.
@@ -51,8 +51,8 @@ struct ClearingCommand: ParsableCommand {
                 """)
 
         @OptionGroup var database: Database
-        @Option(help: "Keyset with masterKeys.tac (TAC checks) and masterKeys.purchase (batch MACs).")
-        var keys: String
+        @Option(help: "Clearing keyset with masterKeys.tac (TAC checks) and masterKeys.batch (the terminals' upload keys); repeat it for each key version still in use (rotation).")
+        var keys: [String]
         @Option(help: "Open a counter-gap exception when a gap stays unfilled this many days.")
         var gapWindowDays = 2
         @Option(help: """
@@ -76,18 +76,17 @@ struct ClearingCommand: ParsableCommand {
                     guard let t = BCDDateTime(iso: text) else { throw CLIError("--received-at must be YYYY-MM-DDTHH:MM:SS") }
                     return t
                 } ?? localNow()
-                let keyset = try Keyset.load(path: keys)
-                let tac = try keyset.masterKey(.tac)
-                let purchase = try keyset.masterKey(.purchase)
+                let keys = try ClearingKeys(paths: keys)
+                let registry = try store.terminals()
                 let clock = PhaseClock(enabled: verbose)
-                let config = ClearingConfig(city: city, tacMaster: tac, gapWindowDays: gapWindowDays)
+                let config = ClearingConfig(city: city, tacMasters: keys.tac, gapWindowDays: gapWindowDays)
                 var engine = ClearingEngine(config: config, state: try store.loadState())
                 clock.lap("load state (\(engine.state.cards.count) cards)")
                 var outcomes: [BatchOutcome] = []
                 var exceptions = 0
                 var rejected: [RejectedFile] = []
                 for chunk in chunks() {
-                    let decoded = BatchReader.read(chunk, purchaseMaster: purchase, received: ClearingTime.seconds(received))
+                    let decoded = BatchReader.read(chunk, keys: keys, registry: registry, received: ClearingTime.seconds(received))
                     clock.lap("read and verify \(chunk.count) files")
                     rejected += decoded.rejected
                     var attempt = 1
@@ -244,6 +243,121 @@ extension ClearingCommand {
     }
 }
 
+/// The clearing centre's master keys by key version, from one keyset per version.
+struct ClearingKeys: Sendable {
+    var tac: [UInt8: TripleDESKey] = [:]
+    var batch: [UInt8: TripleDESKey] = [:]
+
+    init(paths: [String]) throws {
+        guard !paths.isEmpty else { throw CLIError("--keys: give the clearing keyset (masterKeys.tac and masterKeys.batch)") }
+        for path in paths {
+            let k = try Keyset.load(path: path)
+            let v = k.keyVersion.rawValue
+            guard tac[v] == nil else { throw CLIError("--keys: two keysets of key version \(v)") }
+            tac[v] = try k.masterKey(.tac)
+            batch[v] = try k.masterKey(.batch)
+        }
+    }
+}
+
+extension ClearingCommand {
+    struct Terminals: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The terminal registry: which terminals clearing accepts batches from.",
+            discussion: """
+                A batch from a terminal that is not registered, suspended or retired, that claims another \
+                operator, or that is signed with another upload key version than the registry's is refused \
+                whole with the reason. `add --from-city` registers every terminal of the stored city file.
+                """,
+            subcommands: [Add.self, Suspend.self, Activate.self, Retire.self, List.self])
+
+        struct Add: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Register a terminal as active (or update its operator and key version).")
+            @OptionGroup var database: Database
+            @Option(help: "The terminal, 12 hex digits.")
+            var terminal: TerminalID?
+            @Option(help: "Its operator (default: the city file's).")
+            var operatorID: UInt16?
+            @Option(help: "The upload key version its PSAM signs with.")
+            var keyVersion: UInt8 = 1
+            @Flag(help: "Register every terminal of the city file with its operator.")
+            var fromCity = false
+
+            func run() throws {
+                try reporting {
+                    let (store, city) = try database.open()
+                    if fromCity {
+                        for (id, t) in city.terminals.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                            try store.registerTerminal(id, operatorID: t.operatorID.rawValue, keyVersion: keyVersion, at: auditNow())
+                        }
+                        print("registered \(city.terminals.count) terminals of the city file (upload key version \(keyVersion))")
+                        return
+                    }
+                    guard let terminal else { throw CLIError("--terminal T or --from-city") }
+                    let cityOperator = city.terminals[terminal]?.operatorID.rawValue
+                    guard let op = operatorID ?? cityOperator else {
+                        throw CLIError("terminal \(terminal) is not in the city file: give --operator-id")
+                    }
+                    if let cityOperator, cityOperator != op {
+                        throw CLIError("the city file puts terminal \(terminal) under operator \(cityOperator), not \(op)")
+                    }
+                    try store.registerTerminal(terminal, operatorID: op, keyVersion: keyVersion, at: auditNow())
+                    print("terminal \(terminal) active: operator \(op), upload key version \(keyVersion)")
+                }
+            }
+        }
+
+        struct Suspend: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Refuse a terminal's batches until it is reactivated.")
+            @OptionGroup var database: Database
+            @Option(help: "The terminal, 12 hex digits.")
+            var terminal: TerminalID
+            func run() throws { try Terminals.set(database, terminal, .suspended) }
+        }
+
+        struct Activate: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Accept a suspended terminal's batches again.")
+            @OptionGroup var database: Database
+            @Option(help: "The terminal, 12 hex digits.")
+            var terminal: TerminalID
+            func run() throws { try Terminals.set(database, terminal, .active) }
+        }
+
+        struct Retire: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Refuse a terminal's batches for good.")
+            @OptionGroup var database: Database
+            @Option(help: "The terminal, 12 hex digits.")
+            var terminal: TerminalID
+            func run() throws { try Terminals.set(database, terminal, .retired) }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List the registered terminals.")
+            @OptionGroup var database: Database
+            @Flag(help: "Print one JSON object per line.")
+            var json = false
+            func run() throws {
+                try reporting {
+                    let (store, _) = try database.open()
+                    let list = try store.terminals().sorted { $0.key.rawValue < $1.key.rawValue }
+                    for (_, t) in list {
+                        if json { printJSON(t) } else { print("\(t.terminal)  \(t.status.rawValue)  operator \(t.operatorID)  key version \(t.keyVersion)  since \(t.changed)") }
+                    }
+                    if !json { print("\(list.count) terminal(s)") }
+                }
+            }
+        }
+
+        static func set(_ database: Database, _ terminal: TerminalID, _ status: RegisteredTerminal.Status) throws {
+            try reporting {
+                let (store, _) = try database.open()
+                try store.setTerminalStatus(terminal, status, at: auditNow())
+                print("terminal \(terminal) \(status.rawValue)")
+            }
+        }
+    }
+}
+
 /// A batch file refused whole.
 struct RejectedFile: Codable {
     var file: String
@@ -281,12 +395,14 @@ enum BatchReader {
     /// The most bytes one batch file may have.
     static let fileBytesMax = BatchHeader.byteCount + BatchFile.recordsMax * BatchRecord.byteCount + BatchFile.trailerBytes
 
-    static func read(_ files: [String], purchaseMaster: TripleDESKey, received: UInt32) -> (batches: [IncomingBatch], rejected: [RejectedFile]) {
+    static func read(
+        _ files: [String], keys: ClearingKeys, registry: [TerminalID: RegisteredTerminal], received: UInt32
+    ) -> (batches: [IncomingBatch], rejected: [RejectedFile]) {
         var slots = [Result<(BatchFile, [UInt8]), RejectedFileError>?](repeating: nil, count: files.count)
         slots.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let out = buffer
             DispatchQueue.concurrentPerform(iterations: files.count) { i in
-                out[i] = readOne(files[i], purchaseMaster: purchaseMaster)
+                out[i] = readOne(files[i], keys: keys, registry: registry)
             }
         }
         var batches: [IncomingBatch] = []
@@ -304,7 +420,7 @@ enum BatchReader {
     struct RejectedFileError: Error { var reason: String }
 
     /// A verified batch and the SHA-256 of its bytes.
-    static func readOne(_ file: String, purchaseMaster: TripleDESKey) -> Result<(BatchFile, [UInt8]), RejectedFileError> {
+    static func readOne(_ file: String, keys: ClearingKeys, registry: [TerminalID: RegisteredTerminal]) -> Result<(BatchFile, [UInt8]), RejectedFileError> {
         guard let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int else {
             return .failure(RejectedFileError(reason: "\(file): cannot read the file"))
         }
@@ -313,7 +429,14 @@ enum BatchReader {
         let bytes = [UInt8](data)
         do {
             let header = try BatchFile.peekHeader(bytes, file: file)
-            let key = BatchFile.batchKey(purchaseMaster: purchaseMaster, terminal: header.terminal)
+            if let why = RegisteredTerminal.refusal(
+                registry[header.terminal], terminal: header.terminal, operatorID: header.operatorID, keyVersion: header.uploadKeyVersion) {
+                return .failure(RejectedFileError(reason: "\(file): \(why)"))
+            }
+            guard let master = keys.batch[header.uploadKeyVersion] else {
+                return .failure(RejectedFileError(reason: "\(file): clearing holds no batch master key of version \(header.uploadKeyVersion): pass its keyset with --keys"))
+            }
+            let key = BatchFile.uploadKey(batchMaster: master, terminal: header.terminal)
             return .success((try BatchFile.decode(bytes, file: file, key: key), SHA256Digest.hash(bytes)))
         } catch {
             return .failure(RejectedFileError(reason: error.description))

@@ -39,7 +39,7 @@ struct FuzzCommand: ParsableCommand {
                 bytes.appendBigEndian(~seed ^ salt &* 31)
                 return try TripleDESKey(bytes: bytes)
             }
-            var fuzzer = BatchFuzzer(seed: seed, city: parsed, purchaseMaster: try key(1), tacMaster: try key(2))
+            var fuzzer = BatchFuzzer(seed: seed, city: parsed, batchMaster: try key(1), tacMaster: try key(2))
             let start = DispatchTime.now()
             let report: BatchFuzzer.Report
             do {

@@ -19,7 +19,7 @@ struct LoadGenCommand: ParsableCommand {
 
     @Option(help: "The city file (onecard-city/1).")
     var city: String
-    @Option(help: "The keyset; needs the purchase and tac master keys.")
+    @Option(help: "The keyset; needs the batch (upload keys) and tac master keys.")
     var keys: String
     @Option(help: "Number of cards.")
     var cards: Int

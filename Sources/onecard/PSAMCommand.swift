@@ -4,6 +4,7 @@ import Foundation
 import OneCardCore
 import OneCardCrypto
 import PSAMCard
+import UploadBatch
 import VirtualReader
 
 /// `onecard psam …`: personalise, inspect and emulate a terminal's PSAM (docs/psam.md).
@@ -24,7 +25,7 @@ struct PSAMCommand: ParsableCommand {
                 through a reader and never sees a key.
                 """)
 
-        @Option(help: "Personalisation keyset: masterKeys.purchase, and masterKeys.maintenance for hotlist blocking.")
+        @Option(help: "Personalisation keyset: masterKeys.purchase, masterKeys.batch (the terminal's upload key is derived from it), and masterKeys.maintenance for hotlist blocking.")
         var keys: String
         @Option(help: "The terminal the PSAM is for, 12 hex digits (its EF 0x16: the terminal ID of every purchase).")
         var terminal: TerminalID
@@ -54,11 +55,13 @@ struct PSAMCommand: ParsableCommand {
                 let version = keyset.keyVersion.rawValue
                 let purchase = try keyset.masterKey(.purchase)
                 let maintenance = try? keyset.masterKey(.maintenance)
+                let upload = try keyset.masterKey(.batch)
                 let from = BCDDate(start)!
                 let state = PSAMState(
                     serial: serial.flatMap(Hex.decode) ?? [0, 0] + terminal.bytes + [0, 0], terminal: terminal,
                     purchaseKeys: [version: purchase], maintenanceKeys: maintenance.map { [0x01: $0] } ?? [:],
-                    start: from, expiry: BCDDate(year: from.year + years, month: from.month, day: min(from.day, 28)) ?? from, sequence: sequence)
+                    start: from, expiry: BCDDate(year: from.year + years, month: from.month, day: min(from.day, 28)) ?? from, sequence: sequence,
+                    uploadKey: BatchFile.uploadKey(batchMaster: upload, terminal: terminal), uploadKeyVersion: version)
                 try AtomicFile.write(PSAMFile.encode(state), to: out)
                 print("PSAM for terminal \(terminal) (purchase key version \([version].hex)\(maintenance == nil ? ", no maintenance key: it cannot block cards" : "")) written to \(out)")
             }
@@ -78,6 +81,7 @@ struct PSAMCommand: ParsableCommand {
                 print("terminal  \(s.terminal)")
                 print("sequence  \(s.sequence) (last used)")
                 print("valid     \(s.start) to \(s.expiry)")
+                print("upload    \(s.uploadKey == nil ? "no upload key: it cannot sign batches" : "upload key version \([s.uploadKeyVersion].hex)")")
                 print("keys      purchase versions \(s.purchaseKeys.keys.sorted().map { [$0].hex }.joined(separator: ",")); maintenance \(s.maintenanceKeys.isEmpty ? "none" : s.maintenanceKeys.keys.sorted().map { [$0].hex }.joined(separator: ","))")
             }
         }

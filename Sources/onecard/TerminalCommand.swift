@@ -3,7 +3,9 @@ import City
 import Foundation
 import OneCardCore
 import OneCardCrypto
+import OneCardPCSC
 import Storage
+import Terminal
 import UploadBatch
 
 /// `onecard terminal …`: the terminal's journal.
@@ -25,8 +27,8 @@ struct TerminalCommand: ParsableCommand {
 
         @Option(help: "The terminal's journal (SQLite), or an issuer database for the service counter.")
         var journal: String
-        @Option(help: "A keyset holding masterKeys.purchase (the SAM keyset): gives the batch key.")
-        var keys: String
+        @Option(help: "The reader slot holding this terminal's PSAM: it signs the batch with the terminal's upload key, which nothing else holds.")
+        var psamReader: String
         @Option(help: "The city file: the journal's terminal must belong to its recorded operator.")
         var city: String
         @Option(help: "Where to write the batch file.")
@@ -48,13 +50,23 @@ struct TerminalCommand: ParsableCommand {
                 guard op.id.rawValue == journal.operatorID else {
                     throw CLIError("the city file puts terminal \(journal.terminal) under operator \(op.id), the journal under \(journal.operatorID)")
                 }
-                let master = try Keyset.load(path: keys).masterKey(.purchase)
-                let key = BatchFile.batchKey(purchaseMaster: master, terminal: journal.terminal)
+                let psam: PSAMModule
+                do {
+                    psam = try PSAMModule(channel: try ReaderAccess.card(in: psamReader, context: try PCSCContext()))
+                } catch let e as TerminalError {
+                    throw CLIError("\(psamReader) does not hold a working PSAM (\(e)): insert terminal \(journal.terminal)'s PSAM")
+                }
+                guard psam.terminal == journal.terminal else {
+                    throw CLIError("the PSAM in \(psamReader) is terminal \(psam.terminal)'s, not \(journal.terminal)'s: a terminal signs its batches with its own PSAM only")
+                }
+                let version = psam.uploadKeyVersion
                 let created = try at.map { text in
                     guard let t = BCDDateTime(iso: text) else { throw CLIError("--at must be YYYY-MM-DDTHH:MM:SS, got \(text)") }
                     return t
                 } ?? localNow()
-                let result = try journal.export(to: out, key: key, createdAt: created, includeGrey: includeGrey)
+                let result = try journal.export(
+                    to: out, sign: { try psam.signBatch(digest: $0, keyVersion: version) }, uploadKeyVersion: version, createdAt: created,
+                    includeGrey: includeGrey)
                 report(result, terminal: journal.terminal)
             }
         }

@@ -10,7 +10,7 @@ import UploadBatch
 @Suite("Clearing fuzzer")
 struct FuzzTests {
     static func fuzzer(seed: UInt64) -> BatchFuzzer {
-        BatchFuzzer(seed: seed, city: Day.city, purchaseMaster: try! TripleDESKey(hex: "11111111111111112222222222222222"), tacMaster: Day.tacMaster)
+        BatchFuzzer(seed: seed, city: Day.city, batchMaster: try! TripleDESKey(hex: "11111111111111112222222222222222"), tacMaster: Day.tacMaster)
     }
 
     @Test("150,000 mutated records through decode, verify and post: every invariant holds and every path is reached")

@@ -89,13 +89,13 @@ struct GroundTruthTests {
         let onDisk = try run.batchFiles().filter { $0.contains("-truncated") }
         #expect(!onDisk.isEmpty)
         #expect(onDisk == run.truth.truncatedFiles.map(\.file))
-        let purchase = try keys.masterKey(.purchase)
+        let batchMaster = try keys.masterKey(.batch)
         for t in run.truth.truncatedFiles {
             let cut = try run.bytes(t.file), full = try run.bytes(t.completeFile)
             #expect(cut.count == t.byteCount && full.count == t.completeByteCount && cut.count < full.count)
             #expect(Array(full[0..<cut.count]) == cut)
             let header = try BatchFile.peekHeader(full, file: t.completeFile)
-            let key = BatchFile.batchKey(purchaseMaster: purchase, terminal: header.terminal)
+            let key = BatchFile.uploadKey(batchMaster: batchMaster, terminal: header.terminal)
             #expect(throws: BatchError.self) { _ = try BatchFile.decode(cut, file: t.file, key: key) }
             _ = try BatchFile.decode(full, file: t.completeFile, key: key)
         }

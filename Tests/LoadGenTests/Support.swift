@@ -10,12 +10,13 @@ let repositoryRoot = #filePath.split(separator: "/", omittingEmptySubsequences: 
 /// The example city.
 func xian() throws -> City { try City.load(path: repositoryRoot + "/config/city-xian.json") }
 
-/// A fixed test keyset (purchase and tac are all the generator needs).
+/// A fixed test keyset (batch and tac are all the generator needs).
 func testKeyset() throws -> Keyset {
     Keyset(keyVersion: KeyVersion(rawValue: 1), masterKeys: [
         .purchase: try TripleDESKey(hex: "0123456789ABCDEFFEDCBA9876543210"),
         .tac: try TripleDESKey(hex: "00112233445566778899AABBCCDDEEFF"),
         .load: try TripleDESKey(hex: "FFEEDDCCBBAA99887766554433221100"),
+        .batch: try TripleDESKey(hex: "A0A1A2A3A4A5A6A7A8A9AAABACADAEAF"),
     ])
 }
 
@@ -51,11 +52,11 @@ final class Run {
 
     /// Every complete file decoded, in file-name order.
     func decoded(keyset: Keyset) throws -> [(file: String, batch: BatchFile)] {
-        let purchase = try keyset.masterKey(.purchase)
+        let batchMaster = try keyset.masterKey(.batch)
         return try batchFiles().filter { !$0.contains("-truncated") }.map { file in
             let bytes = try bytes(file)
             let header = try BatchFile.peekHeader(bytes, file: file)
-            let key = BatchFile.batchKey(purchaseMaster: purchase, terminal: header.terminal)
+            let key = BatchFile.uploadKey(batchMaster: batchMaster, terminal: header.terminal)
             return (file, try BatchFile.decode(bytes, file: file, key: key))
         }
     }

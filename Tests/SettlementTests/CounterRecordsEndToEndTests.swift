@@ -25,7 +25,7 @@ struct CounterRecordsEndToEndTests {
             let keys = dir + "/keys.json"
             #expect(try onecard(["keys", "new", "--out", keys]).status == 0)
             let keyset = try Keyset.load(path: keys)
-            let purchase = try keyset.masterKey(.purchase)
+            let batchMaster = try keyset.masterKey(.batch)
             var d = Day(tacMaster: try keyset.masterKey(.tac))
             var counter: [BatchRecord] = []
             counter.append(record(.issue, cardA, &d, deposit: 2000, at: "2026-11-29T06:00:00"))
@@ -43,10 +43,11 @@ struct CounterRecordsEndToEndTests {
                 let op: UInt16 = t == Day.counter ? 1 : 2
                 let file = BatchFile(header: BatchHeader(terminal: t, operatorID: op, sequence: UInt32(seq), createdBCD: Day.bcd("2026-11-29T23:00:00")), records: records)
                 let path = dir + "/\(t)-\(seq).ocub"
-                FileManager.default.createFile(atPath: path, contents: Data(file.encode(key: BatchFile.batchKey(purchaseMaster: purchase, terminal: t))))
+                FileManager.default.createFile(atPath: path, contents: Data(file.encode(key: BatchFile.uploadKey(batchMaster: batchMaster, terminal: t))))
                 return path
             }
             let db = dir + "/c.sqlite"
+            #expect(try onecard(["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"]).status == 0)
             let ingest = try onecard(["clearing", "ingest", "--db", db, "--city", TestPaths.city, "--keys", keys,
                                       "--received-at", "2026-11-30T01:00:00", "--json"] + files)
             #expect(ingest.status == 0, "\(ingest.err)")

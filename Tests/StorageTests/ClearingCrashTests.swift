@@ -28,6 +28,7 @@ struct ClearingCrashTests {
             ])
             let db = dir + "/clearing.sqlite"
             _ = try run(binary, ["clearing", "hotlist", "import", "--db", db, "--city", TestPaths.city, "--file", dir + "/day/hotlist.json"])
+            _ = try run(binary, ["clearing", "terminals", "add", "--db", db, "--from-city"])
             let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
             let ingest = ["clearing", "ingest", "--db", db, "--keys", keys, "--received-at", "2026-03-02T23:59:59",
                           "--records-per-commit", "1500", "--json"] + files

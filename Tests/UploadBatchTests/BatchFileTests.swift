@@ -5,7 +5,7 @@ import UploadBatch
 
 private let master = try! TripleDESKey(hex: "0123456789ABCDEFFEDCBA9876543210")
 private let terminal = TerminalID(hex: "710002000101")!
-private let key = BatchFile.batchKey(purchaseMaster: master, terminal: terminal)
+private let key = BatchFile.uploadKey(batchMaster: master, terminal: terminal)
 
 private func sample(_ n: Int) -> BatchFile {
     let at = TripleDESPurse.packedDateTime(BCDDateTime(iso: "2026-11-29T08:15:00")!)
@@ -29,7 +29,7 @@ private func sample(_ n: Int) -> BatchFile {
 /// Rewrites the MAC so that only the field under test is wrong (a buggy terminal, not a forger).
 private func resign(_ bytes: inout [UInt8]) {
     let macAt = bytes.count - 64 + 24
-    let mac = bytes.withUnsafeBytes { HMACSHA256.authenticate(key: key, data: UnsafeRawBufferPointer(rebasing: $0[0..<macAt])) }
+    let mac = BatchFile.mac(key: key, digest: SHA256Digest.hash(Array(bytes[0..<macAt])))
     bytes.replaceSubrange(macAt..<macAt + 32, with: mac)
 }
 
@@ -79,7 +79,7 @@ struct BatchFileTests {
 
     @Test("the wrong terminal key is refused with macInvalid")
     func wrongKey() {
-        let other = BatchFile.batchKey(purchaseMaster: master, terminal: TerminalID(hex: "710002000102")!)
+        let other = BatchFile.uploadKey(batchMaster: master, terminal: TerminalID(hex: "710002000102")!)
         #expect(throws: BatchError.macInvalid(file: "k")) { try BatchFile.decode(sample(2).encode(key: key), file: "k", key: other) }
     }
 
@@ -99,8 +99,8 @@ struct BatchFileTests {
     @Test("unknown versions and foreign files are refused before any MAC work")
     func versions() {
         var bytes = sample(1).encode(key: key)
-        bytes[5] = 2
-        #expect(throws: BatchError.unknownVersion(file: "v", version: 2)) { try BatchFile.decode(bytes, file: "v", key: key) }
+        bytes[5] = 1
+        #expect(throws: BatchError.unknownVersion(file: "v", version: 1)) { try BatchFile.decode(bytes, file: "v", key: key) }
         #expect(throws: BatchError.badMagic(file: "m")) {
             try BatchFile.decode([UInt8](repeating: 0x41, count: 300), file: "m", key: key)
         }
