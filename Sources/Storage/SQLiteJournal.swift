@@ -139,7 +139,7 @@ public final class SQLiteJournal: TerminalJournal, Sendable {
     public func adopt(_ sequence: TerminalSequence) throws(StorageError) {
         try write("noting the PSAM's terminal sequence") { db in
             try db.execute(
-                sql: "UPDATE journal_counter SET value = MAX(value, ?) WHERE name = 'terminal_sequence'", arguments: [Int64(sequence.rawValue)])
+                sql: "UPDATE journal_counter SET value = ?1 WHERE name = 'terminal_sequence' AND value < ?1", arguments: [Int64(sequence.rawValue)])
         }
     }
 

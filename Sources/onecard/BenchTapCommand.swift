@@ -5,6 +5,7 @@ import Foundation
 import OneCardCore
 import OneCardCrypto
 import OneCardPCSC
+import PSAMCard
 import Storage
 import Terminal
 import VirtualReader
@@ -40,19 +41,39 @@ struct BenchTapCommand: ParsableCommand {
             for role in KeyRole.allCases { keys[role] = try TripleDESKey(bytes: (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }) }
             let keyset = Keyset(keyVersion: KeyVersion(rawValue: 1), masterKeys: keys)
             print("tap latency, bus validator 710002000501, SQLite journal (synchronous=FULL), \(count) taps each")
+            let terminal = TerminalID(hex: "710002000501")!
             let local = try card(keyset)
-            report("in-process", try measure(keyset, city, "inproc") { InProcessChannel(card: local) })
+            report("in-process, software SAM (test double)", try measure(keyset, city, "inproc", sam: { journal in
+                try SoftwareSAM(keyset: keyset.restricted(to: [.purchase]), terminal: terminal) { try journal.nextSequence() }
+            }) { InProcessChannel(card: local) })
+            let localPSAM = psam(keyset, terminal)
+            let local2 = try card(keyset)
+            report("in-process, PSAM", try measure(keyset, city, "inproc-psam", sam: { _ in
+                try PSAMModule(channel: InProcessChannel(card: localPSAM))
+            }) { InProcessChannel(card: local2) })
             let remote = try card(keyset)
-            let virtual = VirtualReader(card: remote, endpoint: .slot1)
             let context = try PCSCContext()
-            _ = try context.waitForCard(in: "Virtual PCD 00 01", present: false, timeout: .seconds(2))
-            try virtual.insert()
-            defer { virtual.remove() }
-            _ = try context.waitForCard(in: "Virtual PCD 00 01", timeout: .seconds(3))
-            report("through pcscd + vpcd (connect, tap, disconnect)", try measure(keyset, city, "pcsc") {
-                try context.connect(reader: "Virtual PCD 00 01")
-            })
+            let cardReader = VirtualReader(card: remote, endpoint: .slot0)
+            let psamReader = VirtualReader(card: psam(keyset, terminal), endpoint: .slot1)
+            for r in ["Virtual PCD 00 00", "Virtual PCD 00 01"] { _ = try context.waitForCard(in: r, present: false, timeout: .seconds(2)) }
+            try cardReader.insert()
+            try psamReader.insert()
+            defer {
+                cardReader.remove()
+                psamReader.remove()
+            }
+            for r in ["Virtual PCD 00 00", "Virtual PCD 00 01"] { _ = try context.waitForCard(in: r, timeout: .seconds(3)) }
+            let psamChannel = try context.connect(reader: "Virtual PCD 00 01")
+            report("through pcscd + vpcd: card slot 0, PSAM slot 1", try measure(keyset, city, "pcsc", sam: { _ in
+                try PSAMModule(channel: psamChannel)
+            }) { try context.connect(reader: "Virtual PCD 00 00") })
         }
+    }
+
+    private func psam(_ keyset: Keyset, _ terminal: TerminalID) -> PSAMCard {
+        PSAMCard(state: PSAMState(
+            serial: [0, 0] + terminal.bytes + [0, 0], terminal: terminal, purchaseKeys: [0x01: try! keyset.masterKey(.purchase)],
+            start: BCDDate(year: 2020, month: 1, day: 1)!, expiry: BCDDate(year: 2099, month: 12, day: 31)!))
     }
 
     private func card(_ keyset: Keyset) throws -> EPurseCard {
@@ -66,12 +87,14 @@ struct BenchTapCommand: ParsableCommand {
     }
 
     /// Taps `count` times, ten minutes apart in card time (no transfer, no repeat-tap rule).
-    private func measure<C: CardChannel>(_ keyset: Keyset, _ city: City, _ name: String, _ open: () throws -> C) throws -> [Double] {
+    private func measure<C: CardChannel>(
+        _ keyset: Keyset, _ city: City, _ name: String, sam makeSAM: (SQLiteJournal) throws -> any SAM, _ open: () throws -> C
+    ) throws -> [Double] {
         let path = "\(dir)/onecard-bench-tap-\(name)-\(getpid()).sqlite"
         defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
         let terminal = TerminalID(hex: "710002000501")!
         let journal = try SQLiteJournal(path: path, terminal: terminal, operatorID: 2)
-        let sam = try SoftwareSAM(keyset: keyset.restricted(to: [.purchase]), terminal: terminal) { try journal.nextSequence() }
+        let sam = try makeSAM(journal)
         let tap = try TapTerminal(city: city, terminal: terminal, sam: sam, journal: journal)
         var at = BCDDateTime(iso: "2026-11-29T00:00:00")!.secondsSinceEpoch
         var samples: [Double] = []

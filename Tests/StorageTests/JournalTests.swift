@@ -175,3 +175,27 @@ struct JournalIdentityTests {
         }
     }
 }
+
+@Suite("a journal on a PSAM adopts the PSAM's terminal sequences")
+struct AdoptedSequenceTests {
+    @Test("a sequence the PSAM handed out is accepted after adopt, an old one adopted again changes nothing, a number twice is refused")
+    func adopt() throws {
+        try withTempDir { dir in
+            let path = dir + "/j.sqlite"
+            let j = try SQLiteJournal(path: path, terminal: busTerminal, operatorID: 2)
+            let psamSequence = TerminalSequence(rawValue: 501)
+            let g = greyRecord(0x3100_0000_0000_0009, counter: 1, sequence: psamSequence)
+            #expect(throws: StorageError.self, "not handed out yet") { try j.recordGrey(g) }
+            try j.adopt(psamSequence)
+            try j.adopt(TerminalSequence(rawValue: 12))
+            try j.adopt(psamSequence)
+            try j.recordGrey(g)
+            try j.complete(completed(g))
+            let reopened = try SQLiteJournal(path: path, terminal: busTerminal, operatorID: 2)
+            #expect(try reopened.records().map(\.sequence) == [501])
+            let again = greyRecord(0x3100_0000_0000_000A, counter: 1, sequence: psamSequence)
+            try reopened.recordGrey(again)
+            #expect(throws: StorageError.self, "one number, one completed record") { try reopened.complete(completed(again)) }
+        }
+    }
+}
