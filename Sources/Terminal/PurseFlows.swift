@@ -21,6 +21,8 @@ public struct LoadReceipt: Sendable, Equatable {
     public var at: BCDDateTime
     /// The card's TAC.
     public var tac: UInt32
+    /// The card's key version (its INITIALIZE FOR LOAD response).
+    public var keyVersion = KeyVersion(rawValue: 0x01)
 }
 
 /// A completed purchase, as a terminal journals it and uploads it for clearing.
@@ -49,6 +51,8 @@ public struct PurchaseReceipt: Sendable, Equatable {
     public var tac: UInt32
     /// Whether the SAM verified the card's MAC2 (a debit with an unverified MAC2 still happened).
     public var mac2Verified: Bool = true
+    /// The card's key version (its INITIALIZE response): names the TAC master at clearing.
+    public var keyVersion = KeyVersion(rawValue: 0x01)
 }
 
 /// The purse flows a terminal runs over any ``CardChannel``: the same code over a PC/SC
@@ -85,9 +89,11 @@ public enum PurseFlows {
         guard t.count == 4, let tac = t.bigEndianInteger(count: 4) else {
             throw TerminalError.malformedResponse(step: "CREDIT FOR LOAD", byteCount: t.count)
         }
-        return LoadReceipt(
+        var receipt = LoadReceipt(
             serial: info.serial, cardType: info.cardType, amountFen: amountFen, balanceBeforeFen: UInt32(old), balanceAfterFen: UInt32(old) + amountFen,
             onlineCounter: online, terminal: terminal, at: at, tac: UInt32(tac))
+        receipt.keyVersion = KeyVersion(rawValue: r[6])
+        return receipt
     }
 
     /// Charges `amountFen`: INITIALIZE FOR PURCHASE → MAC1 from the SAM → (cache updates for a
@@ -139,6 +145,7 @@ public enum PurseFlows {
             serial: info.serial, cardType: info.cardType, type: auth.type, amountFen: amountFen,
             balanceBeforeFen: balance, balanceAfterFen: balance - amountFen, offlineCounter: auth.offlineCounter,
             terminal: sam.terminal, sequence: sequence, at: at, tac: 0)
+        receipt.keyVersion = auth.keyVersion
         try beforeDebit(receipt, auth)
         let d = try channel.expectSuccess(PurseCommand.debitForPurchase(sequence: sequence, at: at, mac1: mac1), step: "DEBIT FOR PURCHASE")
         guard d.count == 8, let tac = d.bigEndianInteger(count: 4), let mac2 = d.bigEndianInteger(at: 4, count: 4) else {

@@ -127,7 +127,7 @@ public final class ServiceCounter {
             kind: kind, transactionType: TransactionType.epLoad.rawValue, serial: l.serial, cardType: l.cardType.rawValue,
             counter: l.onlineCounter.rawValue, amountFen: l.amountFen, balanceBeforeFen: l.balanceBeforeFen,
             balanceAfterFen: l.balanceAfterFen, terminal: l.terminal, sequence: try journal.nextSequence().rawValue,
-            dateTimeBCD: TripleDESPurse.packedDateTime(l.at), tac: l.tac)
+            dateTimeBCD: TripleDESPurse.packedDateTime(l.at), tac: l.tac, keyVersion: l.keyVersion.rawValue)
     }
 
     private func damk(_ serial: CardSerial) -> TripleDESKey { TripleDESPurse.diversify(master: maintenanceMaster, serial: serial) }

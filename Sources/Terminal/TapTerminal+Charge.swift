@@ -69,7 +69,7 @@ extension TapTerminal {
             baseFareFen: UInt32(clamping: c.fare?.baseFen ?? Int64(p.amountFen)),
             concessionFen: UInt32(clamping: c.fare?.concessionFen ?? 0),
             transferDiscountFen: UInt32(clamping: c.fare?.transferDiscountFen ?? 0), flags: c.flags,
-            relatedSerial: CardSerial(rawValue: UInt64(random)))
+            relatedSerial: CardSerial(rawValue: UInt64(random)), keyVersion: p.keyVersion.rawValue)
     }
 
     /// UPDATE CAPP DATA CACHE appending a trip record to 0x1E; byte [16] bit 0 marks a trip

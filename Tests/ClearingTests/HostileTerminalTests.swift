@@ -210,3 +210,29 @@ struct CounterRecordProofTests {
         #expect(e.state.totalNetFen == 0)
     }
 }
+
+@Suite("Clearing: key versions")
+struct KeyRotationTests {
+    @Test("during a rotation records of both key versions clear, each under its own TAC master; an unknown version is refused 02 naming it")
+    func rotation() {
+        let v2 = try! TripleDESKey(hex: "9999999999999999AAAAAAAAAAAAAAAA")
+        var old = Day(), new = Day(tacMaster: v2)
+        let a = [old.load(cardA, 3000, at: "2026-11-29T07:00:00"), old.tap(cardA, 200, at: "2026-11-29T08:00:00")]
+        var b = [new.load(cardB, 3000, at: "2026-11-29T07:05:00"), new.tap(cardB, 300, at: "2026-11-29T08:05:00")]
+        for i in b.indices { b[i].keyVersion = 2 }
+        b[1].sequence = 99
+        b[1].tac = TripleDESPurse.purchaseTAC(
+            tacKey: TripleDESPurse.tacKey(tacMaster: v2, serial: cardB), amountFen: 300, typeByte: 0x06, terminal: Day.bus.rawValue,
+            terminalSequence: 99, dateTimeBCD: b[1].dateTimeBCD)
+        var unknown = old.tap(cardA, 100, at: "2026-11-29T09:00:00")
+        unknown.keyVersion = 3
+        let e = ClearingEngine(config: ClearingConfig(city: Day.city, tacMasters: [1: Day.tacMaster, 2: v2]))
+        let r = e.run([Day.batch(Day.counter, 1, [a[0], b[0]]), Day.batch(Day.bus, 1, [a[1], b[1], unknown])])
+        #expect(r.summary.accepted == 4, "\(r.refusals.map { "\($0.code.rawValue) \($0.field)" })")
+        #expect(r.refusals.map { "\($0.code.rawValue) \($0.field)" } == ["02 key version"])
+        // The same version-2 record under a clearing that holds only version 1 is not a TAC error but an unknown version.
+        let e1 = Day.engine()
+        let r1 = e1.run([Day.batch(Day.counter, 1, [b[0]])])
+        #expect(r1.refusals.map { "\($0.code.rawValue) \($0.field)" } == ["02 key version"])
+    }
+}

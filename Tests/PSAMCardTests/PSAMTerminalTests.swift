@@ -120,4 +120,32 @@ struct PSAMTerminalTests {
             }
         }
     }
+
+    @Test("a card of key version 2 taps on a PSAM holding versions 1 and 2: the record names version 2 and its TAC verifies under the version-2 TAC master")
+    func keyVersionTwo() throws {
+        var masters = Self.keyset.masterKeys
+        masters[.purchase] = try TripleDESKey(hex: "0F0E0D0C0B0A09080706050403020100")
+        masters[.tac] = try TripleDESKey(hex: "A1A2A3A4A5A6A7A8A9AAABACADAEAFB0")
+        let v2 = Keyset(keyVersion: KeyVersion(rawValue: 2), masterKeys: masters)
+        let info = IssuerInfo(
+            issuer: IssuerID(rawValue: 0x7100_0000_0000_0001), serialPrefix: 0x7100, serial: Self.serial,
+            startDate: BCDDate("2026-01-01")!, expiryDate: BCDDate("2035-12-31")!, cardType: .adult, depositFlag: 1)
+        var s = try CardState.personalise(keyset: v2, info: info)
+        s.balanceFen = 5000
+        let card = EPurseCard(state: s)
+        let psam = Self.psam(for: Self.bus5)
+        var state = psam.state
+        state.purchaseKeys[2] = try v2.masterKey(.purchase)
+        let journal = MemoryJournal()
+        let t = try Self.terminal(PSAMCard(state: state), journal: journal)
+        var ch = InProcessChannel(card: card)
+        let r = try t.tap(&ch, at: BCDDateTime(iso: "2026-11-29T08:00:00")!)
+        #expect(r.outcome == .approved, "\(r.reason)")
+        let record = try #require(journal.records.first)
+        #expect(record.keyVersion == 2)
+        let key = TripleDESPurse.tacKey(tacMaster: try v2.masterKey(.tac), serial: record.serial)
+        #expect(record.tac == TripleDESPurse.purchaseTAC(
+            tacKey: key, amountFen: record.amountFen, typeByte: record.transactionType, terminal: record.terminal.rawValue,
+            terminalSequence: record.sequence, dateTimeBCD: record.dateTimeBCD))
+    }
 }
