@@ -52,7 +52,7 @@ trap cleanup EXIT
 
 step "keys: the issuer's master keys (personalisation makes each terminal's PSAM from them; no terminal holds a master key)"
 "$BIN" keys new --out "$OUT/keys.json"
-"$BIN" keys restrict --keys "$OUT/keys.json" --roles tac,batch --out "$OUT/clearing-keys.json"
+"$BIN" keys split --keys "$OUT/keys.json" --out-dir "$OUT/keys"
 
 # Waits until a reader (default: the card's) reports a card (present=true) or none (false).
 wait_card() {
@@ -76,7 +76,7 @@ remove() {
     wait_card false
 }
 psam_in() {  # terminal: its PSAM (personalised on first use) into the second slot
-    [ -f "$OUT/psams/$1.json" ] || "$BIN" psam new --keys "$OUT/keys.json" --terminal "$1" --out "$OUT/psams/$1.json" >/dev/null
+    [ -f "$OUT/psams/$1.json" ] || "$BIN" psam new --keys "$OUT/keys/psam.json" --terminal "$1" --out "$OUT/psams/$1.json" >/dev/null
     "$BIN" psam emulate --psam "$OUT/psams/$1.json" >>"$OUT/emulator.log" 2>&1 &
     PSAM=$!
     wait_card true "$PSAM_READER"
@@ -98,7 +98,7 @@ tap() {  # terminal time [extra flags]: the terminal's PSAM sits in the second s
 counter() {  # command time [flags]
     local command="$1" time="$2"
     shift 2
-    "$BIN" "$command" --reader "$READER" --keys "$OUT/keys.json" --db "$OUT/issuer.sqlite" --city "$CITY" \
+    "$BIN" "$command" --reader "$READER" --keys "$OUT/keys/issuer.json" --db "$OUT/issuer.sqlite" --city "$CITY" \
         --at "${DAY}T$time" --json "$@" >>"$OUT/counter.jsonl"
 }
 
@@ -176,7 +176,7 @@ step "generating a full day of traffic: $TAPS taps by $GENERATED_CARDS cards (lo
 step "clearing: ingesting every batch"
 # Received after midnight, before the 02:00 cut-off: still business day $DAY, after every header time.
 "$BIN" clearing terminals add --db "$OUT/clearing.sqlite" --city "$CITY" --from-city
-"$BIN" clearing ingest --db "$OUT/clearing.sqlite" --keys "$OUT/clearing-keys.json" --received-at "$NEXT_DAY""T01:00:00" \
+"$BIN" clearing ingest --db "$OUT/clearing.sqlite" --keys "$OUT/keys/clearing.json" --received-at "$NEXT_DAY""T01:00:00" \
     "$OUT"/batches/*.ocub "$OUT"/generated/batches/*.ocub --json | tee "$OUT/ingest.json"
 step "clearing: checking the ledger"
 "$BIN" clearing check --db "$OUT/clearing.sqlite"

@@ -9,7 +9,7 @@ struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Make keyset files (onecard-keyset/1).",
-        subcommands: [New.self, Restrict.self]
+        subcommands: [New.self, Split.self, Restrict.self]
     )
 
     struct New: ParsableCommand {
@@ -34,13 +34,47 @@ struct KeysCommand: ParsableCommand {
         }
     }
 
+    /// The keysets of each role (docs/architecture.md, "Who holds which key"). No fare terminal
+    /// gets one: its PSAM is personalised from `psam.json`.
+    static let roles: [(file: String, roles: Set<KeyRole>, who: String)] = [
+        ("personalisation.json", Set(KeyRole.allCases), "personalisation: cards and PSAMs"),
+        ("issuer.json", [.load, .maintenance], "the issuer's service counters and top-up agents"),
+        ("clearing.json", [.tac, .batch], "the clearing centre"),
+        ("psam.json", [.purchase, .maintenance, .batch], "what goes into the PSAMs (onecard psam new)"),
+    ]
+
+    struct Split: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the keyset of each role from a full keyset: personalisation, issuer, clearing, PSAM.",
+            discussion: "No fare terminal is handed a keyset: its PSAM holds its keys. Each file is created mode 0600 and never overwritten.")
+
+        @Option(help: "The full keyset (onecard keys new).")
+        var keys: String
+        @Option(help: "The directory to write personalisation.json, issuer.json, clearing.json and psam.json into.")
+        var outDir: String
+
+        func run() throws {
+            try reporting {
+                let full = try Keyset.load(path: keys)
+                try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+                for (file, roles, who) in KeysCommand.roles {
+                    let path = outDir + "/" + file
+                    guard !FileManager.default.fileExists(atPath: path) else { throw CLIError("\(path) exists; refusing to overwrite a keyset") }
+                    for role in roles { _ = try full.masterKey(role) }
+                    try writeKeyset(full.restricted(to: roles), to: path)
+                    print("wrote \(path) (\(roles.map(\.rawValue).sorted().joined(separator: ", ")): \(who))")
+                }
+            }
+        }
+    }
+
     struct Restrict: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Copy only some roles' keys: e.g. --roles purchase for a terminal's SAM, --roles tac for clearing.")
 
         @Option(help: "The full keyset.")
         var keys: String
-        @Option(help: "Comma-separated roles to keep: purchase, load, tac, maintenance.")
+        @Option(help: "Comma-separated roles to keep: purchase, load, tac, maintenance, batch.")
         var roles: String
         @Option(help: "Where to write the restricted keyset (refuses to overwrite).")
         var out: String

@@ -1,6 +1,7 @@
 import Clearing
 import Foundation
 import OneCardCore
+import OneCardCrypto
 import OneCardTestSupport
 import Settlement
 import Storage
@@ -117,6 +118,16 @@ struct OfficerSafetyTests {
             let sam = dir + "/sam.json"
             #expect(try onecard(["keys", "restrict", "--keys", keys, "--roles", "purchase", "--out", sam]).status == 0)
             #expect(try mode(sam) == 0o600)
+            #expect(try onecard(["keys", "split", "--keys", keys, "--out-dir", dir + "/roles"]).status == 0)
+            let roles = ["personalisation": "batch,load,maintenance,purchase,tac", "issuer": "load,maintenance", "clearing": "batch,tac",
+                         "psam": "batch,maintenance,purchase"]
+            for (name, expected) in roles {
+                let path = dir + "/roles/\(name).json"
+                #expect(try mode(path) == 0o600)
+                let k = try Keyset.load(path: path)
+                #expect(k.masterKeys.keys.map(\.rawValue).sorted().joined(separator: ",") == expected, "\(name)")
+            }
+            #expect(try onecard(["keys", "split", "--keys", keys, "--out-dir", dir + "/roles"]).status != 0, "never overwritten")
             let db = dir + "/c.sqlite"
             _ = try HandDay().store(at: db)
             let out = dir + "/s"
