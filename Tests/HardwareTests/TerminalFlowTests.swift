@@ -5,6 +5,7 @@ import OneCardCore
 import OneCardCrypto
 import OneCardTestSupport
 import OneCardPCSC
+import PSAMCard
 import Storage
 import Terminal
 import Testing
@@ -25,16 +26,42 @@ private func newCard(_ serial: UInt64) -> EPurseCard {
 
 private func at(_ iso: String) -> BCDDateTime { BCDDateTime(iso: iso)! }
 
-/// A fare terminal with a real SQLite journal in `dir`.
-private func terminal(_ hex: String, in dir: String, gate: GateDirection = .entry) throws -> (TapTerminal, SQLiteJournal) {
+/// A terminal's PSAM, personalised for it.
+private func psamCard(_ hex: String) -> PSAMCard {
+    let id = TerminalID(hex: hex)!
+    return PSAMCard(state: PSAMState(
+        serial: [0, 0] + id.bytes + [0, 0], terminal: id, purchaseKeys: [0x01: try! keyset.masterKey(.purchase)],
+        maintenanceKeys: [0x01: try! keyset.masterKey(.maintenance)], start: BCDDate("2026-01-01")!, expiry: BCDDate("2036-01-01")!))
+}
+
+/// Where a fare terminal finds its PSAM: in process, or in slot 1 through pcscd.
+private typealias PSAMSlot = (PSAMCard, (PSAMModule) throws -> TapResult) throws -> TapResult
+
+private func inProcessPSAM() -> PSAMSlot { { card, body in try body(try PSAMModule(channel: InProcessChannel(card: card))) } }
+
+/// The PSAM served into slot 1 through pcscd for one tap, then taken out.
+private func psamInSlot1(_ pcsc: PCSCContext) -> PSAMSlot {
+    { card, body in
+        let reader = VirtualReader(card: card, endpoint: .slot1)
+        try reader.insert()
+        defer {
+            reader.remove()
+            _ = try? pcsc.waitForCard(in: Slot.one, present: false, timeout: .seconds(3))
+        }
+        _ = try pcsc.waitForCard(in: Slot.one, timeout: .seconds(3))
+        return try body(try PSAMModule(channel: try pcsc.connect(reader: Slot.one)))
+    }
+}
+
+/// A fare terminal with a real SQLite journal in `dir`, on the PSAM it is given.
+private func terminal(_ hex: String, in dir: String, sam: any SAM, gate: GateDirection = .entry) throws -> (TapTerminal, SQLiteJournal) {
     let id = TerminalID(hex: hex)!
     let journal = try SQLiteJournal(path: "\(dir)/\(hex).sqlite", terminal: id, operatorID: city.operator(ofTerminal: id)!.id.rawValue)
-    let sam = try SoftwareSAM(keyset: keyset.restricted(to: [.purchase]), terminal: id) { try journal.nextSequence() }
     return (try TapTerminal(city: city, terminal: id, sam: sam, journal: journal, gateDirection: gate), journal)
 }
 
 /// One rider's day, run over any channel factory: the same code in-process and through pcscd.
-private func riderDay(_ dir: String, _ channel: () throws -> any CardChannel) throws -> [TapResult] {
+private func riderDay(_ dir: String, psam slot: PSAMSlot, _ channel: @escaping () throws -> any CardChannel) throws -> [TapResult] {
     let db = try IssuerDatabase(path: "\(dir)/issuer.sqlite", counterTerminal: counterID, operatorID: 1)
     let counter = try ServiceCounter(city: city, terminal: counterID, keyset: keyset, journal: IssuerCounterJournal(db))
     var c = try channel()
@@ -47,9 +74,11 @@ private func riderDay(_ dir: String, _ channel: () throws -> any CardChannel) th
         ("710005000001", .entry, "2026-11-29T18:00:00", 2000),  // gas counter
     ]
     return try steps.map { hex, gate, time, amount in
-        let (t, _) = try terminal(hex, in: dir, gate: gate)
-        var ch = try channel()
-        return try t.tap(&ch, at: at(time), enteredAmountFen: amount)
+        try slot(psamCard(hex)) { psam in
+            let (t, _) = try terminal(hex, in: dir, sam: psam, gate: gate)
+            var ch = try channel()
+            return try t.tap(&ch, at: at(time), enteredAmountFen: amount)
+        }
     }
 }
 
@@ -82,19 +111,19 @@ private final class TearAfterDebit: CardResponder {
 extension HardwareSuite {
     @Suite("Terminal flows through pcscd and vpcd")
     struct TerminalFlowTests {
-        @Test("issue, load, bus, metro entry and exit with a transfer discount, taxi and gas: the same results through pcscd as in-process")
+        @Test("issue, load, bus, metro entry and exit with a transfer discount, taxi and gas, each terminal's PSAM in slot 1: the same results through pcscd as in-process")
         func riderDayThroughPCSC() throws {
             let pcsc = try requirePCSCD()
             let inDir = try tempDir(), hwDir = try tempDir()
             defer { try? FileManager.default.removeItem(atPath: inDir); try? FileManager.default.removeItem(atPath: hwDir) }
             let local = newCard(0x2000_0000_0000_0101)
-            let expected = try riderDay(inDir) { InProcessChannel(card: local) }
+            let expected = try riderDay(inDir, psam: inProcessPSAM()) { InProcessChannel(card: local) }
             let card = newCard(0x2000_0000_0000_0101)
             let virtual = VirtualReader(card: card, endpoint: .slot0)
             try virtual.insert()
             defer { virtual.remove(); _ = try? pcsc.waitForCard(in: Slot.zero, present: false, timeout: .seconds(2)) }
             _ = try pcsc.waitForCard(in: Slot.zero, timeout: .seconds(2))
-            let got = try riderDay(hwDir) { try pcsc.connect(reader: Slot.zero) }
+            let got = try riderDay(hwDir, psam: psamInSlot1(pcsc)) { try pcsc.connect(reader: Slot.zero) }
             #expect(got.map(\.outcome) == Array(repeating: .approved, count: 5))
             #expect(got.map(\.amountFen) == expected.map(\.amountFen))
             #expect(got.map(\.balanceAfterFen) == expected.map(\.balanceAfterFen))
@@ -107,7 +136,7 @@ extension HardwareSuite {
             #expect(card.state.balanceFen == 5000 - 50 - 50 - 1350 - 2000)
         }
 
-        @Test("a card torn after DEBIT through the real reader is recovered on its next tap, charged once, journaled once")
+        @Test("a card torn after DEBIT through the real reader, the PSAM in slot 1, is recovered on its next tap, charged once, journaled once")
         func tearAfterDebit() throws {
             let pcsc = try requirePCSCD()
             let dir = try tempDir()
@@ -117,7 +146,11 @@ extension HardwareSuite {
             let db = try IssuerDatabase(path: "\(dir)/issuer.sqlite", counterTerminal: counterID, operatorID: 1)
             _ = try ServiceCounter(city: city, terminal: counterID, keyset: keyset, journal: IssuerCounterJournal(db))
                 .issue(&local, cardType: .adult, at: at("2026-11-29T07:00:00"), firstLoadFen: 1000)
-            let (bus, journal) = try terminal("710002000501", in: dir)
+            let psam = VirtualReader(card: psamCard("710002000501"), endpoint: .slot1)
+            try psam.insert()
+            defer { psam.remove(); _ = try? pcsc.waitForCard(in: Slot.one, present: false, timeout: .seconds(2)) }
+            _ = try pcsc.waitForCard(in: Slot.one, timeout: .seconds(3))
+            let (bus, journal) = try terminal("710002000501", in: dir, sam: try PSAMModule(channel: try pcsc.connect(reader: Slot.one)))
             let tearing = TearAfterDebit(card)
             let first = VirtualReader(card: tearing, endpoint: .slot0, reconnects: false)
             tearing.onDebit = { DispatchQueue.global().async { first.remove() } }
@@ -195,13 +228,20 @@ extension HardwareSuite {
             _ = try pcsc.waitForCard(in: Slot.zero, timeout: .seconds(3))
             var lostChannel = try pcsc.connect(reader: Slot.zero)
             _ = try counter.issue(&lostChannel, cardType: .adult, at: at("2026-11-29T11:00:00"), firstLoadFen: 1000)
-            let (bus, journal) = try terminal("710002000501", in: dir)
-            bus.hotlist = Hotlist(serials: [lost.state.info!.serial], maintenanceMaster: try keyset.masterKey(.maintenance))
-            var ch = try pcsc.connect(reader: Slot.zero)
-            let refused = try bus.tap(&ch, at: at("2026-11-29T12:00:00"))
+            // The bus's PSAM takes slot 1 and makes the block MAC: the bus holds no maintenance key.
+            b.remove()
+            _ = try pcsc.waitForCard(in: Slot.one, present: false, timeout: .seconds(3))
+            let refused = try psamInSlot1(pcsc)(psamCard("710002000501")) { psam in
+                let (bus, journal) = try terminal("710002000501", in: dir, sam: psam)
+                bus.hotlist = Hotlist(serials: [lost.state.info!.serial])
+                var ch = try pcsc.connect(reader: Slot.zero)
+                let r = try bus.tap(&ch, at: at("2026-11-29T12:00:00"))
+                #expect(try journal.records(limit: 10).isEmpty)
+                return r
+            }
             #expect(refused.outcome == .declined)
+            #expect(refused.reason.contains("has been blocked"), "\(refused.reason)")
             #expect(lost.state.blocked == .temporary && lost.state.balanceFen == 1000)
-            #expect(try journal.records(limit: 10).isEmpty)
         }
     }
 }
