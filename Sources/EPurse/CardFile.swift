@@ -54,6 +54,7 @@ public enum CardFile {
         var tripLog: [String]
         var compoundCache: String?
         var lastPurchase: Proof?
+        var lastLoad: Proof?
 
         struct Proof: Codable {
             var type: UInt8
@@ -78,6 +79,9 @@ public enum CardFile {
             transactionLog: s.transactionLog.map(\.bytes.hex), tripLog: s.tripLog.map(\.hex),
             compoundCache: s.compoundCache?.hex,
             lastPurchase: s.lastPurchase.map {
+                Document.Proof(type: $0.type.rawValue, counterAfter: $0.counterAfter.rawValue, mac2: hex32($0.mac2), tac: hex32($0.tac))
+            },
+            lastLoad: s.lastLoad.map {
                 Document.Proof(type: $0.type.rawValue, counterAfter: $0.counterAfter.rawValue, mac2: hex32($0.mac2), tac: hex32($0.tac))
             })
         let encoder = JSONEncoder()
@@ -122,12 +126,14 @@ public enum CardFile {
             guard let b = bytes(c, count: 128) else { throw bad("compoundCache must be 128 bytes of hex") }
             cache = b
         }
-        return CardState(
+        var state = CardState(
             issuerInfo: f15, holderFile: f16, managementFile: f17, balanceFen: doc.balanceFen, balanceMaxFen: doc.balanceMaxFen,
             onlineCounter: PurseCounter(rawValue: doc.onlineCounter), offlineCounter: PurseCounter(rawValue: doc.offlineCounter),
             keys: keys, keyIndex: KeyIndex(rawValue: doc.keyIndex), keyVersion: KeyVersion(rawValue: doc.keyVersion), pin: pin,
             pinTriesRemaining: doc.pinTriesRemaining, loadRequiresPIN: doc.loadRequiresPIN, blocked: doc.blocked,
-            transactionLog: log, tripLog: trips, compoundCache: cache, lastPurchase: try proof(doc.lastPurchase, bad))
+            transactionLog: log, tripLog: trips, compoundCache: cache, lastPurchase: try proof(doc.lastPurchase, load: false, bad))
+        state.lastLoad = try proof(doc.lastLoad, load: true, bad)
+        return state
     }
 
     private static func cardKeys(_ keys: [String: String], _ bad: (String) -> CardFileError) throws(CardFileError) -> CardKeys {
@@ -138,12 +144,12 @@ public enum CardFile {
         return CardKeys(dpk: try key("dpk"), dlk: try key("dlk"), dtk: try key("dtk"), damk: try key("damk"))
     }
 
-    private static func proof(_ p: Document.Proof?, _ bad: (String) -> CardFileError) throws(CardFileError) -> PurchaseProof? {
+    private static func proof(_ p: Document.Proof?, load: Bool, _ bad: (String) -> CardFileError) throws(CardFileError) -> PurchaseProof? {
         guard let p else { return nil }
-        guard let type = TransactionType(rawValue: p.type), !type.isLoad,
+        guard let type = TransactionType(rawValue: p.type), type.isLoad == load,
               let mac2 = bytes(p.mac2, count: 4)?.bigEndianInteger(count: 4),
               let tac = bytes(p.tac, count: 4)?.bigEndianInteger(count: 4)
-        else { throw bad("lastPurchase is malformed") }
+        else { throw bad("\(load ? "lastLoad" : "lastPurchase") is malformed") }
         return PurchaseProof(type: type, counterAfter: PurseCounter(rawValue: p.counterAfter), mac2: UInt32(mac2), tac: UInt32(tac))
     }
 

@@ -77,6 +77,9 @@ public struct CardState: Equatable, Sendable {
     public var compoundCache: [UInt8]?
     /// The last purchase, for GET TRANSACTION PROVE.
     public var lastPurchase: PurchaseProof?
+    /// The last load (type `02`, MAC2 0), for GET TRANSACTION PROVE of a load (*ours*): a
+    /// counter that lost CREDIT's answer recovers the TAC on the next presentation.
+    public var lastLoad: PurchaseProof? = nil
 
     /// The decoded issuer information; `nil` only if file 0x15 was corrupted.
     public var info: IssuerInfo? { IssuerInfo(bytes: issuerInfo) }

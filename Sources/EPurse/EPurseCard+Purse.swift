@@ -89,6 +89,7 @@ extension EPurseCard {
             amountFen: load.amountFen, type: load.type, terminal: load.terminal, at: at)
         s.balanceFen = newBalance
         s.onlineCounter.rawValue += 1
+        s.lastLoad = PurchaseProof(type: load.type, counterAfter: s.onlineCounter, mac2: 0, tac: tac)
         appendLog(TransactionLogRecord(counterAfter: s.onlineCounter, amountFen: load.amountFen, type: load.type, terminal: load.terminal, at: at), &s)
         var out: [UInt8] = []
         out.appendBigEndian(tac)
@@ -152,11 +153,12 @@ extension EPurseCard {
     /// `counter` is its offline counter after the debit (INITIALIZE's counter + 1).
     func getTransactionProve(_ c: CommandAPDU, _ s: CardState) -> ResponseAPDU {
         guard session.selection == .purse else { return .sw(.conditionsOfUseNotSatisfied) }
-        guard c.p1 == 0x00, c.p2 == TransactionType.epPurchase.rawValue || c.p2 == TransactionType.compoundPurchase.rawValue else {
+        let load = c.p2 == TransactionType.epLoad.rawValue
+        guard c.p1 == 0x00, load || c.p2 == TransactionType.epPurchase.rawValue || c.p2 == TransactionType.compoundPurchase.rawValue else {
             return .sw(.incorrectP1P2)
         }
         guard c.data.count == 2, let counter = c.data.bigEndianInteger(count: 2) else { return .sw(.wrongLength) }
-        guard let proof = s.lastPurchase, proof.type.rawValue == c.p2, proof.counterAfter.rawValue == UInt16(counter) else {
+        guard let proof = load ? s.lastLoad : s.lastPurchase, proof.type.rawValue == c.p2, proof.counterAfter.rawValue == UInt16(counter) else {
             return .sw(.proveNotAvailable)
         }
         var out: [UInt8] = []

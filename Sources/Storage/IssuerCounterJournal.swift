@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 public import OneCardCore
 public import Terminal
@@ -11,12 +12,60 @@ extension IssuerDatabase {
     ///
     /// - Throws: ``StorageError`` (unknown card, card already issued, refunded or replaced, a
     ///   new card that already received a balance).
-    public func journalCounterRecord(_ record: BatchRecord) throws(StorageError) {
-        if record.kind == .load { return try recordLoad(record) }
+    /// - Parameter finishing: the record finishes the card's pending operation
+    ///   (``beginCounterRecord(_:)``), which goes in the same transaction.
+    public func journalCounterRecord(_ record: BatchRecord, finishing: Bool = false) throws(StorageError) {
         try journal.write("journaling a \(record.kind) record") { db in
+            if finishing {
+                guard try Data.fetchOne(db, sql: "SELECT record FROM issuer_pending WHERE serial = ?", arguments: [SQLiteJournal.int(record.serial)]) != nil else {
+                    throw StorageError.replacementInvalid(path: self.path, reason: "no pending \(record.kind) of card \(record.serial.masked) to finish")
+                }
+                try db.execute(sql: "DELETE FROM issuer_pending WHERE serial = ?", arguments: [SQLiteJournal.int(record.serial)])
+            }
             try self.journal.checkRecord(db, record)
-            try self.applyCounterRecord(db, record)
+            if record.kind == .load {
+                _ = try self.requireCard(db, record.serial, operation: "load", allowed: [.active])
+            } else {
+                try self.applyCounterRecord(db, record)
+            }
             try SQLiteJournal.insert(db, record, path: self.path)
+        }
+    }
+
+    /// Journals a counter operation before the card is credited or blocked; refused if the card
+    /// has one pending already (finish or abandon it first) or its registry state forbids it.
+    public func beginCounterRecord(_ record: BatchRecord) throws(StorageError) {
+        try journal.write("journaling a pending \(record.kind)") { db in
+            try self.journal.checkRecord(db, record)
+            switch record.kind {
+            case .load: _ = try self.requireCard(db, record.serial, operation: "load", allowed: [.active])
+            case .refund: _ = try self.requireCard(db, record.serial, operation: "refund", allowed: [.active, .blocked])
+            case .replacement:
+                _ = try self.requireCard(db, record.serial, operation: "replacement", allowed: [.active, .blocked])
+                _ = try self.requireCard(db, record.relatedSerial, operation: "receiving a replacement balance", allowed: [.active])
+            default: throw StorageError.replacementInvalid(path: self.path, reason: "a \(record.kind) is not a pending counter operation")
+            }
+            do {
+                try db.execute(sql: "INSERT INTO issuer_pending (serial, record) VALUES (?, ?)",
+                               arguments: [SQLiteJournal.int(record.serial), SQLiteJournal.blob(record)])
+            } catch let e as DatabaseError where e.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+                throw StorageError.greyPending(path: self.path, card: record.serial.masked, counter: record.counter)
+            }
+        }
+    }
+
+    /// The card's pending counter operation, if any.
+    public func pendingCounterRecord(_ serial: CardSerial) throws(StorageError) -> BatchRecord? {
+        try journal.read("reading a pending counter operation") { db in
+            try Data.fetchOne(db, sql: "SELECT record FROM issuer_pending WHERE serial = ?", arguments: [SQLiteJournal.int(serial)])
+                .map { try SQLiteJournal.decode($0, path: self.path) }
+        }
+    }
+
+    /// Drops the card's pending counter operation (the card proved it never happened).
+    public func abandonCounterRecord(_ serial: CardSerial) throws(StorageError) {
+        try journal.write("abandoning a pending counter operation") { db in
+            try db.execute(sql: "DELETE FROM issuer_pending WHERE serial = ?", arguments: [SQLiteJournal.int(serial)])
         }
     }
 
@@ -67,4 +116,8 @@ public final class IssuerCounterJournal: TerminalJournal {
     public func void(serial: CardSerial, counter: UInt16) throws { try database.journal.void(serial: serial, counter: counter) }
     public func grey(for serial: CardSerial) throws -> BatchRecord? { try database.journal.grey(for: serial) }
     public func append(_ record: BatchRecord) throws { try database.journalCounterRecord(record) }
+    public func begin(_ pending: BatchRecord) throws { try database.beginCounterRecord(pending) }
+    public func pending(for serial: CardSerial) throws -> BatchRecord? { try database.pendingCounterRecord(serial) }
+    public func finish(_ record: BatchRecord) throws { try database.journalCounterRecord(record, finishing: true) }
+    public func abandon(serial: CardSerial) throws { try database.abandonCounterRecord(serial) }
 }

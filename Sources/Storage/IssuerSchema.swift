@@ -9,6 +9,16 @@ enum IssuerSchema {
         migrator.registerMigration("issuer-v1") { db in
             try db.execute(sql: v1)
         }
+        migrator.registerMigration("issuer-v2") { db in
+            // A counter operation journaled before the card is credited or blocked (grey-first),
+            // one per card, until it is finished or the card proves it never happened.
+            try db.execute(sql: """
+                CREATE TABLE issuer_pending (
+                    serial INTEGER PRIMARY KEY,
+                    record BLOB NOT NULL
+                );
+                """)
+        }
     }
 
     /// Version 1: the card registry and the once-only closures (refund or replacement).

@@ -51,7 +51,8 @@ public enum PurseCommand {
         return CommandAPDU(cla: 0x80, ins: 0x54, p1: 0x01, p2: 0x00, data: d, le: 8)
     }
 
-    /// GET TRANSACTION PROVE for the purchase whose INITIALIZE returned `offlineCounter`.
+    /// GET TRANSACTION PROVE for the purchase whose INITIALIZE returned `offlineCounter` (or,
+    /// type `02`, the load whose INITIALIZE FOR LOAD returned that online counter).
     public static func getTransactionProve(type: TransactionType, offlineCounter: PurseCounter) -> CommandAPDU {
         var d: [UInt8] = []
         d.appendBigEndian(offlineCounter.rawValue &+ 1)

@@ -68,7 +68,7 @@ public enum PurseFlows {
     ///   channel's error.
     public static func load(
         _ channel: inout some CardChannel, host: IssuerHost, amountFen: UInt32, terminal: TerminalID, at: BCDDateTime,
-        balanceMaxFen: UInt32
+        balanceMaxFen: UInt32, beforeCredit: (_ pending: LoadReceipt) throws -> Void = { _ in }
     ) throws -> LoadReceipt {
         let info = try selectAndReadInfo(&channel)
         let before = try balance(&channel)
@@ -85,15 +85,17 @@ public enum PurseFlows {
         let mac2 = try host.authorizeLoad(
             serial: info.serial, random: UInt32(random), onlineCounter: online, oldBalanceFen: UInt32(old),
             amountFen: amountFen, terminal: terminal, at: at, cardMAC1: UInt32(mac1))
+        var pending = LoadReceipt(
+            serial: info.serial, cardType: info.cardType, amountFen: amountFen, balanceBeforeFen: UInt32(old), balanceAfterFen: UInt32(old) + amountFen,
+            onlineCounter: online, terminal: terminal, at: at, tac: 0)
+        pending.keyVersion = KeyVersion(rawValue: r[6])
+        try beforeCredit(pending)
         let t = try channel.expectSuccess(PurseCommand.creditForLoad(at: at, mac2: mac2), step: "CREDIT FOR LOAD")
         guard t.count == 4, let tac = t.bigEndianInteger(count: 4) else {
             throw TerminalError.malformedResponse(step: "CREDIT FOR LOAD", byteCount: t.count)
         }
-        var receipt = LoadReceipt(
-            serial: info.serial, cardType: info.cardType, amountFen: amountFen, balanceBeforeFen: UInt32(old), balanceAfterFen: UInt32(old) + amountFen,
-            onlineCounter: online, terminal: terminal, at: at, tac: UInt32(tac))
-        receipt.keyVersion = KeyVersion(rawValue: r[6])
-        return receipt
+        pending.tac = UInt32(tac)
+        return pending
     }
 
     /// Charges `amountFen`: INITIALIZE FOR PURCHASE → MAC1 from the SAM → (cache updates for a

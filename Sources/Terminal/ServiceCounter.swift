@@ -49,69 +49,176 @@ public final class ServiceCounter {
         return [issue, try load(&channel, amountFen: firstLoadFen, at: at)]
     }
 
-    /// Loads `amountFen` (never above the city's card maximum) and journals a `load` record
-    /// with the card's TAC.
+    /// Loads `amountFen` (never above the city's card maximum), grey-first: the load is
+    /// journaled as pending before CREDIT and finished with the card's TAC after it. A load torn
+    /// after CREDIT is finished on the card's next presentation with GET TRANSACTION PROVE.
     ///
     /// - Throws: ``TerminalError``, the channel's or the journal's error.
     public func load(_ channel: inout some CardChannel, amountFen: UInt32, at: BCDDateTime) throws -> BatchRecord {
-        let l = try PurseFlows.load(
-            &channel, host: host, amountFen: amountFen, terminal: terminal, at: at, balanceMaxFen: UInt32(clamping: city.card.balanceFenMax))
-        let record = try loadRecord(l, kind: .load)
-        try journal.append(record)
-        return record
+        let (info, blocked) = try Self.selectAndRead(&channel)
+        // The same load presented again after a tear: if the card made it, that is the answer
+        // (the cash was taken once); if not, it is made now.
+        if let earlier = try finishPending(&channel, info, blocked: blocked) { return earlier }
+        guard !blocked else { throw TerminalError.cardBlocked }
+        var pending: BatchRecord? = nil
+        do {
+            let l = try PurseFlows.load(
+                &channel, host: host, amountFen: amountFen, terminal: terminal, at: at, balanceMaxFen: UInt32(clamping: city.card.balanceFenMax)
+            ) { p in
+                let r = try loadRecord(p, kind: .load)
+                try journal.begin(r)
+                pending = r
+            }
+            guard var record = pending else { throw TerminalError.malformedResponse(step: "CREDIT FOR LOAD", byteCount: 0) }
+            record.tac = l.tac
+            try journal.finish(record)
+            return record
+        } catch TerminalError.cardRefused(let step, let status) where pending != nil {
+            // The card refused CREDIT: it credited nothing.
+            try journal.abandon(serial: info.serial)
+            throw TerminalError.cardRefused(step: step, status: status)
+        }
     }
 
-    /// Refunds a card: reads its balance, blocks it permanently (APPLICATION BLOCK P2 `01`) and
-    /// journals a `refund` record: amount = balance paid back, deposit = the city's deposit if
-    /// the card's deposit flag is set; balance after 0 (the purse's value is gone with the block).
+    /// Refunds a card: reads its balance, journals the refund as pending, blocks the card
+    /// permanently (APPLICATION BLOCK P2 `01`) and finishes the record: amount = balance paid
+    /// back, deposit = the city's deposit if the card's deposit flag is set; balance after 0. A
+    /// refund interrupted anywhere is finished on the card's next presentation — blocked if it
+    /// is not yet — never done twice.
     ///
-    /// - Throws: ``TerminalError/cardBlocked`` for a card already blocked, other
-    ///   ``TerminalError``s, the channel's or the journal's error.
+    /// - Throws: ``TerminalError/cardBlocked`` for a card already blocked (and not mid-refund),
+    ///   other ``TerminalError``s, the channel's or the journal's error.
     public func refund(_ channel: inout some CardChannel, at: BCDDateTime) throws -> BatchRecord {
-        let info = try PurseFlows.selectAndReadInfo(&channel)
+        let (info, blocked) = try Self.selectAndRead(&channel)
+        if let p = try journal.pending(for: info.serial), p.kind == .refund {
+            if !blocked { try CardMaintenance.block(&channel, damk: damk(info.serial), permanent: true) }
+            try journal.finish(p)
+            return p
+        }
+        try finishPending(&channel, info, blocked: blocked)
+        guard !blocked else { throw TerminalError.cardBlocked }
         let balance = try PurseFlows.balance(&channel)
-        try CardMaintenance.block(&channel, damk: damk(info.serial), permanent: true)
         let record = BatchRecord(
             kind: .refund, transactionType: 0, serial: info.serial, cardType: info.cardType.rawValue, counter: 0,
             amountFen: balance, balanceBeforeFen: balance, balanceAfterFen: 0, terminal: terminal,
             sequence: try journal.nextSequence().rawValue, dateTimeBCD: TripleDESPurse.packedDateTime(at), tac: 0,
             depositFen: info.depositFlag == 0x01 ? UInt32(clamping: city.card.depositFen) : 0)
-        try journal.append(record)
+        try journal.begin(record)
+        do {
+            try CardMaintenance.block(&channel, damk: damk(info.serial), permanent: true)
+        } catch TerminalError.cardRefused(let step, let status) {
+            try journal.abandon(serial: info.serial)
+            throw TerminalError.cardRefused(step: step, status: status)
+        }
+        try journal.finish(record)
         return record
     }
 
-    /// Replaces a card: blocks the old card permanently, activates the new (empty) card with the
-    /// old card's type and deposit flag, loads the old balance onto it and journals one
-    /// `replacement` record: serial = old card, `relatedSerial` = new card, amount = balance
-    /// moved; type, counter, balances and TAC are those of the new card's load (the TAC
-    /// re-verifies under `relatedSerial`). The deposit stays with the issuer (deposit 0).
+    /// Replaces a card: journals the replacement as pending, blocks the old card permanently,
+    /// activates the new (empty, issued) card with the old card's type and deposit flag, loads
+    /// the old balance onto it and finishes one `replacement` record: serial = old card,
+    /// `relatedSerial` = new card, amount = balance moved; type, counter, balances and TAC are
+    /// those of the new card's load (the TAC re-verifies under `relatedSerial`). The deposit stays
+    /// with the issuer (deposit 0). A replacement interrupted anywhere is finished when both cards
+    /// are presented again: each step is done if it was not, proved if it was.
     ///
     /// - Throws: ``TerminalError`` (old card blocked, new card not empty or the same card), the
     ///   channel's or the journal's error.
     public func replace(old: inout some CardChannel, new: inout some CardChannel, at: BCDDateTime) throws -> BatchRecord {
-        let oldInfo = try PurseFlows.selectAndReadInfo(&old)
-        let balance = try PurseFlows.balance(&old)
+        let (oldInfo, oldBlocked) = try Self.selectAndRead(&old)
         let newInfo = try PurseFlows.selectAndReadInfo(&new)
         guard newInfo.serial != oldInfo.serial else { throw TerminalError.replacementIsSameCard }
-        let newBalance = try PurseFlows.balance(&new)
-        guard newBalance == 0 else { throw TerminalError.replacementCardNotEmpty(balanceFen: newBalance) }
-        try CardMaintenance.block(&old, damk: damk(oldInfo.serial), permanent: true)
-        try activate(&new, newInfo, cardType: oldInfo.cardType, depositFlag: oldInfo.depositFlag, at: at)
         var record: BatchRecord
-        if balance > 0 {
-            record = try loadRecord(try PurseFlows.load(
-                &new, host: host, amountFen: balance, terminal: terminal, at: at, balanceMaxFen: UInt32(clamping: city.card.balanceFenMax)),
-                kind: .replacement)
+        if let p = try journal.pending(for: oldInfo.serial), p.kind == .replacement, p.relatedSerial == newInfo.serial {
+            record = p
         } else {
+            try finishPending(&old, oldInfo, blocked: oldBlocked)
+            guard !oldBlocked else { throw TerminalError.cardBlocked }
+            let balance = try PurseFlows.balance(&old)
+            let newBalance = try PurseFlows.balance(&new)
+            guard newBalance == 0 else { throw TerminalError.replacementCardNotEmpty(balanceFen: newBalance) }
             record = BatchRecord(
-                kind: .replacement, transactionType: 0, serial: newInfo.serial, cardType: oldInfo.cardType.rawValue, counter: 0,
-                amountFen: 0, balanceBeforeFen: 0, balanceAfterFen: 0, terminal: terminal, sequence: try journal.nextSequence().rawValue,
-                dateTimeBCD: TripleDESPurse.packedDateTime(at), tac: 0)
+                kind: .replacement, transactionType: balance > 0 ? TransactionType.epLoad.rawValue : 0, serial: oldInfo.serial,
+                cardType: oldInfo.cardType.rawValue, counter: 0, amountFen: balance, balanceBeforeFen: 0, balanceAfterFen: balance,
+                terminal: terminal, sequence: try journal.nextSequence().rawValue, dateTimeBCD: TripleDESPurse.packedDateTime(at), tac: 0,
+                relatedSerial: newInfo.serial)
+            try journal.begin(record)
         }
-        record.relatedSerial = newInfo.serial
-        record.serial = oldInfo.serial
-        try journal.append(record)
+        let when = BCDDateTime(bcd: BatchCodec.bcd7(record.dateTimeBCD)) ?? at
+        if !(try Self.selectAndRead(&old).blocked) { try CardMaintenance.block(&old, damk: damk(oldInfo.serial), permanent: true) }
+        try activate(&new, newInfo, cardType: oldInfo.cardType, depositFlag: oldInfo.depositFlag, at: when)
+        if record.amountFen > 0 {
+            let moved = try movedBalance(&new, record, at: when)
+            record.counter = moved.onlineCounter.rawValue
+            record.tac = moved.tac
+            record.keyVersion = moved.keyVersion.rawValue
+        }
+        try journal.finish(record)
         return record
+    }
+
+    /// The replacement's load onto the new card: made now if the card is still empty, proved
+    /// with GET TRANSACTION PROVE if an interrupted replacement already made it.
+    private func movedBalance(_ new: inout some CardChannel, _ r: BatchRecord, at: BCDDateTime) throws -> LoadReceipt {
+        let balance = try PurseFlows.balance(&new)
+        if balance == 0 {
+            return try PurseFlows.load(
+                &new, host: host, amountFen: r.amountFen, terminal: terminal, at: at, balanceMaxFen: UInt32(clamping: city.card.balanceFenMax))
+        }
+        guard balance == r.amountFen, let raw = try Self.readRecord(&new, sfi: 0x18, number: 1),
+              let log = TransactionLogRecord(bytes: raw), log.type == .epLoad, log.amountFen == r.amountFen, log.terminal == terminal,
+              let tac = try Self.prove(&new, type: .epLoad, counterBefore: PurseCounter(rawValue: log.counterAfter.rawValue &- 1))
+        else { throw TerminalError.replacementCardNotEmpty(balanceFen: balance) }
+        var receipt = LoadReceipt(
+            serial: r.relatedSerial, cardType: CardType(rawValue: r.cardType) ?? .adult, amountFen: r.amountFen, balanceBeforeFen: 0,
+            balanceAfterFen: r.amountFen, onlineCounter: PurseCounter(rawValue: log.counterAfter.rawValue &- 1), terminal: terminal, at: at, tac: tac)
+        receipt.keyVersion = KeyVersion(rawValue: r.keyVersion)
+        return receipt
+    }
+
+    /// Finishes the card's pending load (its TAC proved by the card) or abandons it (the card
+    /// never credited). A pending refund or replacement is finished by ``refund(_:at:)`` and
+    /// ``replace(old:new:at:)``; any other operation on that card is refused until then.
+    ///
+    /// - Returns: the load record finished now, if the card had made it.
+    @discardableResult
+    func finishPending(_ channel: inout some CardChannel, _ info: IssuerInfo, blocked: Bool) throws -> BatchRecord? {
+        guard var p = try journal.pending(for: info.serial) else { return nil }
+        guard p.kind == .load else { throw TerminalError.counterOperationPending(kind: p.kind.description) }
+        guard let tac = try Self.prove(&channel, type: .epLoad, counterBefore: PurseCounter(rawValue: p.counter)) else {
+            try journal.abandon(serial: info.serial)
+            return nil
+        }
+        p.tac = tac
+        try journal.finish(p)
+        return p
+    }
+
+    /// GET TRANSACTION PROVE: the TAC of the card's transaction of `type` made with its counter
+    /// at `counterBefore`, `nil` if the card made none (`9406`).
+    static func prove(_ channel: inout some CardChannel, type: TransactionType, counterBefore: PurseCounter) throws -> UInt32? {
+        let r = try channel.transmit(PurseCommand.getTransactionProve(type: type, offlineCounter: counterBefore))
+        if r.status == .proveNotAvailable { return nil }
+        guard r.status == .success else { throw TerminalError.cardRefused(step: "GET TRANSACTION PROVE", status: r.status) }
+        guard r.data.count == 8, let tac = r.data.bigEndianInteger(at: 4, count: 4) else {
+            throw TerminalError.malformedResponse(step: "GET TRANSACTION PROVE", byteCount: r.data.count)
+        }
+        return UInt32(tac)
+    }
+
+    /// SELECT and READ BINARY 0x15, also of a blocked card (a refund or replacement may be half done).
+    static func selectAndRead(_ ch: inout some CardChannel) throws -> (info: IssuerInfo, blocked: Bool) {
+        let s = try ch.transmit(PurseCommand.selectPurse)
+        guard s.status == .success || s.status == .selectedFileInvalidated else { throw TerminalError.cardRefused(step: "SELECT purse", status: s.status) }
+        let f = try ch.expectSuccess(PurseCommand.readBinary(sfi: 0x15, byteCount: IssuerInfo.byteCount), step: "READ BINARY 0x15")
+        guard let info = IssuerInfo(bytes: f) else { throw TerminalError.unreadableCard }
+        return (info, s.status == .selectedFileInvalidated)
+    }
+
+    static func readRecord(_ ch: inout some CardChannel, sfi: UInt8, number: UInt8) throws -> [UInt8]? {
+        let r = try ch.transmit(PurseCommand.readRecord(sfi: sfi, number: number, byteCount: TransactionLogRecord.byteCount))
+        guard r.status == .success else { return nil }
+        return r.data
     }
 
     private func activate(_ ch: inout some CardChannel, _ info: IssuerInfo, cardType: CardType, depositFlag: UInt8, at: BCDDateTime) throws {

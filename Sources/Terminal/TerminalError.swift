@@ -27,6 +27,9 @@ public enum TerminalError: Error, Equatable, Sendable, CustomStringConvertible {
     case replacementCardNotEmpty(balanceFen: UInt32)
     /// The old and the new card of a replacement are the same card.
     case replacementIsSameCard
+    /// The card has an unfinished counter operation (a refund or replacement cut short):
+    /// finish it first.
+    case counterOperationPending(kind: String)
     /// The PSAM answered a step with an error status (a wrong key version: `9403`; no
     /// maintenance key: `6A88`; not a PSAM: `6A82` at SELECT).
     case psamRefused(step: String, status: StatusWord)
@@ -47,6 +50,7 @@ public enum TerminalError: Error, Equatable, Sendable, CustomStringConvertible {
         case .replacementCardNotEmpty(let b): "the replacement card already holds \(Fen.yuan(Int64(b))) yuan; use an empty card"
         case .replacementIsSameCard: "the replacement card is the old card itself; present a new card"
         case .psamRefused(let step, let sw): "the PSAM refused \(step): \(sw)"
+        case .counterOperationPending(let k): "this card has an unfinished \(k): run the \(k) again to finish it"
         }
     }
 }

@@ -22,6 +22,16 @@ public protocol TerminalJournal: AnyObject {
     func grey(for serial: CardSerial) throws -> BatchRecord?
     /// Records a completed load, issue, refund or replacement. Durable before it returns.
     func append(_ record: BatchRecord) throws
+    /// Journals a counter operation (load, refund, replacement) before the card is credited or
+    /// blocked — grey-first, as purchases are: at most one per card. Durable before it returns.
+    func begin(_ pending: BatchRecord) throws
+    /// The card's unfinished counter operation, if any.
+    func pending(for serial: CardSerial) throws -> BatchRecord?
+    /// Replaces the card's pending counter operation with the finished record (its registry
+    /// effect applied in the same step). Durable before it returns.
+    func finish(_ record: BatchRecord) throws
+    /// Drops the card's pending operation: the card proved it never happened.
+    func abandon(serial: CardSerial) throws
     /// Takes note of a terminal sequence the terminal's PSAM handed out (the PSAM keeps the
     /// sequence; the journal then accepts records that carry it). Durable before it returns.
     func adopt(_ sequence: TerminalSequence) throws
@@ -31,6 +41,17 @@ extension TerminalJournal {
     /// A journal whose terminal takes its sequences from the journal itself (a service counter)
     /// has nothing to note.
     public func adopt(_ sequence: TerminalSequence) throws {}
+
+    // A fare terminal's journal makes no counter operations.
+    public func begin(_ pending: BatchRecord) throws { throw CounterOperationUnsupported() }
+    public func pending(for serial: CardSerial) throws -> BatchRecord? { nil }
+    public func finish(_ record: BatchRecord) throws { throw CounterOperationUnsupported() }
+    public func abandon(serial: CardSerial) throws {}
+}
+
+/// A fare terminal's journal was asked to journal a counter operation.
+public struct CounterOperationUnsupported: Error, CustomStringConvertible {
+    public var description: String { "this journal is a fare terminal's: counter operations need the issuer database" }
 }
 
 /// An in-memory ``TerminalJournal`` for tests: same contract, no durability.
@@ -68,4 +89,21 @@ public final class MemoryJournal: TerminalJournal {
     public func append(_ record: BatchRecord) throws { records.append(record) }
 
     public func adopt(_ sequence: TerminalSequence) throws { self.sequence = max(self.sequence, sequence.rawValue) }
+
+    /// Unfinished counter operations by card.
+    public private(set) var pendings: [CardSerial: BatchRecord] = [:]
+
+    public func begin(_ pending: BatchRecord) throws {
+        guard pendings[pending.serial] == nil else { throw TerminalError.counterOperationPending(kind: pending.kind.description) }
+        pendings[pending.serial] = pending
+    }
+
+    public func pending(for serial: CardSerial) throws -> BatchRecord? { pendings[serial] }
+
+    public func finish(_ record: BatchRecord) throws {
+        pendings[record.serial] = nil
+        records.append(record)
+    }
+
+    public func abandon(serial: CardSerial) throws { pendings[serial] = nil }
 }
