@@ -70,8 +70,8 @@ public struct RunResult: Sendable {
     public var status: [BatchStatus] = []
     /// Batches that came again with other bytes, for the officer's conflict list.
     public var conflicts: [BatchConflict] = []
-    /// Terminals whose accepted fare identities changed (to persist).
-    public var touchedTerminals: Set<UInt64> = []
+    /// Pages of accepted fare identities that changed or were dropped (to persist).
+    public var touchedFarePages: Set<FareIdentities.PageKey> = []
     /// The keys of the batches applied now.
     public var applied: [BatchKey] = []
     /// New transfers, in posting order.
@@ -225,7 +225,7 @@ public final class ClearingEngine {
             if let first = seen[key], first != i { result.outcomes[i] = result.outcomes[first] }
         }
         openGapExceptions(&result)
-        result.touchedTerminals.formUnion(state.fares.prune(before: state.newestDay - config.fareRetentionDays))
+        result.touchedFarePages.formUnion(state.fares.prune(before: state.newestDay - config.fareRetentionDays))
         return result
     }
 

@@ -3,133 +3,109 @@
 /// (`03`), whatever card counter or balances it claims: those fields are the terminal's word,
 /// not the card's.
 ///
-/// A terminal numbers its transactions one after the other, so its accepted sequences form a
-/// few runs of consecutive numbers: they are kept as sorted, disjoint spans per terminal —
-/// a handful of 12-byte spans per terminal however many fares it took. Each span remembers
-/// the newest record day in it, so that spans whose records are all past the retention
-/// (``ClearingConfig/fareRetentionDays``) can be dropped.
+/// A terminal numbers its transactions one after the other, so its accepted sequences are
+/// dense: they are kept as bitmaps of ``Page/bitsPerPage`` sequences per (terminal, page) —
+/// one bit a fare, O(1) to test and to set in whatever order the records come (clearing posts
+/// them card by card, not terminal by terminal). Each page remembers the newest record day in
+/// it, so pages whose records are all past the retention (``ClearingConfig/fareRetentionDays``)
+/// can be dropped. Only accepted records are inserted, and their sequences are TAC-signed, so a
+/// terminal cannot scatter pages it did not earn.
 public struct FareIdentities: Sendable, Equatable {
-    /// Consecutive sequences `first...last` of one terminal, with the newest record day
-    /// (days since 1970) among them.
-    public struct Span: Hashable, Sendable {
-        /// The first sequence.
-        public var first: UInt32
-        /// The last sequence (inclusive).
-        public var last: UInt32
-        /// The newest record day in the span.
+    /// Which page: a terminal and its sequences `page << 12 ..< (page + 1) << 12`.
+    public struct PageKey: Hashable, Sendable, Comparable {
+        /// The terminal.
+        public var terminal: UInt64
+        /// The sequence's high 20 bits.
+        public var page: UInt32
+
+        /// Names a page.
+        public init(terminal: UInt64, page: UInt32) {
+            self.terminal = terminal
+            self.page = page
+        }
+
+        public static func < (a: PageKey, b: PageKey) -> Bool { (a.terminal, a.page) < (b.terminal, b.page) }
+    }
+
+    /// 4096 sequences of one terminal, one bit each, with the newest record day among them.
+    public struct Page: Hashable, Sendable {
+        /// Sequences per page.
+        public static let bitsPerPage = 4096
+        /// Bytes of a packed page's bitmap.
+        public static let bitmapBytes = bitsPerPage / 8
+        /// The bitmap: bit `s & 63` of word `(s & 4095) >> 6` is sequence `s`.
+        public var words: [UInt64]
+        /// The newest record day (days since 1970) in the page.
         public var newestDay: Int32
 
-        /// Describes a span.
-        public init(first: UInt32, last: UInt32, newestDay: Int32) {
-            self.first = first
-            self.last = last
+        /// An empty page.
+        public init(newestDay: Int32 = .min) {
+            words = [UInt64](repeating: 0, count: Self.bitsPerPage / 64)
             self.newestDay = newestDay
         }
     }
 
-    /// Spans per terminal, sorted and disjoint, never two adjacent ones.
-    public private(set) var spans: [UInt64: [Span]] = [:]
+    /// The pages held.
+    public private(set) var pages: [PageKey: Page] = [:]
 
     /// No identities.
     public init() {}
 
-    /// The number of spans held (memory is about 12 bytes a span plus a dictionary entry a
-    /// terminal).
-    public var spanCount: Int { spans.values.reduce(0) { $0 + $1.count } }
+    @inline(__always)
+    static func locate(_ terminal: UInt64, _ sequence: UInt32) -> (PageKey, word: Int, bit: UInt64) {
+        (PageKey(terminal: terminal, page: sequence >> 12), Int((sequence & 0xFFF) >> 6), 1 << UInt64(sequence & 63))
+    }
 
     /// Whether `sequence` of `terminal` was accepted.
     public func contains(terminal: UInt64, sequence: UInt32) -> Bool {
-        guard let list = spans[terminal] else { return false }
-        let i = Self.lowerBound(list, sequence)
-        return i < list.count && list[i].first <= sequence
+        let (key, word, bit) = Self.locate(terminal, sequence)
+        return pages[key].map { $0.words[word] & bit != 0 } ?? false
     }
 
     /// Adds an identity; `false` if it was already there (nothing changes then).
     @discardableResult
     public mutating func insert(terminal: UInt64, sequence: UInt32, day: Int) -> Bool {
+        let (key, word, bit) = Self.locate(terminal, sequence)
         let d = Int32(clamping: day)
-        var list = spans[terminal] ?? []
-        let i = Self.lowerBound(list, sequence)
-        if i < list.count, list[i].first <= sequence { return false }
-        // 64-bit arithmetic: a sequence of 0 or FFFFFFFF has no neighbour on one side.
-        let s = UInt64(sequence)
-        let joinsLeft = i > 0 && UInt64(list[i - 1].last) + 1 == s
-        let joinsRight = i < list.count && UInt64(list[i].first) == s + 1
-        switch (joinsLeft, joinsRight) {
-        case (true, true):
-            list[i - 1].last = list[i].last
-            list[i - 1].newestDay = max(list[i - 1].newestDay, list[i].newestDay, d)
-            list.remove(at: i)
-        case (true, false):
-            list[i - 1].last = sequence
-            list[i - 1].newestDay = max(list[i - 1].newestDay, d)
-        case (false, true):
-            list[i].first = sequence
-            list[i].newestDay = max(list[i].newestDay, d)
-        case (false, false):
-            list.insert(Span(first: sequence, last: sequence, newestDay: d), at: i)
-        }
-        spans[terminal] = list
+        return Self.set(&pages[key, default: Page()], word, bit, d)
+    }
+
+    @inline(__always)
+    private static func set(_ p: inout Page, _ word: Int, _ bit: UInt64, _ day: Int32) -> Bool {
+        guard p.words[word] & bit == 0 else { return false }
+        p.words[word] |= bit
+        p.newestDay = max(p.newestDay, day)
         return true
     }
 
-    /// Drops the spans whose newest record is older than `day`; returns the terminals whose
-    /// spans changed.
-    public mutating func prune(before day: Int) -> [UInt64] {
-        var changed: [UInt64] = []
-        for (t, list) in spans where list.contains(where: { Int($0.newestDay) < day }) {
-            let kept = list.filter { Int($0.newestDay) >= day }
-            spans[t] = kept.isEmpty ? nil : kept
-            changed.append(t)
-        }
-        return changed
+    /// The page `sequence` of `terminal` lives in.
+    public static func pageKey(terminal: UInt64, sequence: UInt32) -> PageKey { locate(terminal, sequence).0 }
+
+    /// Drops the pages whose newest record is older than `day`; returns them.
+    public mutating func prune(before day: Int) -> [PageKey] {
+        let old = pages.filter { Int($0.value.newestDay) < day }.map(\.key)
+        for k in old { pages[k] = nil }
+        return old
     }
 
-    /// Replaces one terminal's spans (storage rebuilding the set); `nil` if they are not
-    /// sorted, disjoint and non-adjacent.
-    public mutating func set(terminal: UInt64, _ list: [Span]) -> Bool {
-        for (n, s) in list.enumerated() {
-            guard s.first <= s.last else { return false }
-            if n > 0, UInt64(list[n - 1].last) + 1 >= UInt64(s.first) { return false }
-        }
-        spans[terminal] = list.isEmpty ? nil : list
-        return true
-    }
-
-    /// The index of the first span whose `last` is at or above `sequence`.
-    private static func lowerBound(_ list: [Span], _ sequence: UInt32) -> Int {
-        var lo = 0, hi = list.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if list[mid].last < sequence { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
+    /// Puts a stored page back (storage rebuilding the set).
+    public mutating func set(_ key: PageKey, _ page: Page) { pages[key] = page }
 }
 
 extension Packing {
-    /// Bytes per packed fare-identity span: first(4) last(4) newest day(4), big-endian.
-    public static let fareSpanBytes = 12
-
-    /// Packs one terminal's spans.
-    public static func fareSpans(_ list: [FareIdentities.Span]) -> [UInt8] {
+    /// Packs a page's bitmap: 512 bytes, word by word big-endian.
+    public static func farePage(_ p: FareIdentities.Page) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(list.count * fareSpanBytes)
-        for s in list {
-            out.appendBigEndian(s.first)
-            out.appendBigEndian(s.last)
-            out.appendBigEndian(UInt32(bitPattern: s.newestDay))
-        }
+        out.reserveCapacity(FareIdentities.Page.bitmapBytes)
+        for w in p.words { out.appendBigEndian(w) }
         return out
     }
 
-    /// Unpacks one terminal's spans; `nil` if the length is not a whole number of spans.
-    public static func fareSpans(_ bytes: [UInt8]) -> [FareIdentities.Span]? {
-        guard bytes.count % fareSpanBytes == 0 else { return nil }
-        return stride(from: 0, to: bytes.count, by: fareSpanBytes).map { o in
-            FareIdentities.Span(
-                first: UInt32(bytes.bigEndianInteger(at: o, count: 4) ?? 0), last: UInt32(bytes.bigEndianInteger(at: o + 4, count: 4) ?? 0),
-                newestDay: Int32(bitPattern: UInt32(bytes.bigEndianInteger(at: o + 8, count: 4) ?? 0)))
-        }
+    /// Unpacks a page's bitmap; `nil` unless it is exactly 512 bytes.
+    public static func farePage(_ bytes: [UInt8], newestDay: Int32) -> FareIdentities.Page? {
+        guard bytes.count == FareIdentities.Page.bitmapBytes else { return nil }
+        var p = FareIdentities.Page(newestDay: newestDay)
+        for i in p.words.indices { p.words[i] = bytes.bigEndianInteger(at: i * 8, count: 8) ?? 0 }
+        return p
     }
 }

@@ -245,7 +245,7 @@ struct Posting {
             }
             guard advanceCounter(&shadow, r, offline: true, seconds: seconds) else { return Verdict(.duplicate, .counter) }
             engine.state.fares.insert(terminal: r.terminal.rawValue, sequence: r.sequence, day: ClearingTime.day(seconds))
-            result.touchedTerminals.insert(r.terminal.rawValue)
+            result.touchedFarePages.insert(FareIdentities.pageKey(terminal: r.terminal.rawValue, sequence: r.sequence))
             checkChain(&shadow, r, seconds: seconds, ref: ref)
             postPurchase(&shadow, r, ref)
         case .load:

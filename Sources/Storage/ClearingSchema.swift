@@ -146,11 +146,14 @@ enum ClearingSchema {
                 -- The SHA-256 of each ingested batch file: the same (terminal, sequence) with other
                 -- bytes is a conflict. NULL for batches ingested before this migration.
                 ALTER TABLE clearing_batch ADD COLUMN sha256 BLOB;
-                -- Accepted fare identities (terminal, terminal sequence), one row per terminal: its
-                -- spans of consecutive sequences, packed (Packing.fareSpanBytes each).
+                -- Accepted fare identities (terminal, terminal sequence): a 4096-bit page of
+                -- sequences per row, with the newest record day in it (for the retention).
                 CREATE TABLE clearing_fare (
-                    terminal INTEGER PRIMARY KEY,
-                    spans BLOB NOT NULL
+                    terminal INTEGER NOT NULL,
+                    page INTEGER NOT NULL,
+                    newest_day INTEGER NOT NULL,
+                    bits BLOB NOT NULL CHECK (length(bits) = 512),
+                    PRIMARY KEY (terminal, page)
                 );
                 -- Batches refused whole because their (terminal, sequence) was taken by other bytes.
                 CREATE TABLE clearing_conflict (

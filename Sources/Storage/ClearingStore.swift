@@ -77,10 +77,11 @@ public final class ClearingStore: Sendable {
                     s.batches[key] = outcome
                     if let digest = row["sha256"] as Data? { s.batchDigests[key] = [UInt8](digest) }
                 }
-                for row in try Row.fetchAll(db, sql: "SELECT terminal, spans FROM clearing_fare") {
-                    guard let spans = Packing.fareSpans([UInt8](row["spans"] as Data)),
-                          s.fares.set(terminal: UInt64(bitPattern: row["terminal"]), spans)
-                    else { throw StorageError.notAJournal(path: path, reason: "corrupt fare identities") }
+                for row in try Row.fetchAll(db, sql: "SELECT terminal, page, newest_day, bits FROM clearing_fare") {
+                    guard let page = Packing.farePage([UInt8](row["bits"] as Data), newestDay: Int32(clamping: row["newest_day"] as Int64)) else {
+                        throw StorageError.notAJournal(path: path, reason: "corrupt fare identities")
+                    }
+                    s.fares.set(FareIdentities.PageKey(terminal: UInt64(bitPattern: row["terminal"]), page: UInt32(clamping: row["page"] as Int64)), page)
                 }
                 s.generation = try Self.generation(db)
                 for row in try Row.fetchAll(db, sql: "SELECT serial, offline, counter, seen_day, reported FROM clearing_gap") {
@@ -249,7 +250,7 @@ public final class ClearingStore: Sendable {
         for e in r.exceptions {
             try exception.execute(arguments: [Int64(bitPattern: e.id), run, e.kind.rawValue, e.card, e.detail, e.record, e.opened])
         }
-        for t in r.touchedTerminals { try Self.saveFares(db, terminal: t, state.fares.spans[t] ?? []) }
+        for key in r.touchedFarePages { try Self.saveFarePage(db, key, state.fares.pages[key]) }
         try db.execute(
             sql: "INSERT INTO clearing_meta (key, value) VALUES ('newestDay', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             arguments: [state.newestDay])
@@ -257,24 +258,29 @@ public final class ClearingStore: Sendable {
 }
 
 extension ClearingStore {
-    /// Writes one terminal's fare-identity spans (none: the row goes).
-    static func saveFares(_ db: Database, terminal: UInt64, _ spans: [FareIdentities.Span]) throws {
-        if spans.isEmpty {
-            try db.execute(sql: "DELETE FROM clearing_fare WHERE terminal = ?", arguments: [Int64(bitPattern: terminal)])
-        } else {
-            try db.execute(
-                sql: "INSERT INTO clearing_fare (terminal, spans) VALUES (?, ?) ON CONFLICT(terminal) DO UPDATE SET spans = excluded.spans",
-                arguments: [Int64(bitPattern: terminal), Data(Packing.fareSpans(spans))])
+    /// Writes one page of accepted fare identities (`nil`: the page was dropped).
+    static func saveFarePage(_ db: Database, _ key: FareIdentities.PageKey, _ page: FareIdentities.Page?) throws {
+        guard let page else {
+            try db.execute(sql: "DELETE FROM clearing_fare WHERE terminal = ? AND page = ?", arguments: [Int64(bitPattern: key.terminal), Int64(key.page)])
+            return
         }
+        try db.execute(
+            sql: """
+                INSERT INTO clearing_fare (terminal, page, newest_day, bits) VALUES (?, ?, ?, ?)
+                ON CONFLICT(terminal, page) DO UPDATE SET newest_day = excluded.newest_day, bits = excluded.bits
+                """,
+            arguments: [Int64(bitPattern: key.terminal), Int64(key.page), Int64(page.newestDay), Data(Packing.farePage(page))])
     }
 
-    /// One terminal's accepted fare identities as stored.
-    static func fares(_ db: Database, terminal: UInt64) throws -> FareIdentities {
+    /// The stored page of accepted fare identities holding `key`, as a set of its own.
+    static func farePage(_ db: Database, _ key: FareIdentities.PageKey) throws -> FareIdentities {
         var f = FareIdentities()
-        if let data = try Data.fetchOne(db, sql: "SELECT spans FROM clearing_fare WHERE terminal = ?", arguments: [Int64(bitPattern: terminal)]) {
-            guard let spans = Packing.fareSpans([UInt8](data)), f.set(terminal: terminal, spans) else {
-                throw StorageError.notAJournal(path: "", reason: "corrupt fare identities of terminal \(TerminalID(rawValue: terminal).map(\.description) ?? "?")")
+        if let row = try Row.fetchOne(db, sql: "SELECT newest_day, bits FROM clearing_fare WHERE terminal = ? AND page = ?",
+                                      arguments: [Int64(bitPattern: key.terminal), Int64(key.page)]) {
+            guard let page = Packing.farePage([UInt8](row["bits"] as Data), newestDay: Int32(clamping: row["newest_day"] as Int64)) else {
+                throw StorageError.notAJournal(path: "", reason: "corrupt fare identities")
             }
+            f.set(key, page)
         }
         return f
     }

@@ -48,11 +48,12 @@ extension ClearingStore {
                     return earlier
                 }
                 if d.status == "accepted", let fare {
-                    var fares = try Self.fares(db, terminal: fare.terminal.rawValue)
+                    let key = FareIdentities.pageKey(terminal: fare.terminal.rawValue, sequence: fare.sequence)
+                    var fares = try Self.farePage(db, key)
                     guard fares.insert(terminal: fare.terminal.rawValue, sequence: fare.sequence, day: fare.day) else {
                         throw StorageError.decisionRefused(path: path, reason: "fare \(fare.terminal)/\(fare.sequence) of refused record \(d.record) was already accepted (cleared, or accepted by an officer): accepting it again would pay it twice; reject it instead")
                     }
-                    try Self.saveFares(db, terminal: fare.terminal.rawValue, fares.spans[fare.terminal.rawValue] ?? [])
+                    try Self.saveFarePage(db, key, fares.pages[key])
                     // An ingest working from a state read before this decision must start over.
                     try Self.bumpGeneration(db)
                 }

@@ -236,3 +236,26 @@ struct KeyRotationTests {
         #expect(r1.refusals.map { "\($0.code.rawValue) \($0.field)" } == ["02 key version"])
     }
 }
+
+@Suite("Fare identities")
+struct FareIdentitiesTests {
+    @Test("inserted once in any order, across page edges and the ends of the range; pruned by the newest day of each page")
+    func pages() {
+        var f = FareIdentities()
+        let sequences: [UInt32] = [0, 4095, 4096, 1_000_000_007, .max, 12, 11, 4097]
+        for (n, s) in sequences.enumerated() { #expect(f.insert(terminal: 7, sequence: s, day: 100 + n), "\(s)") }
+        for s in sequences {
+            #expect(f.contains(terminal: 7, sequence: s))
+            #expect(!f.insert(terminal: 7, sequence: s, day: 200), "\(s) twice")
+            #expect(!f.contains(terminal: 8, sequence: s), "another terminal")
+        }
+        #expect(!f.contains(terminal: 7, sequence: 13))
+        // Page 0 holds 0, 4095, 12, 11 (newest day 106); page 1 holds 4096 and 4097 (107).
+        let dropped = f.prune(before: 107)
+        #expect(Set(dropped.map(\.page)) == [0, 1_000_000_007 >> 12, UInt32.max >> 12])
+        #expect(!f.contains(terminal: 7, sequence: 0) && f.contains(terminal: 7, sequence: 4097))
+        let page = f.pages[FareIdentities.PageKey(terminal: 7, page: 1)]!
+        #expect(Packing.farePage(Packing.farePage(page), newestDay: page.newestDay) == page)
+        #expect(Packing.farePage([0, 1], newestDay: 0) == nil)
+    }
+}
