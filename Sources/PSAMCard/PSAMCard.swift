@@ -23,8 +23,6 @@ public final class PSAMCard: CardResponder {
         var purchase: (key: DESKey, amountFen: UInt32)?
         /// The key DELIVERY KEY prepared for CIPHER DATA.
         var delivered: TripleDESKey?
-        /// A CIPHER DATA MAC chain in progress: the CBC state.
-        var chain: UInt64?
         /// The last response's data, for a terminal that asks for it with GET RESPONSE.
         var lastData: [UInt8] = []
     }
@@ -185,42 +183,30 @@ public final class PSAMCard: CardResponder {
             return ResponseAPDU(status: StatusWord(rawValue: 0x6A88))
         }
         session.delivered = Self.diversify(key, factors: c.data)
-        session.chain = nil
         return ResponseAPDU(status: .success)
     }
 
-    /// CIPHER DATA (`80 FA P1 00 Lc data`) under the delivered key. P1 bit 0: MAC (else
-    /// encipher, 3DES-ECB); bit 1: more blocks follow; bit 2: the first 8 bytes are the IV. The
-    /// MAC is ISO 9797-1 algorithm 3; data is padded (`80 00…`) only when it is not a whole number
-    /// of blocks, so a terminal that pads itself gets the same MAC as the card computes.
+    /// CIPHER DATA (`80 FA 05 00 Lc` IV ‖ data) under the delivered key: the MAC (ISO 9797-1
+    /// algorithm 3) of an APPLICATION BLOCK command header (`84 1E 00 00|01 04`, padded `80 00…`
+    /// by the PSAM if the terminal did not) — the only input this PSAM MACs (docs/psam.md).
     private func cipherData(_ c: CommandAPDU) -> ResponseAPDU {
         guard c.p2 == 0x00, c.p1 & ~0x07 == 0 else { return ResponseAPDU(status: .incorrectP1P2) }
         guard let key = session.delivered else { return ResponseAPDU(status: .conditionsOfUseNotSatisfied) }
         let mac = c.p1 & 0x01 != 0, more = c.p1 & 0x02 != 0, hasIV = c.p1 & 0x04 != 0
         var data = c.data[...]
         guard !data.isEmpty else { return ResponseAPDU(status: .wrongLength) }
-        if !mac {
-            let padded = Self.pad(Array(data))
-            var out: [UInt8] = []
-            for o in stride(from: 0, to: padded.count, by: 8) {
-                out.appendBigEndian(key.encrypt(padded.bigEndianInteger(at: o, count: 8) ?? 0))
-            }
-            return ResponseAPDU(data: out, status: .success)
-        }
-        var state = session.chain ?? 0
-        if hasIV {
-            guard data.count >= 8 else { return ResponseAPDU(status: .wrongLength) }
-            state = Array(data.prefix(8)).bigEndianInteger(count: 8) ?? 0
-            data = data.dropFirst(8)
-        }
-        if more {
-            guard data.count % 8 == 0 else { return ResponseAPDU(status: .wrongLength) }
-            session.chain = Self.cbc(key.left, state, Array(data))
-            return ResponseAPDU(status: .success)
-        }
-        let blocks = data.isEmpty ? [] : Self.pad(Array(data))
+        // *ours*: a fare terminal's PSAM MACs one command only, APPLICATION BLOCK, in one
+        // block with its IV: it is no general MAC or cipher oracle under the cards' maintenance
+        // key (a stolen terminal could otherwise unblock cards or rewrite their type).
+        guard mac, hasIV, !more, data.count > 8 else { return ResponseAPDU(status: .conditionsOfUseNotSatisfied) }
+        let state = Array(data.prefix(8)).bigEndianInteger(count: 8) ?? 0
+        data = data.dropFirst(8)
+        let padded = Self.pad(Array(data))
+        guard padded.count == 8, Array(padded.prefix(3)) == [0x84, 0x1E, 0x00], padded[3] <= 0x01, padded[4] == 0x04,
+              Array(padded[5...]) == [0x80, 0x00, 0x00]
+        else { return ResponseAPDU(status: .conditionsOfUseNotSatisfied) }
+        let blocks = padded
         let last = Self.cbc(key.left, state, blocks)
-        session.chain = nil
         var out: [UInt8] = []
         out.appendBigEndian(UInt32(truncatingIfNeeded: key.left.encrypt(key.right.decrypt(last)) >> 32))
         return ResponseAPDU(data: out, status: .success)

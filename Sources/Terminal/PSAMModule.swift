@@ -70,7 +70,9 @@ public final class PSAMModule: SAM, SecureMessagingSigner {
         _ = try Self.expect(&channel, CommandAPDU(cla: 0x80, ins: 0x1A, p1: 0x20 | 0x05, p2: 0x01, data: factor), "DELIVERY KEY")
         var input: [UInt8] = []
         input.appendBigEndian(UInt64(challenge) << 32)
-        input += header + data
+        // Padded here, as the card pads its MAC input (ISO 9797-1 method 2, always).
+        input += header + data + [0x80]
+        while input.count % 8 != 0 { input.append(0) }
         let r = try Self.expect(&channel, CommandAPDU(cla: 0x80, ins: 0xFA, p1: 0x05, p2: 0x00, data: input), "CIPHER DATA")
         guard r.count == 4, let mac = r.bigEndianInteger(count: 4) else { throw TerminalError.malformedResponse(step: "PSAM CIPHER DATA", byteCount: r.count) }
         return UInt32(mac)

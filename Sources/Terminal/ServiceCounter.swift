@@ -91,9 +91,14 @@ public final class ServiceCounter {
     public func refund(_ channel: inout some CardChannel, at: BCDDateTime) throws -> BatchRecord {
         let (info, blocked) = try Self.selectAndRead(&channel)
         if let p = try journal.pending(for: info.serial), p.kind == .refund {
-            if !blocked { try CardMaintenance.block(&channel, damk: damk(info.serial), permanent: true) }
-            try journal.finish(p)
-            return p
+            // Blocked: the refund happened on the card, so it is finished with the balance read
+            // then. Not blocked: nothing happened, and the card may have paid fares since, so the
+            // refund starts again from its balance now.
+            guard !blocked else {
+                try journal.finish(p)
+                return p
+            }
+            try journal.abandon(serial: info.serial)
         }
         try finishPending(&channel, info, blocked: blocked)
         guard !blocked else { throw TerminalError.cardBlocked }
@@ -129,9 +134,13 @@ public final class ServiceCounter {
         let newInfo = try PurseFlows.selectAndReadInfo(&new)
         guard newInfo.serial != oldInfo.serial else { throw TerminalError.replacementIsSameCard }
         var record: BatchRecord
-        if let p = try journal.pending(for: oldInfo.serial), p.kind == .replacement, p.relatedSerial == newInfo.serial {
+        if let p = try journal.pending(for: oldInfo.serial), p.kind == .replacement, p.relatedSerial == newInfo.serial, oldBlocked {
+            // The old card was blocked: its balance is the one read then; the rest is finished.
             record = p
         } else {
+            // A pending replacement whose old card was never blocked changed nothing: start again
+            // from the balance now (the card may have paid fares since).
+            if let p = try journal.pending(for: oldInfo.serial), p.kind == .replacement, !oldBlocked { try journal.abandon(serial: oldInfo.serial) }
             try finishPending(&old, oldInfo, blocked: oldBlocked)
             guard !oldBlocked else { throw TerminalError.cardBlocked }
             let balance = try PurseFlows.balance(&old)

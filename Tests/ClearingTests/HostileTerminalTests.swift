@@ -243,10 +243,14 @@ struct FareIdentitiesTests {
     func pages() {
         var f = FareIdentities()
         let sequences: [UInt32] = [0, 4095, 4096, 1_000_000_007, .max, 12, 11, 4097]
-        for (n, s) in sequences.enumerated() { #expect(f.insert(terminal: 7, sequence: s, day: 100 + n), "\(s)") }
+        for (n, s) in sequences.enumerated() {
+            let fresh = f.insert(terminal: 7, sequence: s, day: 100 + n)
+            #expect(fresh, "\(s)")
+        }
         for s in sequences {
             #expect(f.contains(terminal: 7, sequence: s))
-            #expect(!f.insert(terminal: 7, sequence: s, day: 200), "\(s) twice")
+            let again = f.insert(terminal: 7, sequence: s, day: 200)
+            #expect(!again, "\(s) twice")
             #expect(!f.contains(terminal: 8, sequence: s), "another terminal")
         }
         #expect(!f.contains(terminal: 7, sequence: 13))

@@ -68,6 +68,11 @@ struct PSAMCardTests {
         #expect(r == mac.hex + "9000")
         // Unpadded input is padded by the PSAM: the same MAC.
         #expect(Self.send(p, "80FA05000D" + "1234567800000000" + "841E000004") == mac.hex + "9000")
+        // Nothing but APPLICATION BLOCK is MACed: not UNBLOCK, not UPDATE BINARY, no chaining, no encipher.
+        #expect(Self.send(p, "80FA050010" + "1234567800000000" + "8418000004800000") == "6985")
+        #expect(Self.send(p, "80FA050012" + "1234567800000000" + "04D695140720" + "00000000") == "6985")
+        #expect(Self.send(p, "80FA070010" + "1234567800000000" + "841E000004800000") == "6985")
+        #expect(Self.send(p, "80FA000008" + "841E000004800000") == "6985")
         #expect(Self.send(p, "801A2502087100000000000001") == "6A88", "no maintenance key 02")
         #expect(Self.send(p, "801A2C01087100000000000001") == "6A88", "no key of type 0C")
     }
