@@ -59,6 +59,13 @@ public final class ClearingStore: Sendable {
         }
     }
 
+    /// The newest day (since 1970) batches were received on (0 before the first run).
+    public func newestDay() throws(StorageError) -> Int {
+        try StorageFailure.run(path, "reading the newest day") {
+            try queue.read { db in try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM clearing_meta WHERE key = 'newestDay'") ?? 0 }
+        }
+    }
+
     // MARK: Startup
 
     /// Rebuilds the engine's in-memory state from the database.

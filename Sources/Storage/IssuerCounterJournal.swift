@@ -17,8 +17,11 @@ extension IssuerDatabase {
     public func journalCounterRecord(_ record: BatchRecord, finishing: Bool = false) throws(StorageError) {
         try journal.write("journaling a \(record.kind) record") { db in
             if finishing {
-                guard try Data.fetchOne(db, sql: "SELECT record FROM issuer_pending WHERE serial = ?", arguments: [SQLiteJournal.int(record.serial)]) != nil else {
-                    throw StorageError.replacementInvalid(path: self.path, reason: "no pending \(record.kind) of card \(record.serial.masked) to finish")
+                guard let data = try Data.fetchOne(db, sql: "SELECT record FROM issuer_pending WHERE serial = ?", arguments: [SQLiteJournal.int(record.serial)]),
+                      let pending = try? SQLiteJournal.decode(data, path: self.path),
+                      pending.kind == record.kind, pending.sequence == record.sequence, pending.relatedSerial == record.relatedSerial
+                else {
+                    throw StorageError.replacementInvalid(path: self.path, reason: "no pending \(record.kind) of card \(record.serial.masked) with that sequence to finish")
                 }
                 try db.execute(sql: "DELETE FROM issuer_pending WHERE serial = ?", arguments: [SQLiteJournal.int(record.serial)])
             }
@@ -43,6 +46,9 @@ extension IssuerDatabase {
             case .replacement:
                 _ = try self.requireCard(db, record.serial, operation: "replacement", allowed: [.active, .blocked])
                 _ = try self.requireCard(db, record.relatedSerial, operation: "receiving a replacement balance", allowed: [.active])
+                let taken = try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM issuer_closure WHERE to_serial = ?", arguments: [SQLiteJournal.int(record.relatedSerial)]) ?? false
+                if taken { throw StorageError.replacementInvalid(path: self.path, reason: "the new card already received a replaced card's balance") }
             default: throw StorageError.replacementInvalid(path: self.path, reason: "a \(record.kind) is not a pending counter operation")
             }
             do {

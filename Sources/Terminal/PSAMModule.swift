@@ -13,9 +13,13 @@ public final class PSAMModule: SAM, SecureMessagingSigner {
     public let keyIndex: KeyIndex
     /// The version of the upload key it signs batches with (EF 0x18), 0 if it holds none.
     public let uploadKeyVersion: UInt8
+    /// The last terminal sequence it handed out (EF 0x19) when it was opened: a terminal
+    /// whose journal is further on holds a PSAM that would hand out used numbers.
+    public let lastSequence: TerminalSequence
     private var channel: any CardChannel
 
-    /// Opens the PSAM: reads its terminal number at the MF, then selects the application.
+    /// Opens the PSAM: reads its terminal number at the MF, then selects the application and
+    /// reads its key index, upload key version and last sequence.
     ///
     /// - Throws: ``TerminalError/psamRefused(step:status:)`` or the channel's error.
     public init(channel: some CardChannel) throws {
@@ -28,6 +32,11 @@ public final class PSAMModule: SAM, SecureMessagingSigner {
         let ef18 = try Self.expect(&ch, CommandAPDU(cla: 0x00, ins: 0xB0, p1: 0x98, p2: 0x00, le: 1), "READ BINARY 0x18")
         guard ef18.count == 1 else { throw TerminalError.malformedResponse(step: "PSAM READ BINARY 0x18", byteCount: ef18.count) }
         uploadKeyVersion = ef18[0]
+        let ef19 = try Self.expect(&ch, CommandAPDU(cla: 0x00, ins: 0xB0, p1: 0x99, p2: 0x00, le: 4), "READ BINARY 0x19")
+        guard ef19.count == 4, let last = ef19.bigEndianInteger(count: 4) else {
+            throw TerminalError.malformedResponse(step: "PSAM READ BINARY 0x19", byteCount: ef19.count)
+        }
+        lastSequence = TerminalSequence(rawValue: UInt32(last))
         self.channel = ch
     }
 

@@ -57,8 +57,9 @@ public final class ServiceCounter {
     public func load(_ channel: inout some CardChannel, amountFen: UInt32, at: BCDDateTime) throws -> BatchRecord {
         let (info, blocked) = try Self.selectAndRead(&channel)
         // The same load presented again after a tear: if the card made it, that is the answer
-        // (the cash was taken once); if not, it is made now.
-        if let earlier = try finishPending(&channel, info, blocked: blocked) { return earlier }
+        // (the cash was taken once); if not, it is made now. A load of another amount is a new
+        // top-up, made after the earlier one is finished.
+        if let earlier = try finishPending(&channel, info, blocked: blocked), earlier.amountFen == amountFen { return earlier }
         guard !blocked else { throw TerminalError.cardBlocked }
         var pending: BatchRecord? = nil
         do {
@@ -154,7 +155,15 @@ public final class ServiceCounter {
             try journal.begin(record)
         }
         let when = BCDDateTime(bcd: BatchCodec.bcd7(record.dateTimeBCD)) ?? at
-        if !(try Self.selectAndRead(&old).blocked) { try CardMaintenance.block(&old, damk: damk(oldInfo.serial), permanent: true) }
+        if !(try Self.selectAndRead(&old).blocked) {
+            do {
+                try CardMaintenance.block(&old, damk: damk(oldInfo.serial), permanent: true)
+            } catch TerminalError.cardRefused(let step, let status) {
+                // The old card refused the block: nothing happened on either card.
+                try journal.abandon(serial: oldInfo.serial)
+                throw TerminalError.cardRefused(step: step, status: status)
+            }
+        }
         try activate(&new, newInfo, cardType: oldInfo.cardType, depositFlag: oldInfo.depositFlag, at: when)
         if record.amountFen > 0 {
             let moved = try movedBalance(&new, record, at: when)

@@ -111,6 +111,14 @@ struct ExceptionsCommand: ParsableCommand {
             var adjustment: Transfer? = nil
             // An accepted fare takes its identity, so that it can never be paid a second time.
             let fare = f.record.kind == .purchase || f.record.kind == .grey ? FareIdentity(f.record) : nil
+            if accept, let fare {
+                // Older than the fare identities clearing keeps, a copy of this fare may have been
+                // paid without clearing being able to tell any more: it cannot be accepted.
+                let keptFrom = try store.newestDay() - ClearingConfig(city: city, tacMasters: [:]).fareRetentionDays
+                guard fare.day >= keptFrom else {
+                    throw CLIError("\(ref) is a fare of \(BCDDate(daysSinceEpoch: fare.day)), older than the fare identities clearing keeps (from \(BCDDate(daysSinceEpoch: keptFrom))): whether it was paid can no longer be proved; reject it")
+                }
+            }
             if accept {
                 let t = try adjustmentTransfer(f, city: city)
                 let target = try store.nextOpenDay(from: day)

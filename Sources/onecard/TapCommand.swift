@@ -92,6 +92,10 @@ struct TapCommand: ParsableCommand {
             throw CLIError("the PSAM in \(psamReader) is personalised for terminal \(psam.terminal), not \(terminal): insert this terminal's own PSAM")
         }
         let journal = try SQLiteJournal(path: self.journal, terminal: terminal, operatorID: op.id.rawValue)
+        let journaled = try journal.lastSequence()
+        guard psam.lastSequence >= journaled else {
+            throw CLIError("the PSAM in \(psamReader) last numbered a transaction \(psam.lastSequence), but the journal is at \(journaled): it would reuse numbers (a replacement PSAM must be personalised with `onecard psam new --sequence \(journaled.rawValue)`)")
+        }
         let list = try hotlist.map { Hotlist(serials: Set(try HotlistFile.load($0))) } ?? Hotlist()
         let t = try TapTerminal(city: city, terminal: terminal, sam: psam, journal: journal, hotlist: list, gateDirection: GateDirection(rawValue: gate ?? "entry") ?? .entry)
         if case .metroGate = t.location, gate == nil { throw CLIError("terminal \(terminal) is a metro gate: pass --gate entry or --gate exit") }

@@ -100,8 +100,8 @@ struct PSAMTerminalTests {
 
     @Test("the PSAM pulled out before MAC1 stops the tap with nothing debited; pulled after DEBIT, the fare is journaled with MAC2 unverified")
     func psamRemovedMidTap() throws {
-        // Opening the PSAM takes 5 commands; INITIALIZE SAM FOR PURCHASE is the 6th, CREDIT SAM the 7th.
-        for (alive, debited) in [(5, false), (6, true)] {
+        // Opening the PSAM takes 6 commands; INITIALIZE SAM FOR PURCHASE is the 7th, CREDIT SAM the 8th.
+        for (alive, debited) in [(6, false), (7, true)] {
             let psam = Self.psam(for: Self.bus5)
             let journal = MemoryJournal()
             let sam = try PSAMModule(channel: DyingChannel(inner: InProcessChannel(card: psam), alive: alive))
