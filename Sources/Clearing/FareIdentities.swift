@@ -78,6 +78,12 @@ public struct FareIdentities: Sendable, Equatable {
         return true
     }
 
+    /// Removes an identity inserted by mistake (a record refused after all, in the same step).
+    public mutating func remove(terminal: UInt64, sequence: UInt32) {
+        let (key, word, bit) = Self.locate(terminal, sequence)
+        pages[key]?.words[word] &= ~bit
+    }
+
     /// The page `sequence` of `terminal` lives in.
     public static func pageKey(terminal: UInt64, sequence: UInt32) -> PageKey { locate(terminal, sequence).0 }
 

@@ -238,13 +238,18 @@ struct Posting {
         current = batch
         switch r.kind {
         case .purchase:
-            // The fare's identity is what its TAC signs; the counter is the terminal's word.
-            guard !engine.state.fares.contains(terminal: r.terminal.rawValue, sequence: r.sequence) else { return Verdict(.duplicate, .sequence) }
             guard shadow.balanceFen >= r.amountFen || UInt64(shadow.arrearsFen) + UInt64(r.amountFen) <= UInt64(UInt32.max) else {
                 return Verdict(.illegalData, .amount)
             }
-            guard advanceCounter(&shadow, r, offline: true, seconds: seconds) else { return Verdict(.duplicate, .counter) }
-            engine.state.fares.insert(terminal: r.terminal.rawValue, sequence: r.sequence, day: ClearingTime.day(seconds))
+            // The fare's identity is what its TAC signs; the counter is the terminal's word.
+            // Taken first (one lookup), given back if the counter refuses the record.
+            guard engine.state.fares.insert(terminal: r.terminal.rawValue, sequence: r.sequence, day: ClearingTime.day(seconds)) else {
+                return Verdict(.duplicate, .sequence)
+            }
+            guard advanceCounter(&shadow, r, offline: true, seconds: seconds) else {
+                engine.state.fares.remove(terminal: r.terminal.rawValue, sequence: r.sequence)
+                return Verdict(.duplicate, .counter)
+            }
             result.touchedFarePages.insert(FareIdentities.pageKey(terminal: r.terminal.rawValue, sequence: r.sequence))
             checkChain(&shadow, r, seconds: seconds, ref: ref)
             postPurchase(&shadow, r, ref)

@@ -120,8 +120,8 @@ public struct BatchFuzzer {
                 do {
                     let header = try BatchFile.peekHeader(bytes, file: "fuzz")
                     let key = BatchFile.uploadKey(batchMaster: batchMaster, terminal: header.terminal)
-                    let decoded = try BatchFile.decode(bytes, file: "fuzz-\(report.files)", key: key)
-                    batch.append(IncomingBatch(file: "fuzz-\(report.files)", batch: decoded, received: received, digest: SHA256Digest.hash(bytes)))
+                    let (decoded, digest) = try BatchFile.decodeWithDigest(bytes, file: "fuzz-\(report.files)", key: key)
+                    batch.append(IncomingBatch(file: "fuzz-\(report.files)", batch: decoded, received: received, digest: digest))
                 } catch {
                     report.decodeRefused += 1
                 }

@@ -159,6 +159,15 @@ public struct BatchFile: Sendable, Hashable {
     /// - Parameter key: the upload key of the header's terminal (``uploadKey(batchMaster:terminal:)``).
     /// - Throws: ``BatchError``: a file that fails any check is refused whole.
     public static func decode(_ bytes: [UInt8], file: String, key: [UInt8]) throws(BatchError) -> BatchFile {
+        try decodeWithDigest(bytes, file: file, key: key).batch
+    }
+
+    /// Verifies and decodes a whole file, with the SHA-256 its MAC signs (every byte before the
+    /// MAC): the file's content digest, which tells a replay from a conflict. Two files with the
+    /// same digest and a valid MAC under one key are the same file.
+    ///
+    /// - Throws: ``BatchError``.
+    public static func decodeWithDigest(_ bytes: [UInt8], file: String, key: [UInt8]) throws(BatchError) -> (batch: BatchFile, digest: [UInt8]) {
         let header = try peekHeader(bytes, file: file)
         let body = bytes.count - BatchHeader.byteCount - trailerBytes
         guard body % BatchRecord.byteCount == 0 else { throw .truncated(file: file, byteCount: bytes.count) }
@@ -174,7 +183,7 @@ public struct BatchFile: Sendable, Hashable {
         guard count == n else { throw .countMismatch(file: file, trailer: count, records: n) }
         let records = try decodeRecords(bytes, count: n, file: file)
         try checkSums(bytes, trailer: t, records, file: file)
-        return BatchFile(header: header, records: records)
+        return (BatchFile(header: header, records: records), digest)
     }
 
     private static func decodeRecords(_ bytes: [UInt8], count n: Int, file: String) throws(BatchError) -> [BatchRecord] {

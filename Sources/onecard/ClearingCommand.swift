@@ -77,7 +77,6 @@ struct ClearingCommand: ParsableCommand {
                     return t
                 } ?? localNow()
                 let keys = try ClearingKeys(paths: keys)
-                let registry = try store.terminals()
                 let clock = PhaseClock(enabled: verbose)
                 let config = ClearingConfig(city: city, tacMasters: keys.tac, gapWindowDays: gapWindowDays)
                 var engine = ClearingEngine(config: config, state: try store.loadState())
@@ -86,7 +85,9 @@ struct ClearingCommand: ParsableCommand {
                 var exceptions = 0
                 var rejected: [RejectedFile] = []
                 for chunk in chunks() {
-                    let decoded = BatchReader.read(chunk, keys: keys, registry: registry, received: ClearingTime.seconds(received))
+                    // The registry as it is now: a terminal suspended during a long ingest is refused
+                    // from the next chunk on.
+                    let decoded = BatchReader.read(chunk, keys: keys, registry: try store.terminals(), received: ClearingTime.seconds(received))
                     clock.lap("read and verify \(chunk.count) files")
                     rejected += decoded.rejected
                     var attempt = 1
@@ -437,7 +438,8 @@ enum BatchReader {
                 return .failure(RejectedFileError(reason: "\(file): clearing holds no batch master key of version \(header.uploadKeyVersion): pass its keyset with --keys"))
             }
             let key = BatchFile.uploadKey(batchMaster: master, terminal: header.terminal)
-            return .success((try BatchFile.decode(bytes, file: file, key: key), SHA256Digest.hash(bytes)))
+            let (batch, digest) = try BatchFile.decodeWithDigest(bytes, file: file, key: key)
+            return .success((batch, digest))
         } catch {
             return .failure(RejectedFileError(reason: error.description))
         }

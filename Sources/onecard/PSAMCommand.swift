@@ -125,26 +125,26 @@ struct PSAMCommand: ParsableCommand {
 }
 
 /// Serves an emulated card or PSAM to vpcd until Ctrl-C (or `removeAfter` seconds), saving its
-/// state with `save` whenever `revision` moved, before each answer goes back to the reader.
+/// state with `save` whenever `revision` moved, before each answer goes back to the reader. If
+/// the state cannot be saved, the answer is never sent: the process leaves at once (exit status
+/// 75), as a card that lost power — the file keeps the last state that was answered for.
 func emulateInVPCD(
     _ responder: any CardResponder, connect: String, removeAfter: Double?, name: String, revision: @escaping () -> UInt64,
     save: @escaping () throws -> Void
 ) throws {
     nonisolated(unsafe) var saved = revision()
-    nonisolated(unsafe) var saveError: (any Error)? = nil
     let reader = VirtualReader(card: responder, endpoint: VPCDEndpoint(parsing: connect)!) { _, _, _ in
-        guard revision() != saved, saveError == nil else { return }
+        guard revision() != saved else { return }
         do {
             try save()
             saved = revision()
         } catch {
-            saveError = error
-            FileHandle.standardError.write(Data("state NOT saved: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("\(name): state NOT saved (\(error)): leaving without answering\n".utf8))
+            exit(75)
         }
     }
     print("\(name) inserted at vpcd \(connect); Ctrl-C removes it")
     flushOutput()
     try reader.runUntilInterrupted(removeAfter: removeAfter.map { .milliseconds(Int64($0 * 1000)) })
     print("\(name) removed")
-    if let saveError { throw saveError }
 }

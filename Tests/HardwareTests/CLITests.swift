@@ -91,6 +91,33 @@ extension HardwareSuite {
             #expect(saved.sequence == 501, "the PSAM saved its sequence before answering")
         }
 
+        @Test("a PSAM whose file cannot be saved leaves the reader without answering: no sequence is handed out unsaved")
+        func psamSaveFailure() throws {
+            let pcsc = try requirePCSCD()
+            try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "\(Self.binary) is missing: run `swift build`")
+            let dir = NSTemporaryDirectory() + "onecard-psam-save-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let t = TerminalID(hex: "710002000501")!
+            let state = PSAMState(
+                serial: [0, 0] + t.bytes + [0, 0], terminal: t, purchaseKeys: [0x01: try TestKeysets.standard.masterKey(.purchase)],
+                start: BCDDate("2026-01-01")!, expiry: BCDDate("2036-01-01")!, sequence: 7)
+            try AtomicFile.write(PSAMFile.encode(state), to: dir + "/p.json")
+            let emulator = try start(["psam", "emulate", "--psam", dir + "/p.json", "--remove-after", "6"])
+            _ = try pcsc.waitForCard(in: Slot.one, timeout: .seconds(3))
+            // The PSAM file's directory disappears: the next save cannot happen.
+            try FileManager.default.removeItem(atPath: dir)
+            var ch = try pcsc.connect(reader: Slot.one)
+            _ = try ch.transmit(CommandAPDU(cla: 0x00, ins: 0xA4, p1: 0x00, p2: 0x00, data: [0x80, 0x11]))
+            var cmd: [UInt8] = [0, 0, 0, 1, 0, 0, 0, 0, 0, 100, 0x06] + BCDDateTime(iso: "2026-11-29T08:00:00")!.bcd + [0x01, 0x00]
+            cmd += [0x71, 0, 0, 0, 0, 0, 0, 1]
+            let answer = Result { try ch.transmit(CommandAPDU(cla: 0x80, ins: 0x70, p1: 0, p2: 0, data: cmd, le: 8)) }
+            emulator.process.waitUntilExit()
+            #expect(emulator.process.terminationStatus == 75)
+            if case .success(let r) = answer { Issue.record("the PSAM answered \(r) although its sequence was not saved") }
+            _ = try? pcsc.waitForCard(in: Slot.one, present: false, timeout: .seconds(3))
+        }
+
         struct Child {
             let process: Process
             let pipe: Pipe
