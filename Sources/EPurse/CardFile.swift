@@ -209,6 +209,19 @@ public enum AtomicFile {
     ///
     /// - Throws: ``CardFileError/unwritable(path:reason:)`` with the failing step and errno text.
     public static func write(_ data: Data, to path: String) throws(CardFileError) {
+        try write(data, to: path, replacing: true)
+    }
+
+    /// Creates `path` with `data`, atomically and durably, refusing if it exists — decided by
+    /// the file system in one step (`link(2)`), so two writers can never both succeed or
+    /// overwrite each other (a keyset must never be replaced).
+    ///
+    /// - Throws: ``CardFileError/unwritable(path:reason:)``; "exists" if `path` exists.
+    public static func create(_ data: Data, at path: String) throws(CardFileError) {
+        try write(data, to: path, replacing: false)
+    }
+
+    private static func write(_ data: Data, to path: String, replacing: Bool) throws(CardFileError) {
         let tmp = "\(path).tmp-\(getpid())"
         // A temporary left by a killed process of the same pid is removed, never reused: its
         // mode could be anyone's.
@@ -231,9 +244,16 @@ public enum AtomicFile {
             unlink(tmp)
             throw failure(path, "write temporary file")
         }
-        guard rename(tmp, path) == 0 else {
+        if replacing {
+            guard rename(tmp, path) == 0 else {
+                unlink(tmp)
+                throw failure(path, "rename")
+            }
+        } else {
+            let linked = link(tmp, path) == 0
+            let reason = linked ? nil : (errno == EEXIST ? "it exists; refusing to overwrite it" : String(cString: strerror(errno)))
             unlink(tmp)
-            throw failure(path, "rename")
+            if let reason { throw CardFileError.unwritable(path: path, reason: reason) }
         }
         let dir = (path as NSString).deletingLastPathComponent
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -96,8 +96,8 @@ struct KeysCommand: ParsableCommand {
     }
 }
 
-/// Writes a keyset readable by its owner only: created with mode 0600 in one step
-/// (``AtomicFile``), never chmod-ed after it was written.
+/// Writes a new keyset readable by its owner only: created with mode 0600 in one step, never
+/// chmod-ed after it was written, and never over an existing file (``AtomicFile/create(_:at:)``).
 func writeKeyset(_ keyset: Keyset, to path: String) throws {
-    try AtomicFile.write(keyset.exportJSON(), to: path)
+    try AtomicFile.create(keyset.exportJSON(), at: path)
 }

@@ -103,6 +103,8 @@ extension HardwareSuite {
                 serial: [0, 0] + t.bytes + [0, 0], terminal: t, purchaseKeys: [0x01: try TestKeysets.standard.masterKey(.purchase)],
                 start: BCDDate("2026-01-01")!, expiry: BCDDate("2036-01-01")!, sequence: 7)
             try AtomicFile.write(PSAMFile.encode(state), to: dir + "/p.json")
+            // An earlier test's PSAM must have left slot 1 first.
+            _ = try? pcsc.waitForCard(in: Slot.one, present: false, timeout: .seconds(5))
             let emulator = try start(["psam", "emulate", "--psam", dir + "/p.json", "--remove-after", "6"])
             _ = try pcsc.waitForCard(in: Slot.one, timeout: .seconds(3))
             // The PSAM file's directory disappears: the next save cannot happen.
