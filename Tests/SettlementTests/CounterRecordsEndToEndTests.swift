@@ -22,11 +22,9 @@ struct CounterRecordsEndToEndTests {
     @Test("issue 2 cards, load, ride, refund A, replace B by C, refund C: deposits, balances and positions to the fen")
     func counterDay() throws {
         try withTempDir { dir in
-            let keys = dir + "/keys.json"
-            #expect(try onecard(["keys", "new", "--out", keys]).status == 0)
-            let keyset = try Keyset.load(path: keys)
-            let batchMaster = try keyset.masterKey(.batch)
-            var d = Day(tacMaster: try keyset.masterKey(.tac))
+            let batches = try SignedBatches(dir: dir)
+            let keys = batches.keys
+            var d = Day(tacMaster: try batches.keyset.masterKey(.tac))
             var counter: [BatchRecord] = []
             counter.append(record(.issue, cardA, &d, deposit: 2000, at: "2026-11-29T06:00:00"))
             counter.append(record(.issue, cardB, &d, deposit: 2000, at: "2026-11-29T06:01:00"))
@@ -39,13 +37,8 @@ struct CounterRecordsEndToEndTests {
             counter.append(record(.refund, Self.cardC, &d, amount: 1850, deposit: 2000, at: "2026-11-29T19:00:00"))
             // A second refund of A: refused 03, pays nothing.
             counter.append(record(.refund, cardA, &d, amount: 2800, deposit: 2000, at: "2026-11-29T19:30:00"))
-            let files = [(Day.counter, 1, counter), (Day.bus, 1, taps)].map { t, seq, records in
-                let op: UInt16 = t == Day.counter ? 1 : 2
-                let file = BatchFile(header: BatchHeader(terminal: t, operatorID: op, sequence: UInt32(seq), createdBCD: Day.bcd("2026-11-29T23:00:00")), records: records)
-                let path = dir + "/\(t)-\(seq).ocub"
-                FileManager.default.createFile(atPath: path, contents: Data(file.encode(key: BatchFile.uploadKey(batchMaster: batchMaster, terminal: t))))
-                return path
-            }
+            let files = [try batches.write("counter.ocub", terminal: Day.counter, op: 1, seq: 1, counter),
+                         try batches.write("bus.ocub", terminal: Day.bus, op: 2, seq: 1, taps)]
             let db = dir + "/c.sqlite"
             #expect(try onecard(["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"]).status == 0)
             let ingest = try onecard(["clearing", "ingest", "--db", db, "--city", TestPaths.city, "--keys", keys,

@@ -2,6 +2,7 @@ import City
 import Clearing
 import Foundation
 import OneCardCore
+import OneCardCrypto
 import OneCardTestSupport
 import Settlement
 import Storage
@@ -72,6 +73,30 @@ struct HandDay {
     }
 
     static let cityPath = TestPaths.city
+}
+
+/// A fresh keyset made by the binary in `dir`, and a writer of upload files signed as a
+/// terminal's PSAM would (with `signer`'s upload key: another terminal's, to forge).
+struct SignedBatches {
+    let keys: String
+    let keyset: Keyset
+    let dir: String
+
+    init(dir: String) throws {
+        self.dir = dir
+        keys = dir + "/keys.json"
+        guard try onecard(["keys", "new", "--out", keys]).status == 0 else { throw MissingBinary(description: "onecard keys new failed") }
+        keyset = try Keyset.load(path: keys)
+    }
+
+    /// Writes `records` as batch `seq` of `terminal` into `dir/name`; returns the path.
+    func write(_ name: String, terminal: TerminalID, op: UInt16, seq: UInt32, _ records: [BatchRecord], signer: TerminalID? = nil) throws -> String {
+        let header = BatchHeader(terminal: terminal, operatorID: op, sequence: seq, createdBCD: Day.bcd("2026-11-29T23:00:00"))
+        let key = BatchFile.uploadKey(batchMaster: try keyset.masterKey(.batch), terminal: signer ?? terminal)
+        let path = dir + "/" + name
+        FileManager.default.createFile(atPath: path, contents: Data(BatchFile(header: header, records: records).encode(key: key)))
+        return path
+    }
 }
 
 /// The built `onecard` binary (package root → `.build/debug`).

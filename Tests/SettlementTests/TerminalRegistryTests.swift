@@ -12,25 +12,17 @@ struct TerminalRegistryTests {
     @Test("no terminal's key signs for another; unknown, suspended, retired and other-operator terminals are refused whole, named")
     func whoMayUpload() throws {
         try withTempDir { dir in
-            let keys = dir + "/keys.json"
-            #expect(try onecard(["keys", "new", "--out", keys]).status == 0)
-            let keyset = try Keyset.load(path: keys)
-            let batchMaster = try keyset.masterKey(.batch)
-            var d = Day(tacMaster: try keyset.masterKey(.tac))
+            let batches = try SignedBatches(dir: dir)
+            let keys = batches.keys
+            var d = Day(tacMaster: try batches.keyset.masterKey(.tac))
             let load = d.load(cardA, 3000, at: "2026-11-29T07:00:00")
             let tap = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
-            func write(_ name: String, terminal: TerminalID, op: UInt16, seq: UInt32, _ records: [BatchRecord], signer: TerminalID? = nil) -> String {
-                let file = BatchFile(header: BatchHeader(terminal: terminal, operatorID: op, sequence: seq, createdBCD: Day.bcd("2026-11-29T23:00:00")), records: records)
-                let path = dir + "/" + name
-                FileManager.default.createFile(atPath: path, contents: Data(file.encode(key: BatchFile.uploadKey(batchMaster: batchMaster, terminal: signer ?? terminal))))
-                return path
-            }
             let db = dir + "/c.sqlite"
-            let counter = write("counter.ocub", terminal: Day.counter, op: 1, seq: 1, [load])
+            let counter = try batches.write("counter.ocub", terminal: Day.counter, op: 1, seq: 1, [load])
             // The metro gate's key signs a batch that claims to be the bus validator's.
-            let forged = write("forged.ocub", terminal: Day.bus, op: 2, seq: 1, [tap], signer: Day.metro)
-            let busBatch = write("bus.ocub", terminal: Day.bus, op: 2, seq: 2, [tap])
-            let lying = write("lying.ocub", terminal: Day.metro, op: 2, seq: 1, [])
+            let forged = try batches.write("forged.ocub", terminal: Day.bus, op: 2, seq: 1, [tap], signer: Day.metro)
+            let busBatch = try batches.write("bus.ocub", terminal: Day.bus, op: 2, seq: 2, [tap])
+            let lying = try batches.write("lying.ocub", terminal: Day.metro, op: 2, seq: 1, [])
             func ingest(_ files: [String]) throws -> CLIRun {
                 try onecard(["clearing", "ingest", "--db", db, "--city", TestPaths.city, "--keys", keys, "--received-at", "2026-11-30T01:00:00", "--json"] + files)
             }
@@ -50,7 +42,7 @@ struct TerminalRegistryTests {
             #expect(try onecard(["clearing", "terminals", "retire", "--db", db, "--terminal", Day.bus.description]).status == 0)
             let again = try onecard(["clearing", "terminals", "add", "--db", db, "--terminal", Day.bus.description])
             #expect(again.status != 0 && again.err.contains("retired"), "a retired terminal does not come back")
-            let retired = try ingest([write("bus3.ocub", terminal: Day.bus, op: 2, seq: 3, [])])
+            let retired = try ingest([try batches.write("bus3.ocub", terminal: Day.bus, op: 2, seq: 3, [])])
             #expect(retired.status == 3 && retired.err.contains("is retired"), "\(retired.err)")
             let list = try onecard(["clearing", "terminals", "list", "--db", db])
             #expect(list.out.contains("\(Day.bus)  retired") && list.out.contains("\(Day.metro)  active"), "\(list.out)")
