@@ -98,7 +98,8 @@ tap() {  # terminal time [extra flags]: the terminal's PSAM sits in the second s
 counter() {  # command time [flags]
     local command="$1" time="$2"
     shift 2
-    "$BIN" "$command" --reader "$READER" --keys "$OUT/keys/issuer.json" --db "$OUT/issuer.sqlite" --city "$CITY" \
+    "$BIN" "$command" --reader "$READER" --keys "$OUT/keys/issuer.json" --db "$OUT/issuer.sqlite" \
+        --journal "$OUT/journals/$COUNTER.sqlite" --city "$CITY" \
         --at "${DAY}T$time" --json "$@" >>"$OUT/counter.jsonl"
 }
 
@@ -158,10 +159,9 @@ remove
 tail -2 "$OUT/counter.jsonl"
 
 step "exporting every terminal's journal as an upload batch, signed by the terminal's own PSAM"
-for journal in "$OUT"/journals/*.sqlite "$OUT/issuer.sqlite"; do
+for journal in "$OUT"/journals/*.sqlite; do
     name="$(basename "$journal" .sqlite)"
     terminal="$name"
-    [ "$name" = issuer ] && terminal="$COUNTER"
     psam_in "$terminal"
     "$BIN" terminal export --journal "$journal" --psam-reader "$PSAM_READER" --city "$CITY" --out "$OUT/batches/$name.ocub" \
         --at "${DAY}T23:00:00" --json >>"$OUT/exports.jsonl"

@@ -6,40 +6,44 @@ public import UploadBatch
 
 extension IssuerDatabase {
     /// Journals a record the service counter built (``ServiceCounter``) and applies its
-    /// registry effect in the same transaction: `issue` registers the card with its deposit,
-    /// `load` requires an active card, `refund` and `replacement` close the card once only.
-    /// The record is journaled exactly as given (a replacement keeps the new card's load TAC).
+    /// registry effect: `issue` registers the card with its deposit, `load` requires an active
+    /// card, `refund` and `replacement` close the card once only. The record is journaled exactly
+    /// as given (a replacement keeps the new card's load TAC). Steps, each repeatable: the
+    /// registry effect is checked (and rolled back), the record journaled once, the registry
+    /// changed (with the card's pending operation removed when `finishing`).
     ///
-    /// - Throws: ``StorageError`` (unknown card, card already issued, refunded or replaced, a
-    ///   new card that already received a balance).
     /// - Parameter finishing: the record finishes the card's pending operation
-    ///   (``beginCounterRecord(_:)``), which goes in the same transaction.
+    ///   (``beginCounterRecord(_:)``), which must be that record's.
+    /// - Throws: ``StorageError`` (unknown card, card already issued, refunded or replaced, a
+    ///   new card that already received a balance; no such pending operation).
     public func journalCounterRecord(_ record: BatchRecord, finishing: Bool = false) throws(StorageError) {
-        try journal.write("journaling a \(record.kind) record") { db in
+        let effect = { (db: Database) throws -> Void in
             if finishing {
                 guard let data = try Data.fetchOne(db, sql: "SELECT record FROM issuer_pending WHERE serial = ?", arguments: [SQLiteJournal.int(record.serial)]),
                       let pending = try? SQLiteJournal.decode(data, path: self.path),
-                      pending.kind == record.kind, pending.sequence == record.sequence, pending.relatedSerial == record.relatedSerial
+                      pending.kind == record.kind, pending.terminal == record.terminal, pending.sequence == record.sequence,
+                      pending.relatedSerial == record.relatedSerial
                 else {
                     throw StorageError.replacementInvalid(path: self.path, reason: "no pending \(record.kind) of card \(record.serial.masked) with that sequence to finish")
                 }
                 try db.execute(sql: "DELETE FROM issuer_pending WHERE serial = ?", arguments: [SQLiteJournal.int(record.serial)])
             }
-            try self.journal.checkRecord(db, record)
             if record.kind == .load {
                 _ = try self.requireCard(db, record.serial, operation: "load", allowed: [.active])
             } else {
                 try self.applyCounterRecord(db, record)
             }
-            try SQLiteJournal.insert(db, record, path: self.path)
         }
+        try check("checking a \(record.kind) record", effect)
+        try journal.appendOnce(record)
+        try write("registering a \(record.kind) record", effect)
     }
 
-    /// Journals a counter operation before the card is credited or blocked; refused if the card
-    /// has one pending already (finish or abandon it first) or its registry state forbids it.
+    /// Journals a counter operation as pending before the card is credited or blocked; refused if
+    /// the card has one pending already (at any counter: finish or abandon it first) or its
+    /// registry state forbids it.
     public func beginCounterRecord(_ record: BatchRecord) throws(StorageError) {
-        try journal.write("journaling a pending \(record.kind)") { db in
-            try self.journal.checkRecord(db, record)
+        try write("journaling a pending \(record.kind)") { db in
             switch record.kind {
             case .load: _ = try self.requireCard(db, record.serial, operation: "load", allowed: [.active])
             case .refund: _ = try self.requireCard(db, record.serial, operation: "refund", allowed: [.active, .blocked])
@@ -60,9 +64,9 @@ extension IssuerDatabase {
         }
     }
 
-    /// The card's pending counter operation, if any.
+    /// The card's pending counter operation, if any (begun at any counter).
     public func pendingCounterRecord(_ serial: CardSerial) throws(StorageError) -> BatchRecord? {
-        try journal.read("reading a pending counter operation") { db in
+        try read("reading a pending counter operation") { db in
             try Data.fetchOne(db, sql: "SELECT record FROM issuer_pending WHERE serial = ?", arguments: [SQLiteJournal.int(serial)])
                 .map { try SQLiteJournal.decode($0, path: self.path) }
         }
@@ -70,7 +74,7 @@ extension IssuerDatabase {
 
     /// Drops the card's pending counter operation (the card proved it never happened).
     public func abandonCounterRecord(_ serial: CardSerial) throws(StorageError) {
-        try journal.write("abandoning a pending counter operation") { db in
+        try write("abandoning a pending counter operation") { db in
             try db.execute(sql: "DELETE FROM issuer_pending WHERE serial = ?", arguments: [SQLiteJournal.int(serial)])
         }
     }

@@ -33,32 +33,71 @@ public struct IssuedCard: Sendable, Equatable {
     public let replacedBy: CardSerial?
 }
 
-/// The issuer's database at the service counter: the card registry and, in the same SQLite
-/// file, the counter's own ``SQLiteJournal``. Every operation changes the registry and journals
-/// its upload record in one transaction, so the registry and clearing never disagree.
+/// The city's issuer registry — one SQLite file for every service counter and top-up agent, so a
+/// card issued at one counter is known at all — used by one counter, whose records go to its own
+/// ``SQLiteJournal`` (exported like any terminal's).
+///
+/// A registry change and its journal record live in two files, so every operation runs in
+/// steps that can each be repeated: the registry's preconditions are checked, the record is
+/// journaled (once: a record already journaled with its sequence is not journaled again), then
+/// the registry changes. A counter operation that touches the card is journaled as pending in
+/// the registry first (``beginCounterRecord(_:)``), so a crash between the steps is finished on
+/// the card's next presentation, at any counter.
 ///
 /// Once-only rules are enforced by the schema (a closure row per card, primary key on the
 /// card, unique replacement target) and by a status trigger, not only by this code.
 public final class IssuerDatabase: Sendable {
-    /// The service counter's journal (export it like any terminal's).
+    /// This counter's journal (export it like any terminal's).
     public let journal: SQLiteJournal
+    /// The registry file.
+    public let path: String
+    let registry: DatabaseQueue
 
-    /// The database file.
-    public var path: String { journal.path }
-
-    /// Opens (creating if needed) the issuer database whose counter terminal is `counterTerminal`.
+    /// Opens (creating if needed) the city's issuer registry at `path`, for the counter
+    /// `counterTerminal` whose journal is at `journal`.
     ///
-    /// - Throws: as ``SQLiteJournal/init(path:terminal:operatorID:)``.
-    public init(path: String, counterTerminal: TerminalID, operatorID: UInt16) throws(StorageError) {
-        journal = try SQLiteJournal(path: path, identity: (counterTerminal, operatorID)) { migrator in
-            JournalSchema.register(in: &migrator)
-            IssuerSchema.register(in: &migrator)
+    /// - Throws: as ``SQLiteJournal/init(path:terminal:operatorID:)``, or a registry error.
+    public init(path: String, journal journalPath: String, counterTerminal: TerminalID, operatorID: UInt16) throws(StorageError) {
+        journal = try SQLiteJournal(path: journalPath, terminal: counterTerminal, operatorID: operatorID)
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(SQLiteJournal.busyTimeoutSeconds)
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        let queue = try StorageFailure.run(path, "opening the issuer registry") { try DatabaseQueue(path: path, configuration: config) }
+        var migrator = DatabaseMigrator()
+        IssuerSchema.register(in: &migrator)
+        try StorageFailure.run(path, "creating the issuer registry") {
+            let foreign = try queue.read { db in
+                try !db.tableExists("grdb_migrations") && !String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'").isEmpty
+            }
+            if foreign { throw StorageError.notAJournal(path: path, reason: "a SQLite file with other tables, not an issuer registry") }
+            try migrator.migrate(queue)
+        }
+        self.path = path
+        registry = queue
+    }
+
+    func write<T>(_ operation: String, _ body: (Database) throws -> T) throws(StorageError) -> T {
+        try StorageFailure.run(path, operation) { try registry.write(body) }
+    }
+
+    func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StorageError) -> T {
+        try StorageFailure.run(path, operation) { try registry.read(body) }
+    }
+
+    /// Checks `body`'s registry change without making it (it runs and is rolled back).
+    func check(_ operation: String, _ body: (Database) throws -> Void) throws(StorageError) {
+        try StorageFailure.run(path, operation) {
+            try registry.inTransaction(.immediate) { db in
+                try body(db)
+                return .rollback
+            }
         }
     }
 
     /// The registered card, or `nil`.
     public func card(_ serial: CardSerial) throws(StorageError) -> IssuedCard? {
-        try journal.read("reading a card") { db in try Self.fetchCard(db, path: self.path, serial) }
+        try read("reading a card") { db in try Self.fetchCard(db, path: self.path, serial) }
     }
 
     /// Registers a newly sold card with its deposit and journals an `issue` record.
@@ -73,16 +112,12 @@ public final class IssuerDatabase: Sendable {
     /// - Throws: ``StorageError/cardUnknown(path:card:)``, ``StorageError/cardNotAllowed(path:card:status:operation:)``.
     public func recordLoad(_ record: BatchRecord) throws(StorageError) {
         precondition(record.kind == .load, "recordLoad of a \(record.kind) record")
-        try journal.write("journaling a load") { db in
-            _ = try self.requireCard(db, record.serial, operation: "load", allowed: [.active])
-            try self.journal.checkRecord(db, record)
-            try SQLiteJournal.insert(db, record, path: self.path)
-        }
+        try journalCounterRecord(record)
     }
 
     /// Blocks (hotlists) an active card in the registry.
     public func block(serial: CardSerial) throws(StorageError) {
-        try journal.write("blocking a card") { db in
+        try write("blocking a card") { db in
             _ = try self.requireCard(db, serial, operation: "block", allowed: [.active])
             try db.execute(sql: "UPDATE issuer_card SET status = 'blocked' WHERE serial = ?", arguments: [SQLiteJournal.int(serial)])
         }
@@ -102,7 +137,7 @@ public final class IssuerDatabase: Sendable {
     /// active registered card that has not received another card's balance), exactly once.
     /// Journals a `replacement` record (serial old, related serial new, amount the balance).
     /// The record carries no TAC: a balance that reached the new card by a load is journaled
-    /// with that load's TAC by ``journalCounterRecord(_:)`` (``Terminal/ServiceCounter``).
+    /// with that load's TAC by ``journalCounterRecord(_:finishing:)`` (``Terminal/ServiceCounter``).
     ///
     /// - Throws: ``StorageError/cardNotAllowed(path:card:status:operation:)``,
     ///   ``StorageError/replacementInvalid(path:reason:)``.
@@ -110,23 +145,21 @@ public final class IssuerDatabase: Sendable {
         try journalNew(.replacement, serial: old, cardType: nil, at: at, amountFen: balanceFen, related: new)
     }
 
-    /// Builds a counter record with the next terminal sequence and journals it with its
-    /// registry effect, in one transaction.
+    /// Builds a counter record with this counter's next sequence and journals it with its
+    /// registry effect.
     private func journalNew(
         _ kind: RecordKind, serial: CardSerial, cardType: UInt8?, at: BCDDateTime, amountFen: UInt32 = 0, depositFen: UInt32 = 0,
         related: CardSerial = CardSerial(rawValue: 0)
     ) throws(StorageError) -> BatchRecord {
-        try journal.write("journaling a \(kind) record") { db in
-            let type = try cardType ?? Self.fetchCard(db, path: self.path, serial)?.cardType.rawValue ?? 0
-            let record = BatchRecord(
-                kind: kind, transactionType: 0, serial: serial, cardType: type, counter: 0, amountFen: amountFen,
-                balanceBeforeFen: amountFen, balanceAfterFen: 0, terminal: self.journal.terminal,
-                sequence: try SQLiteJournal.bump(db, "terminal_sequence", path: self.path), dateTimeBCD: TripleDESPurse.packedDateTime(at), tac: 0,
-                relatedSerial: related, depositFen: depositFen)
-            try self.applyCounterRecord(db, record)
-            try SQLiteJournal.insert(db, record, path: self.path)
-            return record
-        }
+        var type = cardType ?? 0
+        if cardType == nil, let known = try card(serial) { type = known.cardType.rawValue }
+        let record = BatchRecord(
+            kind: kind, transactionType: 0, serial: serial, cardType: type, counter: 0, amountFen: amountFen,
+            balanceBeforeFen: amountFen, balanceAfterFen: 0, terminal: journal.terminal,
+            sequence: try journal.nextSequence().rawValue, dateTimeBCD: TripleDESPurse.packedDateTime(at), tac: 0,
+            relatedSerial: related, depositFen: depositFen)
+        try journalCounterRecord(record)
+        return record
     }
 }
 
@@ -136,12 +169,12 @@ extension IssuerDatabase {
         let status = to == nil ? IssuedCardStatus.refunded : .replaced
         try db.execute(
             sql: """
-                INSERT INTO issuer_closure (serial, kind, balance_fen, deposit_fen, to_serial, sequence, at_bcd)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO issuer_closure (serial, kind, balance_fen, deposit_fen, to_serial, terminal, sequence, at_bcd)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 SQLiteJournal.int(card.serial), kind, Int64(balanceFen), Int64(record.depositFen),
-                to.map { SQLiteJournal.int($0) }, Int64(record.sequence), Int64(bitPattern: record.dateTimeBCD),
+                to.map { SQLiteJournal.int($0) }, Int64(record.terminal.rawValue), Int64(record.sequence), Int64(bitPattern: record.dateTimeBCD),
             ])
         try db.execute(
             sql: "UPDATE issuer_card SET status = ?, replaced_by = ? WHERE serial = ?",

@@ -1,10 +1,10 @@
 import GRDB
 
-/// The issuer database's schema (docs/formats.md, "Issuer database"), as append-only SQL
-/// migrations registered after the journal's: the service counter's journal lives in the same
-/// file, so a registry change and its journal record commit together.
+/// The city's issuer registry (docs/formats.md, "Issuer database"), as append-only SQL
+/// migrations: one file for every service counter and top-up agent of the city; each counter's
+/// records are in its own journal, joined to the registry by the pending/finish protocol.
 enum IssuerSchema {
-    /// Registers the issuer migrations, in order.
+    /// Registers the registry migrations, in order.
     static func register(in migrator: inout DatabaseMigrator) {
         migrator.registerMigration("issuer-v1") { db in
             try db.execute(sql: v1)
@@ -17,6 +17,32 @@ enum IssuerSchema {
                     serial INTEGER PRIMARY KEY,
                     record BLOB NOT NULL
                 );
+                """)
+        }
+        migrator.registerMigration("issuer-v3") { db in
+            // One registry for the city: a closure is named by its counter and that counter's
+            // sequence (two counters number their records independently).
+            try db.execute(sql: """
+                CREATE TABLE issuer_closure_v3 (
+                    serial        INTEGER PRIMARY KEY REFERENCES issuer_card(serial),
+                    kind          TEXT NOT NULL CHECK (kind IN ('refund', 'replacement')),
+                    balance_fen   INTEGER NOT NULL CHECK (balance_fen >= 0),
+                    deposit_fen   INTEGER NOT NULL CHECK (deposit_fen >= 0),
+                    to_serial     INTEGER UNIQUE REFERENCES issuer_card(serial),
+                    terminal      INTEGER NOT NULL,
+                    sequence      INTEGER NOT NULL,
+                    at_bcd        INTEGER NOT NULL,
+                    UNIQUE (terminal, sequence),
+                    CHECK ((kind = 'replacement') = (to_serial IS NOT NULL))
+                );
+                INSERT INTO issuer_closure_v3 (serial, kind, balance_fen, deposit_fen, to_serial, terminal, sequence, at_bcd)
+                    SELECT serial, kind, balance_fen, deposit_fen, to_serial, 0, sequence, at_bcd FROM issuer_closure;
+                DROP TABLE issuer_closure;
+                ALTER TABLE issuer_closure_v3 RENAME TO issuer_closure;
+                CREATE TRIGGER issuer_closure_undeletable BEFORE DELETE ON issuer_closure
+                BEGIN SELECT RAISE(ABORT, 'closures are permanent'); END;
+                CREATE TRIGGER issuer_closure_immutable BEFORE UPDATE ON issuer_closure
+                BEGIN SELECT RAISE(ABORT, 'closures are permanent'); END;
                 """)
         }
     }

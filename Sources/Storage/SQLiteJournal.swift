@@ -134,6 +134,25 @@ public final class SQLiteJournal: TerminalJournal, Sendable {
         }
     }
 
+    /// Journals a completed counter record once: the same record again (a step repeated after a
+    /// crash) is no change; another record with its sequence is refused.
+    ///
+    /// - Throws: ``StorageError/sequenceInvalid(path:sequence:reason:)``.
+    public func appendOnce(_ record: BatchRecord) throws(StorageError) {
+        try write("journaling a \(record.kind) record") { db in
+            try self.checkRecord(db, record)
+            if let existing = try Data.fetchOne(
+                db, sql: "SELECT record FROM journal_record WHERE sequence = ? AND kind <> ?",
+                arguments: [Int64(record.sequence), Int64(RecordKind.grey.rawValue)]) {
+                guard existing == Self.blob(record) else {
+                    throw StorageError.sequenceInvalid(path: self.path, sequence: record.sequence, reason: "is already used by another record")
+                }
+                return
+            }
+            try Self.insert(db, record, path: self.path)
+        }
+    }
+
     /// Takes note of a sequence the terminal's PSAM handed out: records carrying it (and any
     /// below it) are accepted from now on. Committed before it returns.
     public func adopt(_ sequence: TerminalSequence) throws(StorageError) {

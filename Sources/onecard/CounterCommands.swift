@@ -15,8 +15,10 @@ struct CounterOptions: ParsableArguments {
     var reader: String
     @Option(help: "Issuer keyset with masterKeys.load and masterKeys.maintenance.")
     var keys: String
-    @Option(help: "The issuer database (SQLite; created if missing).")
+    @Option(help: "The city's issuer registry (SQLite; created if missing): one for every counter and top-up agent.")
     var db: String
+    @Option(help: "This counter's own journal (SQLite; created if missing): its records, exported with `onecard terminal export`.")
+    var journal: String
     @Option(help: "The city file (deposit, validity, card maximum).")
     var city = "config/city-xian.json"
     @Option(help: "The service counter's terminal ID, 12 hex digits (default: the city's first service counter).")
@@ -33,7 +35,7 @@ struct CounterOptions: ParsableArguments {
         guard let t = city.terminal(terminal), t.location.operatorKind == .issuer else {
             throw CLIError("terminal \(terminal) is not an issuer counter in \(self.city)")
         }
-        let db = try IssuerDatabase(path: db, counterTerminal: terminal, operatorID: t.operatorID.rawValue)
+        let db = try IssuerDatabase(path: db, journal: journal, counterTerminal: terminal, operatorID: t.operatorID.rawValue)
         let counter = try ServiceCounter(city: city, terminal: terminal, keyset: try Keyset.load(path: keys), journal: IssuerCounterJournal(db))
         return (city, db, counter)
     }

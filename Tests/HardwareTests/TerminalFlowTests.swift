@@ -62,7 +62,7 @@ private func terminal(_ hex: String, in dir: String, sam: any SAM, gate: GateDir
 
 /// One rider's day, run over any channel factory: the same code in-process and through pcscd.
 private func riderDay(_ dir: String, psam slot: PSAMSlot, _ channel: @escaping () throws -> any CardChannel) throws -> [TapResult] {
-    let db = try IssuerDatabase(path: "\(dir)/issuer.sqlite", counterTerminal: counterID, operatorID: 1)
+    let db = try IssuerDatabase(path: "\(dir)/issuer.sqlite", journal: "\(dir)/counter.sqlite", counterTerminal: counterID, operatorID: 1)
     let counter = try ServiceCounter(city: city, terminal: counterID, keyset: keyset, journal: IssuerCounterJournal(db))
     var c = try channel()
     _ = try counter.issue(&c, cardType: .student, at: at("2026-11-29T07:00:00"), firstLoadFen: 5000)
@@ -143,7 +143,7 @@ extension HardwareSuite {
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let card = newCard(0x2000_0000_0000_0202)
             var local = InProcessChannel(card: card)
-            let db = try IssuerDatabase(path: "\(dir)/issuer.sqlite", counterTerminal: counterID, operatorID: 1)
+            let db = try IssuerDatabase(path: "\(dir)/issuer.sqlite", journal: "\(dir)/counter.sqlite", counterTerminal: counterID, operatorID: 1)
             _ = try ServiceCounter(city: city, terminal: counterID, keyset: keyset, journal: IssuerCounterJournal(db))
                 .issue(&local, cardType: .adult, at: at("2026-11-29T07:00:00"), firstLoadFen: 1000)
             let psam = VirtualReader(card: psamCard("710002000501"), endpoint: .slot1)
@@ -198,7 +198,7 @@ extension HardwareSuite {
             }
             _ = try pcsc.waitForCard(in: Slot.zero, timeout: .seconds(2))
             _ = try pcsc.waitForCard(in: Slot.one, timeout: .seconds(2))
-            let db = try IssuerDatabase(path: "\(dir)/issuer.sqlite", counterTerminal: counterID, operatorID: 1)
+            let db = try IssuerDatabase(path: "\(dir)/issuer.sqlite", journal: "\(dir)/counter.sqlite", counterTerminal: counterID, operatorID: 1)
             let counter = try ServiceCounter(city: city, terminal: counterID, keyset: keyset, journal: IssuerCounterJournal(db))
             var oldChannel = try pcsc.connect(reader: Slot.zero)
             var newChannel = try pcsc.connect(reader: Slot.one)

@@ -12,7 +12,7 @@ struct IssuerDatabaseTests {
     let thirdCard = CardSerial(rawValue: 0x3100_0000_0000_1003)
 
     func open(_ dir: String) throws -> IssuerDatabase {
-        try IssuerDatabase(path: dir + "/issuer.sqlite", counterTerminal: counterTerminal, operatorID: 1)
+        try IssuerDatabase(path: dir + "/issuer.sqlite", journal: dir + "/counter.sqlite", counterTerminal: counterTerminal, operatorID: 1)
     }
 
     @Test("issuing registers the card active with its deposit and journals an issue record")
@@ -73,14 +73,14 @@ struct IssuerDatabaseTests {
             _ = try db.refund(serial: oldCard, balanceFen: 10, at: noon)
             let serial = Int64(bitPattern: oldCard.rawValue)
             #expect(throws: DatabaseError.self) {
-                try db.journal.queue.write { d in
+                try db.registry.write { d in
                     try d.execute(
-                        sql: "INSERT INTO issuer_closure (serial, kind, balance_fen, deposit_fen, sequence, at_bcd) VALUES (?, 'refund', 10, 0, 99, 0)",
+                        sql: "INSERT INTO issuer_closure (serial, kind, balance_fen, deposit_fen, terminal, sequence, at_bcd) VALUES (?, 'refund', 10, 0, 1, 99, 0)",
                         arguments: [serial])
                 }
             }
             #expect(throws: DatabaseError.self) {
-                try db.journal.queue.write { d in
+                try db.registry.write { d in
                     try d.execute(sql: "UPDATE issuer_card SET status = 'active' WHERE serial = ?", arguments: [serial])
                 }
             }
@@ -115,11 +115,51 @@ struct IssuerDatabaseTests {
             let db = try open(dir)
             _ = try db.issue(serial: oldCard, cardType: .adult, depositFen: 2_000, at: noon)
             _ = try db.refund(serial: oldCard, balanceFen: 700, at: noon)
-            let j = try SQLiteJournal(existing: db.path)
+            let j = try SQLiteJournal(existing: db.journal.path)
             #expect(j.terminal == counterTerminal && j.operatorID == 1)
             let r = try j.export(to: dir + "/counter.batch", key: batchKey, createdAt: noon)
             #expect(r.recordCount == 2 && r.amountFen == 700 && r.depositFen == 4_000)
             #expect(try decodeBatch(dir + "/counter.batch").records.map(\.kind) == [.issue, .refund])
+        }
+    }
+
+    @Test("one registry for the city: a card issued at one counter is loaded and refunded at another, once; each counter journals its own records")
+    func twoCounters() throws {
+        try withTempDir { dir in
+            let other = TerminalID(rawValue: 0x0000_0000_0002)!
+            let a = try IssuerDatabase(path: dir + "/issuer.sqlite", journal: dir + "/a.sqlite", counterTerminal: counterTerminal, operatorID: 1)
+            let b = try IssuerDatabase(path: dir + "/issuer.sqlite", journal: dir + "/b.sqlite", counterTerminal: other, operatorID: 1)
+            _ = try a.issue(serial: oldCard, cardType: .adult, depositFen: 2_000, at: noon)
+            #expect(try b.card(oldCard)?.status == .active, "counter B knows the card counter A issued")
+            let load = BatchRecord(
+                kind: .load, transactionType: 0x02, serial: oldCard, cardType: 1, counter: 0, amountFen: 5_000, balanceBeforeFen: 0,
+                balanceAfterFen: 5_000, terminal: other, sequence: try b.journal.nextSequence().rawValue, dateTimeBCD: 0x2026_1129_1200_00, tac: 0x1234)
+            try b.recordLoad(load)
+            let refund = try b.refund(serial: oldCard, balanceFen: 5_000, at: noon)
+            #expect(throws: StorageError.self, "refunded once, city-wide") { try a.refund(serial: oldCard, balanceFen: 5_000, at: noon) }
+            #expect(try a.card(oldCard)?.status == .refunded)
+            #expect(try a.journal.records().map(\.kind) == [.issue])
+            #expect(try b.journal.records() == [load, refund])
+            // Both counters number from 1: their closures do not collide.
+            _ = try a.issue(serial: newCard, cardType: .adult, depositFen: 2_000, at: noon)
+            _ = try a.refund(serial: newCard, balanceFen: 0, at: noon)
+        }
+    }
+
+    @Test("a counter record journaled but not yet registered (a crash between the two files) is finished by repeating the step")
+    func repeatedStep() throws {
+        try withTempDir { dir in
+            let db = try open(dir)
+            _ = try db.issue(serial: oldCard, cardType: .adult, depositFen: 2_000, at: noon)
+            let seq = try db.journal.nextSequence()
+            let refund = BatchRecord(
+                kind: .refund, transactionType: 0, serial: oldCard, cardType: 1, counter: 0, amountFen: 300, balanceBeforeFen: 300,
+                balanceAfterFen: 0, terminal: counterTerminal, sequence: seq.rawValue, dateTimeBCD: 0x2026_1129_1200_00, tac: 0, depositFen: 2_000)
+            try db.beginCounterRecord(refund)
+            try db.journal.appendOnce(refund)    // the first step, then the crash
+            try db.journalCounterRecord(refund, finishing: true)
+            #expect(try db.journal.records().filter { $0.kind == .refund } == [refund], "journaled once")
+            #expect(try db.card(oldCard)?.status == .refunded && db.pendingCounterRecord(oldCard) == nil)
         }
     }
 }
