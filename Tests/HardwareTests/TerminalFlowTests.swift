@@ -178,6 +178,74 @@ extension HardwareSuite {
     }
 }
 
+/// A PSAM pulled out of slot 1 when it receives the command `ins` (the answer is lost).
+private final class PulledPSAM: CardResponder {
+    let inner: PSAMCard
+    let ins: UInt8
+    var onPull: (() -> Void)?
+    init(_ inner: PSAMCard, at ins: UInt8) {
+        self.inner = inner
+        self.ins = ins
+    }
+    var atr: [UInt8] { inner.atr }
+    func reset() { inner.reset() }
+    func powerOff() { inner.powerOff() }
+    func respond(to command: [UInt8]) -> [UInt8] {
+        if command.count > 1, command[1] == ins, let pull = onPull {
+            onPull = nil
+            pull()
+            Thread.sleep(forTimeInterval: 1.0)  // the socket is gone: the answer is lost
+        }
+        return inner.respond(to: command)
+    }
+}
+
+extension HardwareSuite {
+    @Suite("The PSAM pulled out of slot 1 mid-tap, through pcscd")
+    struct PSAMRemovedTests {
+        @Test("pulled at INITIALIZE SAM FOR PURCHASE: nothing debited; pulled at CREDIT SAM: the debit is journaled with MAC2 unverified")
+        func pulledMidTap() throws {
+            let pcsc = try requirePCSCD()
+            for (ins, debited) in [(UInt8(0x70), false), (0x72, true)] {
+                let dir = try tempDir()
+                defer { try? FileManager.default.removeItem(atPath: dir) }
+                let card = newCard(0x2000_0000_0000_0606 + UInt64(ins))
+                var local = InProcessChannel(card: card)
+                let db = try IssuerDatabase(path: "\(dir)/issuer.sqlite", journal: "\(dir)/counter.sqlite", counterTerminal: counterID, operatorID: 1)
+                _ = try ServiceCounter(city: city, terminal: counterID, keyset: keyset, journal: IssuerCounterJournal(db))
+                    .issue(&local, cardType: .adult, at: at("2026-11-29T07:00:00"), firstLoadFen: 1000)
+                let pulled = PulledPSAM(psamCard("710002000501"), at: ins)
+                let psamReader = VirtualReader(card: pulled, endpoint: .slot1, reconnects: false)
+                pulled.onPull = { DispatchQueue.global().async { psamReader.remove() } }
+                let cardReader = VirtualReader(card: card, endpoint: .slot0)
+                try psamReader.insert()
+                try cardReader.insert()
+                defer {
+                    cardReader.remove()
+                    psamReader.remove()
+                    _ = try? pcsc.waitForCard(in: Slot.zero, present: false, timeout: .seconds(3))
+                    _ = try? pcsc.waitForCard(in: Slot.one, present: false, timeout: .seconds(3))
+                }
+                _ = try pcsc.waitForCard(in: Slot.one, timeout: .seconds(3))
+                _ = try pcsc.waitForCard(in: Slot.zero, timeout: .seconds(3))
+                let (bus, journal) = try terminal("710002000501", in: dir, sam: try PSAMModule(channel: try pcsc.connect(reader: Slot.one)))
+                var ch = try pcsc.connect(reader: Slot.zero)
+                let result = Result { try bus.tap(&ch, at: at("2026-11-29T08:00:00")) }
+                if debited {
+                    let r = try result.get()
+                    #expect(r.outcome == .approved)
+                    #expect(card.state.balanceFen < 1000)
+                    #expect(try journal.records(limit: 10).first?.flags.contains(.mac2Unverified) == true)
+                } else {
+                    #expect(throws: TerminalFault.self) { try result.get() }
+                    #expect(card.state.balanceFen == 1000)
+                    #expect(try journal.records(limit: 10).isEmpty && journal.grey(for: card.state.info!.serial) == nil)
+                }
+            }
+        }
+    }
+}
+
 extension HardwareSuite {
     @Suite("Service counter and hotlist through pcscd and vpcd")
     struct CounterFlowTests {
