@@ -44,6 +44,14 @@ extension IssuerDatabase {
     /// registry state forbids it.
     public func beginCounterRecord(_ record: BatchRecord) throws(StorageError) {
         try write("journaling a pending \(record.kind)") { db in
+            // A card that a pending replacement is moving a balance onto is reserved for it.
+            for data in try Data.fetchAll(db, sql: "SELECT record FROM issuer_pending") {
+                let p = try SQLiteJournal.decode(data, path: self.path)
+                if p.kind == .replacement, p.relatedSerial == record.serial || (record.kind == .replacement && p.relatedSerial == record.relatedSerial) {
+                    throw StorageError.replacementInvalid(
+                        path: self.path, reason: "card \(p.relatedSerial.masked) is receiving card \(p.serial.masked)'s balance (a replacement not yet finished): finish it first")
+                }
+            }
             switch record.kind {
             case .load: _ = try self.requireCard(db, record.serial, operation: "load", allowed: [.active])
             case .refund: _ = try self.requireCard(db, record.serial, operation: "refund", allowed: [.active, .blocked])

@@ -162,4 +162,23 @@ struct IssuerDatabaseTests {
             #expect(try db.card(oldCard)?.status == .refunded && db.pendingCounterRecord(oldCard) == nil)
         }
     }
+
+    @Test("a card a pending replacement moves a balance onto is reserved: no load, refund or other replacement onto it until finished")
+    func newCardReserved() throws {
+        try withTempDir { dir in
+            let db = try open(dir)
+            for s in [oldCard, newCard, thirdCard] { _ = try db.issue(serial: s, cardType: .adult, depositFen: 2_000, at: noon) }
+            func record(_ kind: RecordKind, _ serial: CardSerial, related: CardSerial = CardSerial(rawValue: 0)) throws -> BatchRecord {
+                BatchRecord(
+                    kind: kind, transactionType: 0, serial: serial, cardType: 1, counter: 0, amountFen: 0, balanceBeforeFen: 0, balanceAfterFen: 0,
+                    terminal: counterTerminal, sequence: try db.journal.nextSequence().rawValue, dateTimeBCD: 0x2026_1129_1200_00, tac: 0,
+                    relatedSerial: related)
+            }
+            try db.beginCounterRecord(try record(.replacement, oldCard, related: newCard))
+            #expect(throws: StorageError.self) { try db.beginCounterRecord(try record(.load, newCard)) }
+            #expect(throws: StorageError.self) { try db.beginCounterRecord(try record(.refund, newCard)) }
+            #expect(throws: StorageError.self) { try db.beginCounterRecord(try record(.replacement, thirdCard, related: newCard)) }
+            try db.beginCounterRecord(try record(.load, thirdCard))
+        }
+    }
 }
