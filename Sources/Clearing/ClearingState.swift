@@ -173,6 +173,9 @@ public struct ClearingState: Sendable {
     public var batchDigests: [BatchKey: [UInt8]] = [:]
     /// The accepted fares by identity (terminal, terminal sequence).
     public var fares = FareIdentities()
+    /// Loads an officer accepted as adjustments, by identity (card serial, online counter): the
+    /// same load uploaded later is a duplicate (the adjustment paid it).
+    public var acceptedLoads: Set<LoadIdentity> = []
     /// Hotlisted cards: serial → seconds since 1970 of the hotlist entry.
     public var hotlist: [UInt64: UInt32] = [:]
     /// The net (credits − debits) of every account but the purses, whose nets are their
@@ -197,6 +200,20 @@ public struct ClearingState: Sendable {
     /// The sum of all accounts' nets: zero while the ledger balances.
     public var totalNetFen: Int64 {
         accountNetFen.values.reduce(0, +) + cards.values.reduce(Int64(0)) { $0 + Int64($1.balanceFen) }
+    }
+}
+
+/// (card, online counter before the load): what a load's TAC signs beside the amount.
+public struct LoadIdentity: Hashable, Sendable {
+    /// The card.
+    public var serial: UInt64
+    /// The online counter before the load.
+    public var counter: UInt16
+
+    /// Names a load.
+    public init(serial: UInt64, counter: UInt16) {
+        self.serial = serial
+        self.counter = counter
     }
 }
 

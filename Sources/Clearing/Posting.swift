@@ -255,6 +255,9 @@ struct Posting {
             postPurchase(&shadow, r, ref)
         case .load:
             guard UInt64(shadow.balanceFen) + UInt64(r.amountFen) <= UInt64(UInt32.max) else { return Verdict(.illegalData, .amount) }
+            if !engine.state.acceptedLoads.isEmpty, engine.state.acceptedLoads.contains(LoadIdentity(serial: r.serial.rawValue, counter: r.counter)) {
+                return Verdict(.duplicate, .counter)
+            }
             guard advanceCounter(&shadow, r, offline: false, seconds: seconds) else { return Verdict(.duplicate, .counter) }
             checkChain(&shadow, r, seconds: seconds, ref: ref)
             postLoad(&shadow, r, ref)

@@ -191,5 +191,16 @@ enum ClearingSchema {
                     BEGIN SELECT RAISE(ABORT, 'registered terminals are kept'); END;
                 """)
         }
+        m.registerMigration("clearing-v5") { db in
+            try db.execute(sql: """
+                -- Loads an officer accepted as adjustments: the same load uploaded later is refused 03.
+                CREATE TABLE clearing_accepted_load (
+                    serial INTEGER NOT NULL,
+                    counter INTEGER NOT NULL,
+                    record TEXT NOT NULL,
+                    PRIMARY KEY (serial, counter)
+                );
+                """)
+        }
     }
 }

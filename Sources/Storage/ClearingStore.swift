@@ -90,6 +90,9 @@ public final class ClearingStore: Sendable {
                     }
                     s.fares.set(FareIdentities.PageKey(terminal: UInt64(bitPattern: row["terminal"]), page: UInt32(clamping: row["page"] as Int64)), page)
                 }
+                for row in try Row.fetchAll(db, sql: "SELECT serial, counter FROM clearing_accepted_load") {
+                    s.acceptedLoads.insert(LoadIdentity(serial: UInt64(bitPattern: row["serial"]), counter: UInt16(clamping: row["counter"] as Int64)))
+                }
                 s.generation = try Self.generation(db)
                 for row in try Row.fetchAll(db, sql: "SELECT serial, offline, counter, seen_day, reported FROM clearing_gap") {
                     let serial = UInt64(bitPattern: row["serial"])

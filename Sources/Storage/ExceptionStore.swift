@@ -37,8 +37,10 @@ extension ClearingStore {
     /// - Throws: ``StorageError/decisionRefused(path:reason:)`` if it was decided otherwise
     ///   before or would pay a fare twice; ``StorageError/dayClosed(path:day:)`` if the
     ///   adjustment's day is closed.
+    /// - Parameter load: for an accepted load, its identity: refused if a load with it was
+    ///   accepted before; kept, so the same load uploaded later is refused `03`.
     @discardableResult
-    public func decide(_ d: RefusalDecision, adjustment: Transfer?, fare: FareIdentity? = nil) throws(StorageError) -> RefusalDecision {
+    public func decide(_ d: RefusalDecision, adjustment: Transfer?, fare: FareIdentity? = nil, load: LoadIdentity? = nil) throws(StorageError) -> RefusalDecision {
         try StorageFailure.run(path, "recording the decision on \(d.record)") {
             try queue.write { db in
                 if let earlier = try Self.decision(db, record: d.record) {
@@ -55,6 +57,15 @@ extension ClearingStore {
                     }
                     try Self.saveFarePage(db, key, fares.pages[key])
                     // An ingest working from a state read before this decision must start over.
+                    try Self.bumpGeneration(db)
+                }
+                if d.status == "accepted", let load {
+                    do {
+                        try db.execute(sql: "INSERT INTO clearing_accepted_load (serial, counter, record) VALUES (?, ?, ?)",
+                                       arguments: [Int64(bitPattern: load.serial), Int64(load.counter), d.record])
+                    } catch let e as DatabaseError where e.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+                        throw StorageError.decisionRefused(path: path, reason: "the load of card \(CardSerial(rawValue: load.serial).masked) with online counter \(load.counter) was already accepted: accepting it again would credit it twice; reject it instead")
+                    }
                     try Self.bumpGeneration(db)
                 }
                 if let t = adjustment, let day = d.adjustmentDay {

@@ -119,6 +119,21 @@ struct ExceptionsCommand: ParsableCommand {
                     throw CLIError("\(ref) is a fare of \(BCDDate(daysSinceEpoch: fare.day)), older than the fare identities clearing keeps (from \(BCDDate(daysSinceEpoch: keptFrom))): whether it was paid can no longer be proved; reject it")
                 }
             }
+            var load: LoadIdentity? = nil
+            if accept, f.record.kind == .load {
+                // A load the ledger already cleared (its counter seen in the card's window), or
+                // too old to tell, cannot be accepted: it would be credited twice.
+                let identity = LoadIdentity(serial: f.record.serial.rawValue, counter: f.record.counter)
+                let shadow = try store.loadState().cards[identity.serial] ?? CardShadow()
+                let seenFlag = shadow.flags & CardShadow.Flags.seenOnline != 0
+                if seenFlag {
+                    let age = Int(shadow.nextOnline) - 1 - Int(identity.counter)
+                    guard age < 0 || (age < 64 && shadow.onlineSeen & (1 << UInt64(age)) == 0) else {
+                        throw CLIError("\(ref): the load with online counter \(identity.counter) of card \(f.record.serial.masked) was cleared, or is too old to tell: accepting it would credit it twice; reject it")
+                    }
+                }
+                load = identity
+            }
             if accept {
                 let t = try adjustmentTransfer(f, city: city)
                 let target = try store.nextOpenDay(from: day)
@@ -127,7 +142,7 @@ struct ExceptionsCommand: ParsableCommand {
                 adjustment = t
             }
             // The same decision again returns the first one; nothing is posted twice.
-            decision = try store.decide(decision, adjustment: adjustment, fare: accept ? fare : nil)
+            decision = try store.decide(decision, adjustment: adjustment, fare: accept ? fare : nil, load: load)
             if d.json {
                 printJSON(decision)
             } else {

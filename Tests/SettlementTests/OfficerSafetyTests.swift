@@ -80,6 +80,35 @@ struct OfficerSafetyTests {
         }
     }
 
+    @Test("an accepted refused load is credited once: the genuine load later is refused 03, a second copy cannot be accepted, nor a copy of a cleared load")
+    func loadAcceptedOnce() throws {
+        try withTempDir { dir in
+            let db = dir + "/c.sqlite"
+            var d = Day()
+            let genuine = d.load(cardA, 5000, at: "2026-11-29T07:00:00")
+            var forged = genuine
+            forged.tac ^= 1
+            let cleared = d.load(cardB, 700, at: "2026-11-29T07:10:00")
+            var copyOfCleared = cleared
+            copyOfCleared.tac ^= 1
+            let g = GreyDay()
+            let store = try g.store(db, [batch(Day.counter, 1, [forged, cleared]), batch(Day.counter, 2, [copyOfCleared, forged])])
+            func accept(_ ref: String) throws -> CLIRun {
+                try onecard(["exceptions", "accept", ref, "--db", db, "--officer", "Li Wei", "--reason", "the card shows the load"])
+            }
+            let first = try accept("\(Day.counter)/1#0")
+            #expect(first.status == 0, "\(first.err)")
+            let second = try accept("\(Day.counter)/2#1")
+            #expect(second.status != 0 && second.err.contains("already accepted"), "\(second.err)")
+            let ofCleared = try accept("\(Day.counter)/2#0")
+            #expect(ofCleared.status != 0 && ofCleared.err.contains("was cleared"), "\(ofCleared.err)")
+            let late = try g.ingest(store, [batch(Day.counter, 3, [genuine])])
+            #expect(late.refusals.map { "\($0.code.rawValue) \($0.field)" } == ["03 counter"])
+            #expect(try store.settlementTransfers(kind: "adjustment").count == 1)
+            #expect(try onecard(["clearing", "check", "--db", db]).status == 0)
+        }
+    }
+
     @Test("a day closes only after its cut-off by the clearing clock, and never with a run it did not settle")
     func closeIsAtomic() throws {
         try withTempDir { dir in
