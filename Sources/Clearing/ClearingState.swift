@@ -43,6 +43,16 @@ public struct CardShadow: Hashable, Sendable {
 
     /// An empty shadow.
     public init() {}
+
+    /// Whether clearing saw the card's record with `counter` (offline: purchases; else loads):
+    /// `false` if not, `nil` if it cannot tell any more (older than the 64-counter window).
+    public func hasSeen(counter: UInt16, offline: Bool) -> Bool? {
+        guard flags & (offline ? Flags.seenOffline : Flags.seenOnline) != 0 else { return false }
+        let age = Int(offline ? nextOffline : nextOnline) - 1 - Int(counter)
+        guard age >= 0 else { return false }
+        guard age < Posting.counterWindow else { return nil }
+        return (offline ? offlineSeen : onlineSeen) & (1 << UInt64(age)) != 0
+    }
 }
 
 /// A counter that was skipped: a record the card must have made but nobody uploaded yet.

@@ -24,19 +24,15 @@ public final class PSAMModule: SAM, SecureMessagingSigner {
     /// - Throws: ``TerminalError/psamRefused(step:status:)`` or the channel's error.
     public init(channel: some CardChannel) throws {
         var ch: any CardChannel = channel
-        terminal = try Self.readTerminal(&ch)
-        _ = try Self.expect(&ch, CommandAPDU(cla: 0x00, ins: 0xA4, p1: 0x00, p2: 0x00, data: [0x80, 0x11]), "SELECT 8011")
-        let ef17 = try Self.expect(&ch, CommandAPDU(cla: 0x00, ins: 0xB0, p1: 0x97, p2: 0x00, le: 1), "READ BINARY 0x17")
-        guard ef17.count == 1 else { throw TerminalError.malformedResponse(step: "PSAM READ BINARY 0x17", byteCount: ef17.count) }
-        keyIndex = KeyIndex(rawValue: ef17[0])
-        let ef18 = try Self.expect(&ch, CommandAPDU(cla: 0x00, ins: 0xB0, p1: 0x98, p2: 0x00, le: 1), "READ BINARY 0x18")
-        guard ef18.count == 1 else { throw TerminalError.malformedResponse(step: "PSAM READ BINARY 0x18", byteCount: ef18.count) }
-        uploadKeyVersion = ef18[0]
-        let ef19 = try Self.expect(&ch, CommandAPDU(cla: 0x00, ins: 0xB0, p1: 0x99, p2: 0x00, le: 4), "READ BINARY 0x19")
-        guard ef19.count == 4, let last = ef19.bigEndianInteger(count: 4) else {
-            throw TerminalError.malformedResponse(step: "PSAM READ BINARY 0x19", byteCount: ef19.count)
+        _ = try Self.expect(&ch, CommandAPDU(cla: 0x00, ins: 0xA4, p1: 0x00, p2: 0x00, data: [0x3F, 0x00]), "SELECT MF")
+        guard let t = TerminalID(rawValue: try Self.readFile(&ch, sfi: 0x16, count: 6)) else {
+            throw TerminalError.malformedResponse(step: "PSAM READ BINARY 0x16", byteCount: 6)
         }
-        lastSequence = TerminalSequence(rawValue: UInt32(last))
+        terminal = t
+        _ = try Self.expect(&ch, CommandAPDU(cla: 0x00, ins: 0xA4, p1: 0x00, p2: 0x00, data: [0x80, 0x11]), "SELECT 8011")
+        keyIndex = KeyIndex(rawValue: UInt8(try Self.readFile(&ch, sfi: 0x17, count: 1)))
+        uploadKeyVersion = UInt8(try Self.readFile(&ch, sfi: 0x18, count: 1))
+        lastSequence = TerminalSequence(rawValue: UInt32(try Self.readFile(&ch, sfi: 0x19, count: 4)))
         self.channel = ch
     }
 
@@ -98,13 +94,14 @@ public final class PSAMModule: SAM, SecureMessagingSigner {
         return r
     }
 
-    private static func readTerminal(_ ch: inout any CardChannel) throws -> TerminalID {
-        _ = try expect(&ch, CommandAPDU(cla: 0x00, ins: 0xA4, p1: 0x00, p2: 0x00, data: [0x3F, 0x00]), "SELECT MF")
-        let ef16 = try expect(&ch, CommandAPDU(cla: 0x00, ins: 0xB0, p1: 0x96, p2: 0x00, le: 6), "READ BINARY 0x16")
-        guard ef16.count == 6, let raw = ef16.bigEndianInteger(count: 6), let t = TerminalID(rawValue: raw) else {
-            throw TerminalError.malformedResponse(step: "PSAM READ BINARY 0x16", byteCount: ef16.count)
+    /// READ BINARY of the first `count` (≤ 8) bytes of a PSAM file, as a big-endian number.
+    private static func readFile(_ ch: inout any CardChannel, sfi: UInt8, count: Int) throws -> UInt64 {
+        let step = "READ BINARY 0x\(String(sfi, radix: 16))"
+        let d = try expect(&ch, CommandAPDU(cla: 0x00, ins: 0xB0, p1: 0x80 | sfi, p2: 0x00, le: count), step)
+        guard d.count == count, let v = d.bigEndianInteger(count: count) else {
+            throw TerminalError.malformedResponse(step: "PSAM " + step, byteCount: d.count)
         }
-        return t
+        return v
     }
 
     private static func expect(_ ch: inout any CardChannel, _ c: CommandAPDU, _ step: String) throws -> [UInt8] {

@@ -180,6 +180,25 @@ public enum PurseFlows {
         return (UInt32(balance), auth)
     }
 
+    /// SELECT and READ BINARY 0x15, also of a blocked card (`6283`: a refund or replacement may
+    /// be half done, a hotlisted card is still recognised).
+    static func selectAndRead(_ ch: inout some CardChannel) throws -> (info: IssuerInfo, blocked: Bool) {
+        let s = try ch.transmit(PurseCommand.selectPurse)
+        guard s.status == .success || s.status == .selectedFileInvalidated else { throw TerminalError.cardRefused(step: "SELECT purse", status: s.status) }
+        let f = try ch.expectSuccess(PurseCommand.readBinary(sfi: 0x15, byteCount: IssuerInfo.byteCount), step: "READ BINARY 0x15")
+        guard let info = IssuerInfo(bytes: f) else { throw TerminalError.unreadableCard }
+        return (info, s.status == .selectedFileInvalidated)
+    }
+
+    /// READ RECORD; `nil` past the last record written (`6A83`).
+    static func readRecord(_ ch: inout some CardChannel, sfi: UInt8, number: Int, byteCount: Int) throws -> [UInt8]? {
+        let r = try ch.transmit(PurseCommand.readRecord(sfi: sfi, number: UInt8(number), byteCount: byteCount))
+        if r.status == .recordNotFound { return nil }
+        guard r.status == .success else { throw TerminalError.cardRefused(step: "READ RECORD \(sfi)", status: r.status) }
+        guard r.data.count == byteCount else { throw TerminalError.malformedResponse(step: "READ RECORD \(sfi)", byteCount: r.data.count) }
+        return r.data
+    }
+
     static func selectAndReadInfo(_ channel: inout some CardChannel) throws -> IssuerInfo {
         let s = try channel.transmit(PurseCommand.selectPurse)
         if s.status == .selectedFileInvalidated { throw TerminalError.cardBlocked }

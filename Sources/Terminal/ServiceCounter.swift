@@ -55,7 +55,7 @@ public final class ServiceCounter {
     ///
     /// - Throws: ``TerminalError``, the channel's or the journal's error.
     public func load(_ channel: inout some CardChannel, amountFen: UInt32, at: BCDDateTime) throws -> BatchRecord {
-        let (info, blocked) = try Self.selectAndRead(&channel)
+        let (info, blocked) = try PurseFlows.selectAndRead(&channel)
         // The same load presented again after a tear: if the card made it, that is the answer
         // (the cash was taken once); if not, it is made now. A load of another amount is a new
         // top-up, made after the earlier one is finished.
@@ -90,7 +90,7 @@ public final class ServiceCounter {
     /// - Throws: ``TerminalError/cardBlocked`` for a card already blocked (and not mid-refund),
     ///   other ``TerminalError``s, the channel's or the journal's error.
     public func refund(_ channel: inout some CardChannel, at: BCDDateTime) throws -> BatchRecord {
-        let (info, blocked) = try Self.selectAndRead(&channel)
+        let (info, blocked) = try PurseFlows.selectAndRead(&channel)
         if let p = try journal.pending(for: info.serial), p.kind == .refund {
             // Blocked: the refund happened on the card, so it is finished with the balance read
             // then. Not blocked: nothing happened, and the card may have paid fares since, so the
@@ -131,7 +131,7 @@ public final class ServiceCounter {
     /// - Throws: ``TerminalError`` (old card blocked, new card not empty or the same card), the
     ///   channel's or the journal's error.
     public func replace(old: inout some CardChannel, new: inout some CardChannel, at: BCDDateTime) throws -> BatchRecord {
-        let (oldInfo, oldBlocked) = try Self.selectAndRead(&old)
+        let (oldInfo, oldBlocked) = try PurseFlows.selectAndRead(&old)
         let newInfo = try PurseFlows.selectAndReadInfo(&new)
         guard newInfo.serial != oldInfo.serial else { throw TerminalError.replacementIsSameCard }
         var record: BatchRecord
@@ -155,7 +155,7 @@ public final class ServiceCounter {
             try journal.begin(record)
         }
         let when = BCDDateTime(bcd: BatchCodec.bcd7(record.dateTimeBCD)) ?? at
-        if !(try Self.selectAndRead(&old).blocked) {
+        if !(try PurseFlows.selectAndRead(&old).blocked) {
             do {
                 try CardMaintenance.block(&old, damk: damk(oldInfo.serial), permanent: true)
             } catch TerminalError.cardRefused(let step, let status) {
@@ -183,7 +183,7 @@ public final class ServiceCounter {
             return try PurseFlows.load(
                 &new, host: host, amountFen: r.amountFen, terminal: terminal, at: at, balanceMaxFen: UInt32(clamping: city.card.balanceFenMax))
         }
-        guard balance == r.amountFen, let raw = try Self.readRecord(&new, sfi: 0x18, number: 1),
+        guard balance == r.amountFen, let raw = try PurseFlows.readRecord(&new, sfi: 0x18, number: 1, byteCount: TransactionLogRecord.byteCount),
               let log = TransactionLogRecord(bytes: raw), log.type == .epLoad, log.amountFen == r.amountFen, log.terminal == terminal,
               let tac = try Self.prove(&new, type: .epLoad, counterBefore: PurseCounter(rawValue: log.counterAfter.rawValue &- 1))
         else { throw TerminalError.replacementCardNotEmpty(balanceFen: balance) }
@@ -222,21 +222,6 @@ public final class ServiceCounter {
             throw TerminalError.malformedResponse(step: "GET TRANSACTION PROVE", byteCount: r.data.count)
         }
         return UInt32(tac)
-    }
-
-    /// SELECT and READ BINARY 0x15, also of a blocked card (a refund or replacement may be half done).
-    static func selectAndRead(_ ch: inout some CardChannel) throws -> (info: IssuerInfo, blocked: Bool) {
-        let s = try ch.transmit(PurseCommand.selectPurse)
-        guard s.status == .success || s.status == .selectedFileInvalidated else { throw TerminalError.cardRefused(step: "SELECT purse", status: s.status) }
-        let f = try ch.expectSuccess(PurseCommand.readBinary(sfi: 0x15, byteCount: IssuerInfo.byteCount), step: "READ BINARY 0x15")
-        guard let info = IssuerInfo(bytes: f) else { throw TerminalError.unreadableCard }
-        return (info, s.status == .selectedFileInvalidated)
-    }
-
-    static func readRecord(_ ch: inout some CardChannel, sfi: UInt8, number: UInt8) throws -> [UInt8]? {
-        let r = try ch.transmit(PurseCommand.readRecord(sfi: sfi, number: number, byteCount: TransactionLogRecord.byteCount))
-        guard r.status == .success else { return nil }
-        return r.data
     }
 
     private func activate(_ ch: inout some CardChannel, _ info: IssuerInfo, cardType: CardType, depositFlag: UInt8, at: BCDDateTime) throws {

@@ -110,7 +110,7 @@ public final class TapTerminal {
     }
 
     private func process(_ ch: inout some CardChannel, at: BCDDateTime, enteredAmountFen: Int64?, _ r: inout TapResult) throws {
-        let (info, blocked) = try selectAndRead(&ch)
+        let (info, blocked) = try PurseFlows.selectAndRead(&ch)
         r.serial = info.serial
         r.cardType = info.cardType
         if try recoverGrey(&ch, info: info, at: at, &r) { return }
@@ -129,16 +129,6 @@ public final class TapTerminal {
         case .metroGate: gateDirection == .entry ? try enterMetro(&ch, info, at: at, &r) : try exitMetro(&ch, info, at: at, &r)
         default: try payEntered(&ch, info, at: at, amountFen: enteredAmountFen, &r)
         }
-    }
-
-    func selectAndRead(_ ch: inout some CardChannel) throws -> (IssuerInfo, blocked: Bool) {
-        let s = try ch.transmit(PurseCommand.selectPurse)
-        guard s.status == .success || s.status == .selectedFileInvalidated else {
-            throw TerminalError.cardRefused(step: "SELECT purse", status: s.status)
-        }
-        let f = try ch.expectSuccess(PurseCommand.readBinary(sfi: 0x15, byteCount: IssuerInfo.byteCount), step: "READ BINARY 0x15")
-        guard let info = IssuerInfo(bytes: f) else { throw TerminalError.unreadableCard }
-        return (info, s.status == .selectedFileInvalidated)
     }
 
     private func refuseHotlisted(_ ch: inout some CardChannel, _ info: IssuerInfo, _ r: inout TapResult) throws {
@@ -168,11 +158,7 @@ public final class TapTerminal {
 
     /// READ RECORD; `nil` past the last record written (`6A83`).
     func readRecord(_ ch: inout some CardChannel, sfi: UInt8, number: Int, byteCount: Int) throws -> [UInt8]? {
-        let r = try ch.transmit(PurseCommand.readRecord(sfi: sfi, number: UInt8(number), byteCount: byteCount))
-        if r.status == .recordNotFound { return nil }
-        guard r.status == .success else { throw TerminalError.cardRefused(step: "READ RECORD \(sfi)", status: r.status) }
-        guard r.data.count == byteCount else { throw TerminalError.malformedResponse(step: "READ RECORD \(sfi)", byteCount: r.data.count) }
-        return r.data
+        try PurseFlows.readRecord(&ch, sfi: sfi, number: number, byteCount: byteCount)
     }
 
     /// Runs a journal or SAM call, turning its failure into a ``TerminalFault``.

@@ -308,28 +308,29 @@ extension ClearingCommand {
             }
         }
 
-        struct Suspend: ParsableCommand {
+        struct Suspend: StatusChange {
             static let configuration = CommandConfiguration(abstract: "Refuse a terminal's batches until it is reactivated.")
-            @OptionGroup var database: Database
-            @Option(help: "The terminal, 12 hex digits.")
-            var terminal: TerminalID
-            func run() throws { try Terminals.set(database, terminal, .suspended) }
+            static let status = RegisteredTerminal.Status.suspended
+            @OptionGroup var target: Target
         }
 
-        struct Activate: ParsableCommand {
+        struct Activate: StatusChange {
             static let configuration = CommandConfiguration(abstract: "Accept a suspended terminal's batches again.")
-            @OptionGroup var database: Database
-            @Option(help: "The terminal, 12 hex digits.")
-            var terminal: TerminalID
-            func run() throws { try Terminals.set(database, terminal, .active) }
+            static let status = RegisteredTerminal.Status.active
+            @OptionGroup var target: Target
         }
 
-        struct Retire: ParsableCommand {
+        struct Retire: StatusChange {
             static let configuration = CommandConfiguration(abstract: "Refuse a terminal's batches for good.")
+            static let status = RegisteredTerminal.Status.retired
+            @OptionGroup var target: Target
+        }
+
+        /// The database and the terminal a status change is about.
+        struct Target: ParsableArguments {
             @OptionGroup var database: Database
             @Option(help: "The terminal, 12 hex digits.")
             var terminal: TerminalID
-            func run() throws { try Terminals.set(database, terminal, .retired) }
         }
 
         struct List: ParsableCommand {
@@ -349,12 +350,21 @@ extension ClearingCommand {
             }
         }
 
-        static func set(_ database: Database, _ terminal: TerminalID, _ status: RegisteredTerminal.Status) throws {
-            try reporting {
-                let (store, _) = try database.open()
-                try store.setTerminalStatus(terminal, status, at: auditNow())
-                print("terminal \(terminal) \(status.rawValue)")
-            }
+    }
+}
+
+/// `terminals suspend|activate|retire`: one status change.
+protocol StatusChange: ParsableCommand {
+    static var status: RegisteredTerminal.Status { get }
+    var target: ClearingCommand.Terminals.Target { get }
+}
+
+extension StatusChange {
+    func run() throws {
+        try reporting {
+            let (store, _) = try target.database.open()
+            try store.setTerminalStatus(target.terminal, Self.status, at: auditNow())
+            print("terminal \(target.terminal) \(Self.status.rawValue)")
         }
     }
 }

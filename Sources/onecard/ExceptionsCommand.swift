@@ -125,12 +125,8 @@ struct ExceptionsCommand: ParsableCommand {
                 // too old to tell, cannot be accepted: it would be credited twice.
                 let identity = LoadIdentity(serial: f.record.serial.rawValue, counter: f.record.counter)
                 let shadow = try store.loadState().cards[identity.serial] ?? CardShadow()
-                let seenFlag = shadow.flags & CardShadow.Flags.seenOnline != 0
-                if seenFlag {
-                    let age = Int(shadow.nextOnline) - 1 - Int(identity.counter)
-                    guard age < 0 || (age < 64 && shadow.onlineSeen & (1 << UInt64(age)) == 0) else {
-                        throw CLIError("\(ref): the load with online counter \(identity.counter) of card \(f.record.serial.masked) was cleared, or is too old to tell: accepting it would credit it twice; reject it")
-                    }
+                guard shadow.hasSeen(counter: identity.counter, offline: false) == false else {
+                    throw CLIError("\(ref): the load with online counter \(identity.counter) of card \(f.record.serial.masked) was cleared, or is too old to tell: accepting it would credit it twice; reject it")
                 }
                 load = identity
             }
