@@ -43,6 +43,7 @@ let package = Package(
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "LoadGen", targets: ["LoadGen"]),
         .library(name: "Settlement", targets: ["Settlement"]),
+        .library(name: "ClearingIngest", targets: ["ClearingIngest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -108,6 +109,11 @@ let package = Package(
             dependencies: ["OneCardCore", "City", "UploadBatch", "Clearing"],
             swiftSettings: strict
         ),
+        .target(
+            name: "ClearingIngest",
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing", "Storage"],
+            swiftSettings: strict
+        ),
         .systemLibrary(
             name: "CPCSCLite",
             path: "Hardware/Sources/CPCSCLite",
@@ -130,7 +136,7 @@ let package = Package(
             name: "onecard",
             dependencies: [
                 "OneCardCore", "OneCardCrypto", "EPurse", "PSAMCard", "City", "UploadBatch", "Terminal", "Clearing", "Storage", "OneCardPCSC",
-                "VirtualReader", "LoadGen", "Settlement", "ClearingFuzz",
+                "VirtualReader", "LoadGen", "Settlement", "ClearingFuzz", "ClearingIngest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -175,7 +181,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage", "City", "Clearing", "OneCardTestSupport",
+            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage", "City", "Clearing", "ClearingIngest", "OneCardTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict

@@ -55,19 +55,22 @@ extension Packing {
     public static func append(_ d: AcceptedDetail, to out: inout [UInt8]) {
         let o = out.count
         out.append(contentsOf: repeatElement(0, count: detailBytes))
-        out.withUnsafeMutableBytes { raw in
-            raw.storeBigEndian(d.ref.terminal.rawValue, byteCount: 6, at: o)
-            raw.storeBytes(of: d.ref.batch.bigEndian, toByteOffset: o + 6, as: UInt32.self)
-            raw.storeBytes(of: d.ref.index.bigEndian, toByteOffset: o + 10, as: UInt32.self)
-            raw[o + 14] = d.kind.rawValue
-            raw.storeBytes(of: d.serial.rawValue.bigEndian, toByteOffset: o + 15, as: UInt64.self)
-            raw.storeBytes(of: d.counter.bigEndian, toByteOffset: o + 23, as: UInt16.self)
-            raw.storeBytes(of: d.amountFen.bigEndian, toByteOffset: o + 25, as: UInt32.self)
-            raw.storeBytes(of: d.depositFen.bigEndian, toByteOffset: o + 29, as: UInt32.self)
-            raw.storeBigEndian(d.dateTimeBCD, byteCount: 7, at: o + 33)
-            raw.storeBytes(of: d.tac.bigEndian, toByteOffset: o + 40, as: UInt32.self)
-            raw.storeBytes(of: d.operatorID.bigEndian, toByteOffset: o + 44, as: UInt16.self)
-        }
+        out.withUnsafeMutableBytes { store(d, in: $0, at: o) }
+    }
+
+    /// Writes a detail's row at byte offset `o` of `raw` (the padding is left as it is).
+    public static func store(_ d: AcceptedDetail, in raw: UnsafeMutableRawBufferPointer, at o: Int) {
+        raw.storeBigEndian(d.ref.terminal.rawValue, byteCount: 6, at: o)
+        raw.storeBytes(of: d.ref.batch.bigEndian, toByteOffset: o + 6, as: UInt32.self)
+        raw.storeBytes(of: d.ref.index.bigEndian, toByteOffset: o + 10, as: UInt32.self)
+        raw[o + 14] = d.kind.rawValue
+        raw.storeBytes(of: d.serial.rawValue.bigEndian, toByteOffset: o + 15, as: UInt64.self)
+        raw.storeBytes(of: d.counter.bigEndian, toByteOffset: o + 23, as: UInt16.self)
+        raw.storeBytes(of: d.amountFen.bigEndian, toByteOffset: o + 25, as: UInt32.self)
+        raw.storeBytes(of: d.depositFen.bigEndian, toByteOffset: o + 29, as: UInt32.self)
+        raw.storeBigEndian(d.dateTimeBCD, byteCount: 7, at: o + 33)
+        raw.storeBytes(of: d.tac.bigEndian, toByteOffset: o + 40, as: UInt32.self)
+        raw.storeBytes(of: d.operatorID.bigEndian, toByteOffset: o + 44, as: UInt16.self)
     }
 
     /// Decodes a page of details; `nil` if any row is corrupt.

@@ -85,6 +85,10 @@ public struct RunResult: Sendable {
     public var details: [UInt8] = []
     /// Cards whose shadow changed.
     public var touchedCards: Set<UInt64> = []
+    /// Cards whose open counter gaps changed (to persist).
+    public var touchedGaps: Set<UInt64> = []
+    /// Accounts whose net changed (to persist).
+    public var touchedAccounts: [AccountID] = []
 
     /// For each input batch, whether it had been ingested before with the same bytes (nothing
     /// applied now).
@@ -182,8 +186,14 @@ public final class ClearingEngine {
     /// Ingests batches: replays return their stored outcome and apply nothing; a batch whose
     /// key was taken by other bytes, or whose header time is invalid or ahead of the centre's
     /// clock, is refused whole; new batches are verified and posted.
-    public func run(_ input: [IncomingBatch]) -> RunResult {
+    ///
+    /// The first run received on a newer day first closes the days before it (``closeDays(_:)``),
+    /// on the state as those days left it, so that a day cleared in many runs and in one gives
+    /// the same result. `receivedAt` (seconds since 1970, the centre's clock) moves the day on
+    /// even when no batch came.
+    public func run(_ input: [IncomingBatch], receivedAt: UInt32? = nil) -> RunResult {
         var result = RunResult()
+        let netsBefore = state.accountNetFen
         var fresh: [Int] = []
         var seen: [BatchKey: Int] = [:]
         for (i, b) in input.enumerated() {
@@ -212,6 +222,12 @@ public final class ClearingEngine {
             result.outcomes.append(outcome)
             result.status.append(status)
         }
+        let day = fresh.map { ClearingTime.day(input[$0].received) }.max().map { max($0, receivedAt.map(ClearingTime.day) ?? 0) }
+            ?? receivedAt.map(ClearingTime.day) ?? 0
+        if day > state.newestDay {
+            state.newestDay = day
+            closeDays(&result)
+        }
         var posting = Posting(engine: self, input: input, result: result)
         posting.run(fresh)
         result = posting.result
@@ -224,8 +240,8 @@ public final class ClearingEngine {
             let key = BatchKey(terminal: b.batch.header.terminal.rawValue, sequence: b.batch.header.sequence)
             if let first = seen[key], first != i { result.outcomes[i] = result.outcomes[first] }
         }
-        openGapExceptions(&result)
         result.touchedFarePages.formUnion(state.fares.prune(before: state.newestDay - config.fareRetentionDays))
+        result.touchedAccounts = state.accountNetFen.compactMap { netsBefore[$0.key] == $0.value ? nil : $0.key }
         return result
     }
 
@@ -250,14 +266,36 @@ public final class ClearingEngine {
         return .conflict("\(b.file): batch \(c.terminal)/\(c.sequence) was already ingested with other bytes (SHA-256 \(c.ingestedDigest.map { String($0.prefix(16)) } ?? "unknown"), this file \(c.digest.prefix(16))): a conflict, kept for an officer (onecard clearing conflicts)")
     }
 
-    /// The receipt day of the last scan for gaps past the window: a gap can only pass the window
-    /// when that day moves on, so the scan (over every open gap) runs once per day, not once per
-    /// run — clearing takes many small runs a day.
-    private var gapsScannedDay: Int?
+    /// Closes the receipt days before ``ClearingState/newestDay``, once, when it moves on: a
+    /// counter gap can only pass the window then, and by then the days' records have arrived,
+    /// whatever the runs they came in. Opens an exception for every gap past the window and for
+    /// every card whose own balances do not add up to its cleared records
+    /// (``CardShadow/driftFen``); a card's difference is reported once, then counts as
+    /// explained.
+    private func closeDays(_ result: inout RunResult) {
+        openGapExceptions(&result)
+        let day = BCDDate(daysSinceEpoch: state.newestDay).description
+        var drifting: [UInt64] = []
+        for (serial, s) in state.cards
+        where s.flags & CardShadow.Flags.chained != 0 && s.flags & (Posting.paidOut | CardShadow.Flags.hasGaps) == 0 && s.driftFen != 0 {
+            drifting.append(serial)
+        }
+        for serial in drifting.sorted() {
+            guard var s = state.cards[serial] else { continue }
+            let drift = s.driftFen
+            let explained = Int64(s.lastBalanceAfterFen) - Int64(s.firstBalanceBeforeFen) - drift
+            result.exceptions.append(ClearingException(
+                id: TransferID.make(serial: serial, kind: 0xE2, counter: UInt32(truncatingIfNeeded: state.newestDay), leg: 0),
+                kind: .balanceMismatch, card: CardSerial(rawValue: serial).description,
+                detail: "the card held \(Fen.yuan(Int64(s.firstBalanceBeforeFen))) yuan before its oldest cleared transaction (\(ClearingTime.dateTime(s.firstSeconds))) and its cleared records since move \(Fen.yuan(explained)) yuan, but its newest (\(ClearingTime.dateTime(s.lastSeconds))) left \(Fen.yuan(Int64(s.lastBalanceAfterFen))) yuan: \(Fen.yuan(drift)) yuan unexplained",
+                record: nil, opened: day))
+            s.baselineAdjustFen += drift
+            state.cards[serial] = s
+            result.touchedCards.insert(serial)
+        }
+    }
 
     private func openGapExceptions(_ result: inout RunResult) {
-        guard gapsScannedDay != state.newestDay else { return }
-        gapsScannedDay = state.newestDay
         for (serial, gaps) in state.gaps {
             var updated = gaps
             for j in updated.indices where !updated[j].reported && state.newestDay - updated[j].seenDay > config.gapWindowDays {
@@ -270,6 +308,7 @@ public final class ClearingEngine {
                     record: nil, opened: BCDDate(daysSinceEpoch: state.newestDay).description))
                 result.touchedCards.insert(serial)
             }
+            if updated != gaps { result.touchedGaps.insert(serial) }
             state.gaps[serial] = updated
         }
     }

@@ -2,28 +2,59 @@ public import OneCardCore
 public import UploadBatch
 
 /// The clearing centre's compact view of one card, kept in memory for every card and rebuilt
-/// from storage at startup: 40 bytes.
+/// from storage at startup: 56 bytes.
+///
+/// Everything here is a function of the set of the card's records posted so far, not of the
+/// order they arrived in (within the 64-counter window), so that a day cleared in many small
+/// runs ends in the same shadow as the day cleared in one.
 public struct CardShadow: Hashable, Sendable {
-    /// The ledger balance of the card's purse.
+    /// The card's purse in the ledger when it is not negative (``ledgerFen``).
     public var balanceFen: UInt32 = 0
-    /// Fares paid to operators from suspense because the purse had not been funded yet.
+    /// How far the card's purse in the ledger is below zero: fares cleared before the load that
+    /// funded them (``ledgerFen``).
     public var arrearsFen: UInt32 = 0
     /// The next offline (purchase) counter expected.
     public var nextOffline: UInt16 = 0
     /// The next online (load) counter expected.
     public var nextOnline: UInt16 = 0
+    /// ``Flags``.
+    public var flags: UInt8 = 0
     /// Which of the 64 offline counters below `nextOffline` were seen: bit i is counter
     /// `nextOffline - 1 - i`. Records arrive out of order across terminals; this tells a late
     /// record (accepted) from a duplicate (refused `03`).
     public var offlineSeen: UInt64 = 0
     /// The same for the online counter.
     public var onlineSeen: UInt64 = 0
-    /// The time of the newest posted card transaction (seconds since 1970).
+    /// The time of the newest posted card transaction (seconds since 1970; ties: the one
+    /// uploaded last).
     public var lastSeconds: UInt32 = 0
-    /// The card's own balance after that transaction (for the chain check).
+    /// The card's own balance after that transaction.
     public var lastBalanceAfterFen: UInt32 = 0
-    /// ``Flags``.
-    public var flags: UInt8 = 0
+    /// The time of the oldest posted card transaction (ties: the one uploaded first).
+    public var firstSeconds: UInt32 = 0
+    /// The card's own balance before that transaction.
+    public var firstBalanceBeforeFen: UInt32 = 0
+    /// What the ledger held before the card's first posted transaction (negated), plus every
+    /// unexplained difference already reported.
+    public var baselineAdjustFen: Int64 = 0
+
+    /// How far the card's own newest balance is from what its cleared records explain: the
+    /// balance before its oldest posted transaction plus the ledger's movements since
+    /// (``baselineAdjustFen``) should be the balance after its newest. Zero while conserved;
+    /// checked once per receipt day (``ClearingEngine``).
+    public var driftFen: Int64 {
+        Int64(lastBalanceAfterFen) - (Int64(firstBalanceBeforeFen) + baselineAdjustFen + ledgerFen)
+    }
+
+    /// The card's purse in the ledger: credits minus debits of its purse account. Negative
+    /// while fares cleared before the load that funded them.
+    public var ledgerFen: Int64 { Int64(balanceFen) - Int64(arrearsFen) }
+
+    /// Sets the ledger purse (``balanceFen`` and ``arrearsFen``).
+    mutating func setLedger(_ fen: Int64) {
+        balanceFen = UInt32(clamping: max(0, fen))
+        arrearsFen = UInt32(clamping: max(0, -fen))
+    }
 
     /// One-time events of a card.
     public enum Flags {
@@ -39,6 +70,9 @@ public struct CardShadow: Hashable, Sendable {
         public static let replaced: UInt8 = 1 << 4
         /// Has open counter gaps.
         public static let hasGaps: UInt8 = 1 << 5
+        /// A card transaction with balances was posted: ``CardShadow/firstSeconds``,
+        /// ``CardShadow/lastSeconds`` and ``CardShadow/baselineFen`` are set.
+        public static let chained: UInt8 = 1 << 6
     }
 
     /// An empty shadow.
@@ -84,7 +118,10 @@ public struct ClearingException: Hashable, Sendable, Codable {
     public enum Kind: String, Sendable, Codable {
         /// A counter gap unfilled past the window.
         case counterGap = "counter-gap"
-        /// A record's balance-before disagrees with the card's previous balance-after.
+        /// The card's own balances do not add up to its cleared records: the newest
+        /// balance-after is not what the card held before its first cleared transaction plus
+        /// the cleared loads and fares since (a cloned or altered card, or records nobody
+        /// uploaded).
         case balanceMismatch = "balance-mismatch"
         /// A one-time event (issue, refund, replacement) seen twice with different content.
         case conflict = "conflict"
@@ -192,7 +229,8 @@ public struct ClearingState: Sendable {
     /// shadows' balances. All nets together sum to zero (``netFen(_:)``).
     public var accountNetFen: [AccountID: Int64] = [:]
     /// The newest day (since 1970) the centre received batches on: the reference for the gap
-    /// window and the fare retention.
+    /// window and the fare retention. The first run of a newer day closes the days before it
+    /// (gap window, balance conservation) before it posts anything.
     public var newestDay: Int = 0
     /// The store's write generation this state was loaded at: a commit from a state loaded
     /// before another writer's commit (another ingest, an officer's decision) is refused, so
@@ -204,12 +242,12 @@ public struct ClearingState: Sendable {
 
     /// The net (credits − debits) of any account.
     public func netFen(_ account: AccountID) -> Int64 {
-        account.kind == .purse ? Int64(cards[account.number]?.balanceFen ?? 0) : accountNetFen[account] ?? 0
+        account.kind == .purse ? cards[account.number]?.ledgerFen ?? 0 : accountNetFen[account] ?? 0
     }
 
     /// The sum of all accounts' nets: zero while the ledger balances.
     public var totalNetFen: Int64 {
-        accountNetFen.values.reduce(0, +) + cards.values.reduce(Int64(0)) { $0 + Int64($1.balanceFen) }
+        accountNetFen.values.reduce(0, +) + cards.values.reduce(Int64(0)) { $0 + $1.ledgerFen }
     }
 }
 

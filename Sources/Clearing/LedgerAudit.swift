@@ -69,13 +69,14 @@ public struct LedgerAudit {
     ) {
         let sum = net.values.reduce(Int64(0), +)
         if sum != 0 { note("debits and credits differ by \(sum) fen") }
+        // A purse is negative only while fares cleared before the load that funded them; its
+        // shadow then holds the difference as arrears.
         for (account, balance) in net where account.kind == .purse {
-            let shadow = Int64(shadows[account.number]?.balanceFen ?? 0)
-            if balance < 0 { note("\(account) is negative: \(Fen.yuan(balance)) yuan") }
+            let shadow = shadows[account.number]?.ledgerFen ?? 0
             if balance != shadow { note("\(account) sums to \(balance) fen but its shadow holds \(shadow) fen") }
         }
-        for (serial, s) in shadows where s.balanceFen > 0 && net[AccountID(kind: .purse, number: serial)] == nil {
-            note("card \(CardSerial(rawValue: serial)) shadow holds \(s.balanceFen) fen with no transfers")
+        for (serial, s) in shadows where s.ledgerFen != 0 && net[AccountID(kind: .purse, number: serial)] == nil {
+            note("card \(CardSerial(rawValue: serial)) shadow holds \(s.ledgerFen) fen with no transfers")
         }
         var acceptedRefs = Set<RecordRef>()
         for a in accepted {

@@ -7,8 +7,11 @@ public import UploadBatch
 public enum Packing {
     /// Bytes per packed transfer.
     public static let transferBytes = 64
-    /// Bytes per packed shadow.
-    public static let shadowBytes = 48
+    /// Bytes per packed shadow (page kind `shadows2`).
+    public static let shadowBytes = 64
+    /// Bytes per packed shadow of the first format (page kind `shadows`), without the oldest
+    /// transaction and the baseline.
+    public static let shadowBytesV1 = 48
     /// Bytes per packed refusal: reference, code, the record itself, the field named.
     public static let refusalBytes = 144
 
@@ -104,11 +107,15 @@ public enum Packing {
         out.append(contentsOf: repeatElement(0, count: 3))
         out.appendBigEndian(s.offlineSeen)
         out.appendBigEndian(s.onlineSeen)
+        out.appendBigEndian(s.firstSeconds)
+        out.appendBigEndian(s.firstBalanceBeforeFen)
+        out.appendBigEndian(UInt64(bitPattern: s.baselineAdjustFen))
     }
 
-    /// Decodes a page of shadows into `cards` (later rows overwrite earlier ones).
-    public static func shadows(_ page: [UInt8], into cards: inout [UInt64: CardShadow]) -> Bool {
-        guard page.count % shadowBytes == 0 else { return false }
+    /// Decodes a page of shadows of `rowBytes` (``shadowBytes``, or ``shadowBytesV1`` for
+    /// pages of the first format) into `cards` (later rows overwrite earlier ones).
+    public static func shadows(_ page: [UInt8], rowBytes: Int = shadowBytes, into cards: inout [UInt64: CardShadow]) -> Bool {
+        guard rowBytes == shadowBytes || rowBytes == shadowBytesV1, page.count % rowBytes == 0 else { return false }
         var o = 0
         while o < page.count {
             func be(_ at: Int, _ n: Int) -> UInt64 { page.bigEndianInteger(at: o + at, count: n) ?? 0 }
@@ -122,8 +129,19 @@ public enum Packing {
             s.flags = page[o + 28]
             s.offlineSeen = be(32, 8)
             s.onlineSeen = be(40, 8)
+            if rowBytes == shadowBytes {
+                s.firstSeconds = UInt32(be(48, 4))
+                s.firstBalanceBeforeFen = UInt32(be(52, 4))
+                s.baselineAdjustFen = Int64(bitPattern: be(56, 8))
+            } else if s.lastSeconds != 0 {
+                // The first format kept only the newest transaction: it becomes the baseline.
+                s.flags |= CardShadow.Flags.chained
+                s.firstSeconds = s.lastSeconds
+                s.firstBalanceBeforeFen = s.lastBalanceAfterFen
+                s.baselineAdjustFen = -s.ledgerFen
+            }
             cards[be(0, 8)] = s
-            o += shadowBytes
+            o += rowBytes
         }
         return true
     }

@@ -45,6 +45,12 @@ struct Posting {
     var recordBatch: [UInt32] = []
     var recordIndex: [UInt32] = []
     var batches: [BatchInfo] = []
+    /// Accepted records' details by upload ordinal, and which ordinals were accepted.
+    var detailSlots: [UInt8] = []
+    var acceptedSlots: [Bool] = []
+    var detailCount = 0
+    /// The upload ordinal of each refusal.
+    var refusalSlots: [Int] = []
 
     init(engine: ClearingEngine, input: [IncomingBatch], result: RunResult) {
         self.engine = engine
@@ -57,7 +63,8 @@ struct Posting {
         let total = starts.last ?? 0
         // Grown once: doubling these arrays would copy and page-fault them again and again.
         result.transfers.reserveCapacity(total + total / 8)
-        result.details.reserveCapacity(total * Packing.detailBytes)
+        detailSlots = [UInt8](repeating: 0, count: total * Packing.detailBytes)
+        acceptedSlots = [Bool](repeating: false, count: total)
         result.touchedCards.reserveCapacity(total / 2)
         var items: [Item] = []
         items.reserveCapacity(total)
@@ -92,6 +99,7 @@ struct Posting {
             }
         }
         foldNets()
+        gatherInUploadOrder()
     }
 
     private mutating func postItem(_ item: Item, code raw: UInt16, _ shadow: inout CardShadow) {
@@ -100,8 +108,42 @@ struct Posting {
         let r = records[k]
         let ref = RecordRef(terminal: b.terminal, batch: b.sequence, index: recordIndex[k])
         let verdict = raw == 0 ? post(r, &shadow, seconds: item.seconds, ref: ref, batch: b.input) : Verdict(packed: raw)
-        tally(b.input, r, verdict?.code, ref)
-        if let verdict { result.refusals.append(Refusal(ref: ref, code: verdict.code, record: r, field: verdict.field)) }
+        // Kept in upload order (batch by batch, record by record), whatever the order of
+        // posting: the day's files are then the same however its batches were split into runs.
+        let slot = starts[Int(recordBatch[k])] + Int(recordIndex[k])
+        if let verdict {
+            result.outcomes[b.input].refused[verdict.code.rawValue, default: 0] += 1
+            refusalSlots.append(slot)
+            result.refusals.append(Refusal(ref: ref, code: verdict.code, record: r, field: verdict.field))
+        } else {
+            result.outcomes[b.input].accepted += 1
+            result.outcomes[b.input].acceptedAmountFen += Int64(r.amountFen)
+            acceptedSlots[slot] = true
+            let detail = AcceptedDetail(ref: ref, record: r, operatorID: input[b.input].batch.header.operatorID)
+            detailSlots.withUnsafeMutableBytes { Packing.store(detail, in: $0, at: slot * Packing.detailBytes) }
+        }
+    }
+
+    /// The accepted records' details and the refusals in upload order.
+    private mutating func gatherInUploadOrder() {
+        detailSlots.withUnsafeMutableBytes { raw in
+            var w = 0
+            for slot in acceptedSlots.indices where acceptedSlots[slot] {
+                if w != slot {
+                    raw.baseAddress!.advanced(by: w * Packing.detailBytes)
+                        .copyMemory(from: raw.baseAddress!.advanced(by: slot * Packing.detailBytes), byteCount: Packing.detailBytes)
+                }
+                w += 1
+            }
+            detailCount = w
+        }
+        detailSlots.removeLast(detailSlots.count - detailCount * Packing.detailBytes)
+        result.details = detailSlots
+        detailSlots = []
+        if refusalSlots.count > 1 {
+            let order = refusalSlots.indices.sorted { refusalSlots[$0] < refusalSlots[$1] }
+            result.refusals = order.map { result.refusals[$0] }
+        }
     }
 
     /// Moves the cards that receive a replaced card's balance in this run behind the cards they
@@ -166,7 +208,6 @@ struct Posting {
         for b in fresh {
             let header = input[b].batch.header
             let day = ClearingTime.day(input[b].received)
-            engine.state.newestDay = max(engine.state.newestDay, day)
             let t = engine.terminals[header.terminal.rawValue]
             batches.append(BatchInfo(
                 input: b, terminal: header.terminal, sequence: header.sequence, operatorID: header.operatorID, receivedDay: day,
@@ -219,16 +260,6 @@ struct Posting {
         }
     }
 
-    mutating func tally(_ batch: Int, _ r: BatchRecord, _ code: RefusalCode?, _ ref: RecordRef) {
-        if let code {
-            result.outcomes[batch].refused[code.rawValue, default: 0] += 1
-        } else {
-            Packing.append(AcceptedDetail(ref: ref, record: r, operatorID: input[batch].batch.header.operatorID), to: &result.details)
-            result.outcomes[batch].accepted += 1
-            result.outcomes[batch].acceptedAmountFen += Int64(r.amountFen)
-        }
-    }
-
     // MARK: Posting
 
     /// Posts one verified record, or refuses it against the ledger: a duplicate (`03`), or a
@@ -238,9 +269,7 @@ struct Posting {
         current = batch
         switch r.kind {
         case .purchase:
-            guard shadow.balanceFen >= r.amountFen || UInt64(shadow.arrearsFen) + UInt64(r.amountFen) <= UInt64(UInt32.max) else {
-                return Verdict(.illegalData, .amount)
-            }
+            guard shadow.ledgerFen - Int64(r.amountFen) >= -Int64(UInt32.max) else { return Verdict(.illegalData, .amount) }
             // The fare's identity is what its TAC signs; the counter is the terminal's word.
             // Taken first (one lookup), given back if the counter refuses the record.
             guard engine.state.fares.insert(terminal: r.terminal.rawValue, sequence: r.sequence, day: ClearingTime.day(seconds)) else {
@@ -251,15 +280,15 @@ struct Posting {
                 return Verdict(.duplicate, .counter)
             }
             result.touchedFarePages.insert(FareIdentities.pageKey(terminal: r.terminal.rawValue, sequence: r.sequence))
-            checkChain(&shadow, r, seconds: seconds, ref: ref)
+            track(&shadow, before: r.balanceBeforeFen, after: r.balanceAfterFen, seconds: seconds)
             postPurchase(&shadow, r, ref)
         case .load:
-            guard UInt64(shadow.balanceFen) + UInt64(r.amountFen) <= UInt64(UInt32.max) else { return Verdict(.illegalData, .amount) }
+            guard shadow.ledgerFen + Int64(r.amountFen) <= Int64(UInt32.max) else { return Verdict(.illegalData, .amount) }
             if !engine.state.acceptedLoads.isEmpty, engine.state.acceptedLoads.contains(LoadIdentity(serial: r.serial.rawValue, counter: r.counter)) {
                 return Verdict(.duplicate, .counter)
             }
             guard advanceCounter(&shadow, r, offline: false, seconds: seconds) else { return Verdict(.duplicate, .counter) }
-            checkChain(&shadow, r, seconds: seconds, ref: ref)
+            track(&shadow, before: r.balanceBeforeFen, after: r.balanceAfterFen, seconds: seconds)
             postLoad(&shadow, r, ref)
         case .issue:
             guard shadow.flags & CardShadow.Flags.issued == 0 else { return Verdict(.duplicate, .serial) }
@@ -273,7 +302,7 @@ struct Posting {
         case .replacement:
             if let refused = checkPayOut(r, shadow) { return refused }
             let newCard = engine.state.cards[r.relatedSerial.rawValue] ?? CardShadow()
-            guard UInt64(newCard.balanceFen) + UInt64(r.amountFen) <= UInt64(UInt32.max), newCard.flags & Self.paidOut == 0 else {
+            guard newCard.ledgerFen + Int64(r.amountFen) <= Int64(UInt32.max), newCard.flags & Self.paidOut == 0 else {
                 return Verdict(.illegalData, .relatedSerial)
             }
             shadow.flags |= CardShadow.Flags.replaced
@@ -324,6 +353,12 @@ struct Posting {
         } else {
             let age = next - 1 - c
             guard age < Self.counterWindow, seen & (1 << UInt64(age)) == 0 else { return false }
+            // Below the oldest counter seen: the counters between are missing too, as they would
+            // have been had this record arrived first (the gaps do not depend on arrival order).
+            let oldestAge = UInt64.bitWidth - 1 - seen.leadingZeroBitCount
+            if seen != 0, age > oldestAge + 1 {
+                openGaps(&s, r, offline: offline, from: UInt16(c + 1), to: UInt16(next - 1 - oldestAge), seconds: seconds)
+            }
             seen |= 1 << UInt64(age)
             fillGap(&s, r, offline: offline)
         }
@@ -341,6 +376,7 @@ struct Posting {
     mutating func fillGap(_ s: inout CardShadow, _ r: BatchRecord, offline: Bool) {
         let serial = r.serial.rawValue
         guard let i = engine.state.gaps[serial]?.firstIndex(where: { $0.offline == offline && $0.counter == r.counter }) else { return }
+        result.touchedGaps.insert(serial)
         engine.state.gaps[serial]?.remove(at: i)
         if engine.state.gaps[serial]?.isEmpty == true {
             engine.state.gaps[serial] = nil
@@ -356,53 +392,54 @@ struct Posting {
             return
         }
         let day = engine.state.newestDay
+        result.touchedGaps.insert(r.serial.rawValue)
         for c in from..<to {
             engine.state.gaps[r.serial.rawValue, default: []].append(CounterGap(serial: r.serial, offline: offline, counter: c, seenDay: day))
         }
         s.flags |= CardShadow.Flags.hasGaps
     }
 
-    /// The card's own balance chain: a record after the newest one must start from its balance.
-    mutating func checkChain(_ s: inout CardShadow, _ r: BatchRecord, seconds: UInt32, ref: RecordRef) {
-        guard seconds >= s.lastSeconds else { return }
-        let seenBefore = s.flags & (CardShadow.Flags.seenOffline | CardShadow.Flags.seenOnline) != 0 && s.lastSeconds != 0
-        if seenBefore, s.flags & CardShadow.Flags.hasGaps == 0, r.balanceBeforeFen != s.lastBalanceAfterFen {
-            exception(.balanceMismatch, r, "balance before \(Fen.yuan(Int64(r.balanceBeforeFen))) yuan, but the card's previous transaction left \(Fen.yuan(Int64(s.lastBalanceAfterFen))) yuan", leg: 0, ref: ref)
+    /// Keeps the card's oldest and newest balances by time, whatever order its records arrive
+    /// in; ties go to the record uploaded first (oldest) and last (newest), which is the order of
+    /// posting in one run and across runs alike. Their agreement with the ledger is checked
+    /// when the receipt day closes (``ClearingEngine``).
+    func track(_ s: inout CardShadow, before: UInt32, after: UInt32, seconds: UInt32) {
+        guard s.flags & CardShadow.Flags.chained != 0 else {
+            s.flags |= CardShadow.Flags.chained
+            s.firstSeconds = seconds
+            s.firstBalanceBeforeFen = before
+            s.lastSeconds = seconds
+            s.lastBalanceAfterFen = after
+            // Called before the record moves the ledger: what the ledger held already (a
+            // balance moved without the card's word) is not the card's to explain.
+            s.baselineAdjustFen = -s.ledgerFen
+            return
         }
-        s.lastSeconds = seconds
-        s.lastBalanceAfterFen = r.balanceAfterFen
+        if seconds < s.firstSeconds {
+            s.firstSeconds = seconds
+            s.firstBalanceBeforeFen = before
+        }
+        if seconds >= s.lastSeconds {
+            s.lastSeconds = seconds
+            s.lastBalanceAfterFen = after
+        }
     }
 
     mutating func postPurchase(_ s: inout CardShadow, _ r: BatchRecord, _ ref: RecordRef) {
-        let payable = AccountID.operatorPayable(input[current].batch.header.operatorID)
-        if s.balanceFen >= r.amountFen {
-            s.balanceFen -= r.amountFen
-            transfer(r, leg: 0, from: .purse(r.serial), to: payable, Int64(r.amountFen), .purchase, ref)
-        } else {
-            // The load that funds this fare has not been cleared yet: pay the operator from
-            // suspense and recover it from the purse when the load arrives.
-            s.arrearsFen += r.amountFen
-            transfer(r, leg: 0, from: .suspense, to: payable, Int64(r.amountFen), .purchase, ref)
-        }
+        // Always from the purse, whether or not the load that funds it has cleared yet: the
+        // ledger then does not depend on the order records arrive in.
+        s.setLedger(s.ledgerFen - Int64(r.amountFen))
+        transfer(r, leg: 0, from: .purse(r.serial), to: .operatorPayable(input[current].batch.header.operatorID), Int64(r.amountFen), .purchase, ref)
     }
 
     mutating func postLoad(_ s: inout CardShadow, _ r: BatchRecord, _ ref: RecordRef) {
-        s.balanceFen += r.amountFen
+        s.setLedger(s.ledgerFen + Int64(r.amountFen))
         transfer(r, leg: 0, from: .agentCash(r.terminal), to: .purse(r.serial), Int64(r.amountFen), .load, ref)
-        recoverArrears(&s, r, ref)
-    }
-
-    mutating func recoverArrears(_ s: inout CardShadow, _ r: BatchRecord, _ ref: RecordRef) {
-        let x = min(s.arrearsFen, s.balanceFen)
-        guard x > 0 else { return }
-        s.arrearsFen -= x
-        s.balanceFen -= x
-        transfer(r, leg: 3, from: .purse(r.serial), to: .suspense, Int64(x), .arrears, ref)
     }
 
     /// Pays `amountFen` out of the card's purse (``checkPayOut(_:_:)`` proved the purse holds it).
     mutating func payOut(_ s: inout CardShadow, _ r: BatchRecord, amountFen: UInt32, to: AccountID, reason: TransferReason, _ ref: RecordRef) {
-        s.balanceFen -= amountFen
+        s.setLedger(s.ledgerFen - Int64(amountFen))
         transfer(r, leg: 0, from: .purse(r.serial), to: to, Int64(amountFen), reason, ref)
     }
 
@@ -410,19 +447,13 @@ struct Posting {
     /// before the replacement), whose online counter the moving load used.
     mutating func credit(newCard: CardSerial, amountFen: UInt32, _ r: BatchRecord, _ ref: RecordRef) {
         var n = engine.state.cards[newCard.rawValue] ?? CardShadow()
-        n.balanceFen += amountFen
         if amountFen > 0 {
             n.nextOnline = max(n.nextOnline, r.counter &+ 1)
             n.flags |= CardShadow.Flags.seenOnline
-            let seconds = ClearingTime.seconds(bcd: r.dateTimeBCD)
-            if seconds >= n.lastSeconds {
-                n.lastSeconds = seconds
-                n.lastBalanceAfterFen = r.balanceAfterFen
-            }
+            // The moving load is the new card's transaction: its balance-after is the new card's.
+            track(&n, before: r.balanceAfterFen &- amountFen, after: r.balanceAfterFen, seconds: ClearingTime.seconds(bcd: r.dateTimeBCD))
         }
-        var asLoad = r
-        asLoad.serial = newCard
-        recoverArrears(&n, asLoad, ref)
+        n.setLedger(n.ledgerFen + Int64(amountFen))
         engine.state.cards[newCard.rawValue] = n
         result.touchedCards.insert(newCard.rawValue)
     }

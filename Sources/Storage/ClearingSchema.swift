@@ -202,5 +202,18 @@ enum ClearingSchema {
                 );
                 """)
         }
+        m.registerMigration("clearing-v6") { db in
+            try db.execute(sql: """
+                -- Every card shadow as of the end of a run (only the newest is kept): startup reads it
+                -- and the shadow pages of later runs, never the whole history.
+                CREATE TABLE clearing_snapshot (
+                    run INTEGER NOT NULL,
+                    page INTEGER NOT NULL,
+                    count INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (run, page)
+                );
+                """)
+        }
     }
 }

@@ -17,12 +17,15 @@ public final class ClearingStore: Sendable {
     public static let pageRowsMax = 65_536
     /// The database file.
     public let path: String
+    /// Shadow rows written since the last snapshot that make the next one due, at the least
+    /// (``snapshotRowsMinDefault``).
+    public let snapshotRowsMin: Int
     let queue: DatabaseQueue
 
     /// Opens (creating if needed) a clearing database.
     ///
     /// - Throws: ``StorageError`` naming the file.
-    public init(path: String) throws(StorageError) {
+    public init(path: String, snapshotRowsMin: Int = ClearingStore.snapshotRowsMinDefault) throws(StorageError) {
         var config = Configuration()
         config.journalMode = .wal
         config.busyMode = .timeout(5)
@@ -39,6 +42,7 @@ public final class ClearingStore: Sendable {
         }
         self.path = path
         self.queue = queue
+        self.snapshotRowsMin = max(1, snapshotRowsMin)
     }
 
     // MARK: Settings kept in the database
@@ -59,6 +63,13 @@ public final class ClearingStore: Sendable {
         }
     }
 
+    /// The run the newest snapshot of the card shadows was taken at (0: none yet).
+    public func snapshotRun() throws(StorageError) -> Int64 {
+        try StorageFailure.run(path, "reading the snapshot") {
+            try queue.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(run) FROM clearing_snapshot") ?? 0 }
+        }
+    }
+
     /// The newest day (since 1970) batches were received on (0 before the first run).
     public func newestDay() throws(StorageError) -> Int {
         try StorageFailure.run(path, "reading the newest day") {
@@ -73,10 +84,19 @@ public final class ClearingStore: Sendable {
         try StorageFailure.run(path, "loading the clearing state") {
             try queue.read { db in
                 var s = ClearingState()
-                let pages = try Row.fetchCursor(db, sql: "SELECT data FROM clearing_page WHERE kind = 'shadows' ORDER BY run, page")
+                // The newest snapshot of every shadow, then the shadows runs changed after it.
+                let snapshot = try Int64.fetchOne(db, sql: "SELECT MAX(run) FROM clearing_snapshot") ?? 0
+                let pages = try Row.fetchCursor(db, sql: """
+                    SELECT count, data FROM clearing_snapshot WHERE run = ?1
+                    UNION ALL
+                    SELECT count, data FROM (SELECT count, data FROM clearing_page WHERE kind = 'shadows' AND run > ?1 ORDER BY run, page)
+                    """, arguments: [snapshot])
                 while let row = try pages.next() {
                     let data: Data = row["data"]
-                    guard Packing.shadows([UInt8](data), into: &s.cards) else { throw StorageError.notAJournal(path: path, reason: "a corrupt shadow page") }
+                    let count: Int = row["count"]
+                    guard count > 0, Packing.shadows([UInt8](data), rowBytes: data.count / count, into: &s.cards) else {
+                        throw StorageError.notAJournal(path: path, reason: "a corrupt shadow page")
+                    }
                 }
                 for row in try Row.fetchAll(db, sql: "SELECT terminal, sequence, outcome, sha256 FROM clearing_batch") {
                     let outcome = try JSONDecoder().decode(BatchOutcome.self, from: Data((row["outcome"] as String).utf8))
@@ -174,6 +194,7 @@ public final class ClearingStore: Sendable {
                 try insertBatches(db, run: run, r, files: files, state: state)
                 try insertPages(db, run: run, r, state: state)
                 try saveMutable(db, run: run, r, state: state)
+                try snapshotIfDue(db, run: run, touched: r.touchedCards.count, state: state)
                 return (run, generation)
             }
         }
@@ -244,16 +265,20 @@ public final class ClearingStore: Sendable {
     }
 
     private func saveMutable(_ db: Database, run: Int64, _ r: RunResult, state: ClearingState) throws {
-        try db.execute(sql: "DELETE FROM clearing_gap")
+        // Only what the run changed: a day cleared in many small runs rewrites no more than it moves.
+        let clear = try db.makeStatement(sql: "DELETE FROM clearing_gap WHERE serial = ?")
         let gap = try db.makeStatement(sql: "INSERT INTO clearing_gap (serial, offline, counter, seen_day, reported) VALUES (?, ?, ?, ?, ?)")
-        for (serial, gaps) in state.gaps {
-            for g in gaps { try gap.execute(arguments: [Int64(bitPattern: serial), g.offline, Int64(g.counter), g.seenDay, g.reported]) }
+        for serial in r.touchedGaps {
+            try clear.execute(arguments: [Int64(bitPattern: serial)])
+            for g in state.gaps[serial] ?? [] { try gap.execute(arguments: [Int64(bitPattern: serial), g.offline, Int64(g.counter), g.seenDay, g.reported]) }
         }
         let account = try db.makeStatement(sql: """
             INSERT INTO clearing_account (kind, number, net) VALUES (?, ?, ?)
             ON CONFLICT(kind, number) DO UPDATE SET net = excluded.net
             """)
-        for (id, net) in state.accountNetFen { try account.execute(arguments: [Int64(id.kind.rawValue), Int64(bitPattern: id.number), net]) }
+        for id in r.touchedAccounts {
+            try account.execute(arguments: [Int64(id.kind.rawValue), Int64(bitPattern: id.number), state.accountNetFen[id] ?? 0])
+        }
         let exception = try db.makeStatement(sql: """
             INSERT OR IGNORE INTO clearing_exception (id, run, kind, card, detail, record, opened) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
@@ -268,6 +293,41 @@ public final class ClearingStore: Sendable {
 }
 
 extension ClearingStore {
+    /// Shadow rows written since the last snapshot that make the next one due, at the least, by
+    /// default:
+    /// a snapshot is written once the runs after the last one have written as many shadow
+    /// rows as there are cards (and at least this many), so startup reads at most about two
+    /// rows per card however long the history, and snapshots cost O(1) per row written.
+    public static let snapshotRowsMinDefault = 1 << 20
+
+    /// Writes a snapshot of every card shadow as of `run` when due (``snapshotRowsMin``), and
+    /// drops the older snapshots. Inside the run's transaction: a snapshot is never torn.
+    func snapshotIfDue(_ db: Database, run: Int64, touched: Int, state: ClearingState) throws {
+        let since = (try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM clearing_meta WHERE key = 'shadowRowsSinceSnapshot'") ?? 0) + touched
+        let due = since >= max(snapshotRowsMin, state.cards.count)
+        if due {
+            try db.execute(sql: "DELETE FROM clearing_snapshot")
+            let stmt = try db.makeStatement(sql: "INSERT INTO clearing_snapshot (run, page, count, data) VALUES (?, ?, ?, ?)")
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(Self.pageRowsMax * Packing.shadowBytes)
+            var page = 0
+            func flush() throws {
+                guard !bytes.isEmpty else { return }
+                try stmt.execute(arguments: [run, page, bytes.count / Packing.shadowBytes, Data(bytes)])
+                page += 1
+                bytes.removeAll(keepingCapacity: true)
+            }
+            for (serial, shadow) in state.cards {
+                Packing.append(serial: serial, shadow, to: &bytes)
+                if bytes.count >= Self.pageRowsMax * Packing.shadowBytes { try flush() }
+            }
+            try flush()
+        }
+        try db.execute(
+            sql: "INSERT INTO clearing_meta (key, value) VALUES ('shadowRowsSinceSnapshot', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            arguments: [due ? 0 : since])
+    }
+
     /// Writes one page of accepted fare identities (`nil`: the page was dropped).
     static func saveFarePage(_ db: Database, _ key: FareIdentities.PageKey, _ page: FareIdentities.Page?) throws {
         guard let page else {

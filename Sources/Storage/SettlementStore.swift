@@ -76,10 +76,11 @@ extension ClearingStore {
         }
     }
 
-    /// The exceptions opened by the given runs, in run and id order.
+    /// The exceptions opened by the given runs, in id order.
     public func exceptions(runs: [Int64]) throws(StorageError) -> [StoredException] {
         let wanted = Set(runs)
-        return try exceptionsWithRun().filter { wanted.contains($0.run) }.map(\.stored)
+        // By id, not by run: the same day split into other runs lists them alike.
+        return try exceptionsWithRun().filter { wanted.contains($0.run) }.map(\.stored).sorted { $0.exception.id < $1.exception.id }
     }
 
     private func exceptionsWithRun() throws(StorageError) -> [(run: Int64, stored: StoredException)] {

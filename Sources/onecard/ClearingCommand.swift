@@ -1,6 +1,7 @@
 import ArgumentParser
 import City
 import Clearing
+import ClearingIngest
 import Dispatch
 import Foundation
 import OneCardCore
@@ -56,18 +57,19 @@ struct ClearingCommand: ParsableCommand {
         @Option(help: "Open a counter-gap exception when a gap stays unfilled this many days.")
         var gapWindowDays = 2
         @Option(help: """
-            Commit after at most this many records (bounds memory, ~0.5 KB per record). A card's \
-            balance chain is checked within one commit: keep a whole day in one.
+            Commit after at most this many records (a file is never split). Memory is the per-card \
+            state plus about two runs of records (~0.5 KB each); every per-card check carries across \
+            runs, and a day cleared in many runs ends as in one.
             """)
-        var recordsPerCommit = 16_000_000
-        @Option(help: "When the batches were received, YYYY-MM-DDTHH:MM:SS (default: now); its business day is the settlement day.")
+        var recordsPerCommit = Ingestor.recordsPerRunDefault
+        @Option(help: "When the batches were received, YYYY-MM-DDTHH:MM:SS (default: now); its business day is the settlement day. With no files, closes the receipt days before it.")
         var receivedAt: String?
-        @Flag(help: "Print the summary as one JSON object.")
+        @Flag(help: "Print the summary as one JSON object (no progress bar).")
         var json = false
         @Flag(help: "Report each phase and its time on standard error.")
         var verbose = false
         @Argument(help: "Upload batch files.")
-        var batches: [String]
+        var batches: [String] = []
 
         func run() throws {
             try reporting {
@@ -76,64 +78,17 @@ struct ClearingCommand: ParsableCommand {
                     guard let t = BCDDateTime(iso: text) else { throw CLIError("--received-at must be YYYY-MM-DDTHH:MM:SS") }
                     return t
                 } ?? localNow()
-                let keys = try ClearingKeys(paths: keys)
-                let clock = PhaseClock(enabled: verbose)
-                let config = ClearingConfig(city: city, tacMasters: keys.tac, gapWindowDays: gapWindowDays)
-                var engine = ClearingEngine(config: config, state: try store.loadState())
-                clock.lap("load state (\(engine.state.cards.count) cards)")
-                var outcomes: [BatchOutcome] = []
-                var exceptions = 0
-                var rejected: [RejectedFile] = []
-                for chunk in chunks() {
-                    // The registry as it is now: a terminal suspended during a long ingest is refused
-                    // from the next chunk on.
-                    let decoded = BatchReader.read(chunk, keys: keys, registry: try store.terminals(), received: ClearingTime.seconds(received))
-                    clock.lap("read and verify \(chunk.count) files")
-                    rejected += decoded.rejected
-                    var attempt = 1
-                    while true {
-                        let r = engine.run(decoded.batches)
-                        clock.lap("sort, check TACs, post \(r.summary.records) records")
-                        do {
-                            try store.commit(
-                                r, files: decoded.batches.map(\.file), engine: engine, received: received,
-                                businessDay: city.businessDay(of: received))
-                        } catch StorageError.stale where attempt < Self.attemptsMax {
-                            // Another writer committed first: redo the run from the database as it is now.
-                            attempt += 1
-                            engine = ClearingEngine(config: config, state: try store.loadState())
-                            continue
-                        }
-                        clock.lap("commit \(r.transfers.count) transfers")
-                        outcomes += zip(r.outcomes, r.status).compactMap { o, s in s == .fresh || s == .replayed ? o : nil }
-                        rejected += r.refusedWhole.map { RejectedFile(file: decoded.batches[$0.index].file, reason: $0.reason) }
-                        exceptions += r.exceptions.count
-                        break
-                    }
-                }
-                report(IngestSummary(outcomes, exceptions: exceptions), rejected)
-                if !rejected.isEmpty { throw ExitCode(3) }
+                let ingestor = try Ingestor(store: store, city: city, keys: try ClearingKeys(paths: keys), gapWindowDays: gapWindowDays)
+                if verbose { FileHandle.standardError.write(Data("ingest: load state (\(ingestor.cardCount) cards)\n".utf8)) }
+                var bar = ProgressBar(total: 100, quiet: json || verbose)
+                let report = try ingestor.ingest(
+                    batches, received: received, recordsPerRun: recordsPerCommit,
+                    progress: { done, total in bar.advance(to: total == 0 ? 100 : done * 100 / total, "records") },
+                    phase: verbose ? { what, ms in FileHandle.standardError.write(Data("ingest: \(what): \(ms) ms\n".utf8)) } : nil)
+                bar.finish()
+                self.report(report.summary, report.rejected)
+                if !report.rejected.isEmpty { throw ExitCode(3) }
             }
-        }
-
-        /// How often a run is redone when another writer commits first.
-        static let attemptsMax = 5
-
-        /// Groups the files into commits of at most `recordsPerCommit` records (by file size).
-        private func chunks() -> [[String]] {
-            var out: [[String]] = [[]]
-            var records = 0
-            for f in batches {
-                let size = (try? FileManager.default.attributesOfItem(atPath: f)[.size] as? Int) ?? 0
-                let n = max(0, (size - BatchHeader.byteCount - BatchFile.trailerBytes) / BatchRecord.byteCount)
-                if records + n > recordsPerCommit, !out[out.count - 1].isEmpty {
-                    out.append([])
-                    records = 0
-                }
-                out[out.count - 1].append(f)
-                records += n
-            }
-            return out
         }
 
         private func report(_ s: IngestSummary, _ rejected: [RejectedFile]) {
@@ -240,23 +195,6 @@ extension ClearingCommand {
                 }
                 if !json { print("\(list.count) conflict(s)") }
             }
-        }
-    }
-}
-
-/// The clearing centre's master keys by key version, from one keyset per version.
-struct ClearingKeys: Sendable {
-    var tac: [UInt8: TripleDESKey] = [:]
-    var batch: [UInt8: TripleDESKey] = [:]
-
-    init(paths: [String]) throws {
-        guard !paths.isEmpty else { throw CLIError("--keys: give the clearing keyset (masterKeys.tac and masterKeys.batch)") }
-        for path in paths {
-            let k = try Keyset.load(path: path)
-            let v = k.keyVersion.rawValue
-            guard tac[v] == nil else { throw CLIError("--keys: two keysets of key version \(v)") }
-            tac[v] = try k.masterKey(.tac)
-            batch[v] = try k.masterKey(.batch)
         }
     }
 }
@@ -369,12 +307,6 @@ extension StatusChange {
     }
 }
 
-/// A batch file refused whole.
-struct RejectedFile: Codable {
-    var file: String
-    var reason: String
-}
-
 struct IngestJSON: Encodable {
     var summary: IngestSummary
     var rejectedFiles: [RejectedFile]
@@ -399,75 +331,4 @@ struct CheckJSON: Encodable {
     var totalFen: Int64
     var accepted: Int
     var violations: [String]
-}
-
-/// Reads and verifies batch files on both cores.
-enum BatchReader {
-    /// The most bytes one batch file may have.
-    static let fileBytesMax = BatchHeader.byteCount + BatchFile.recordsMax * BatchRecord.byteCount + BatchFile.trailerBytes
-
-    static func read(
-        _ files: [String], keys: ClearingKeys, registry: [TerminalID: RegisteredTerminal], received: UInt32
-    ) -> (batches: [IncomingBatch], rejected: [RejectedFile]) {
-        var slots = [Result<(BatchFile, [UInt8]), RejectedFileError>?](repeating: nil, count: files.count)
-        slots.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let out = buffer
-            DispatchQueue.concurrentPerform(iterations: files.count) { i in
-                out[i] = readOne(files[i], keys: keys, registry: registry)
-            }
-        }
-        var batches: [IncomingBatch] = []
-        var rejected: [RejectedFile] = []
-        for (i, slot) in slots.enumerated() {
-            switch slot {
-            case .success(let (b, digest))?: batches.append(IncomingBatch(file: files[i], batch: b, received: received, digest: digest))
-            case .failure(let e)?: rejected.append(RejectedFile(file: files[i], reason: e.reason))
-            case nil: rejected.append(RejectedFile(file: files[i], reason: "\(files[i]): not read"))
-            }
-        }
-        return (batches, rejected)
-    }
-
-    struct RejectedFileError: Error { var reason: String }
-
-    /// A verified batch and the SHA-256 of its bytes.
-    static func readOne(_ file: String, keys: ClearingKeys, registry: [TerminalID: RegisteredTerminal]) -> Result<(BatchFile, [UInt8]), RejectedFileError> {
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int else {
-            return .failure(RejectedFileError(reason: "\(file): cannot read the file"))
-        }
-        guard size <= fileBytesMax else { return .failure(RejectedFileError(reason: "\(file): \(size) bytes, larger than any batch")) }
-        guard let data = FileManager.default.contents(atPath: file) else { return .failure(RejectedFileError(reason: "\(file): cannot read the file")) }
-        let bytes = [UInt8](data)
-        do {
-            let header = try BatchFile.peekHeader(bytes, file: file)
-            if let why = RegisteredTerminal.refusal(
-                registry[header.terminal], terminal: header.terminal, operatorID: header.operatorID, keyVersion: header.uploadKeyVersion) {
-                return .failure(RejectedFileError(reason: "\(file): \(why)"))
-            }
-            guard let master = keys.batch[header.uploadKeyVersion] else {
-                return .failure(RejectedFileError(reason: "\(file): clearing holds no batch master key of version \(header.uploadKeyVersion): pass its keyset with --keys"))
-            }
-            let key = BatchFile.uploadKey(batchMaster: master, terminal: header.terminal)
-            let (batch, digest) = try BatchFile.decodeWithDigest(bytes, file: file, key: key)
-            return .success((batch, digest))
-        } catch {
-            return .failure(RejectedFileError(reason: error.description))
-        }
-    }
-}
-
-/// Phase timings for `--verbose`, on standard error.
-final class PhaseClock {
-    let enabled: Bool
-    var last = DispatchTime.now()
-
-    init(enabled: Bool) { self.enabled = enabled }
-
-    func lap(_ what: String) {
-        guard enabled else { return }
-        let now = DispatchTime.now()
-        let ms = Double(now.uptimeNanoseconds - last.uptimeNanoseconds) / 1e6
-        FileHandle.standardError.write(Data("ingest: \(what): \(Int(ms)) ms\n".utf8))
-        last = now
-    }
 }

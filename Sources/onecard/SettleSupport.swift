@@ -4,8 +4,8 @@ import OneCardCore
 import Settlement
 import Storage
 
-/// A progress bar on standard error, drawn only when standard output is a terminal and the
-/// output is not `--json`.
+/// A progress bar on standard error, drawn only when standard output and standard error are a
+/// terminal and the output is not `--json`.
 struct ProgressBar {
     /// Characters in the bar.
     static let widthMax = 30
@@ -16,13 +16,19 @@ struct ProgressBar {
 
     init(total: Int, quiet: Bool) {
         self.total = max(1, total)
-        self.enabled = !quiet && isatty(STDOUT_FILENO) == 1
+        self.enabled = !quiet && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1
     }
 
+    /// One more of `total` steps done.
     mutating func step(_ what: String) {
         done += 1
+        advance(to: done * 100 / total, what)
+    }
+
+    /// Draws `percent` (0–100) done, if it moved.
+    mutating func advance(to percent: Int, _ what: String) {
         guard enabled else { return }
-        let percent = min(100, done * 100 / total)
+        let percent = min(100, max(0, percent))
         guard percent != lastPercent else { return }
         lastPercent = percent
         let filled = percent * Self.widthMax / 100

@@ -1,0 +1,115 @@
+public import Clearing
+import Dispatch
+import Foundation
+import OneCardCore
+public import OneCardCrypto
+public import Storage
+import UploadBatch
+
+/// Why an ingest cannot start (a message for the officer, never a key).
+public struct IngestError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong.
+    public var description: String
+
+    /// Wraps a message.
+    public init(_ description: String) { self.description = description }
+}
+
+/// The clearing centre's master keys by key version, from one keyset per version.
+public struct ClearingKeys: Sendable {
+    /// TAC master keys by key version.
+    public var tac: [UInt8: TripleDESKey] = [:]
+    /// Batch (upload) master keys by key version.
+    public var batch: [UInt8: TripleDESKey] = [:]
+
+    /// Reads keysets holding `masterKeys.tac` and `masterKeys.batch`, one per key version.
+    ///
+    /// - Throws: ``IngestError`` when none is given or two share a version; the keyset's own
+    ///   error when one cannot be read.
+    public init(paths: [String]) throws {
+        guard !paths.isEmpty else { throw IngestError("--keys: give the clearing keyset (masterKeys.tac and masterKeys.batch)") }
+        for path in paths {
+            let k = try Keyset.load(path: path)
+            let v = k.keyVersion.rawValue
+            guard tac[v] == nil else { throw IngestError("--keys: two keysets of key version \(v)") }
+            tac[v] = try k.masterKey(.tac)
+            batch[v] = try k.masterKey(.batch)
+        }
+    }
+}
+
+/// A batch file refused whole, with its reason.
+public struct RejectedFile: Codable, Sendable, Equatable {
+    /// The file.
+    public var file: String
+    /// Why, naming the file.
+    public var reason: String
+
+    /// Names a refused file.
+    public init(file: String, reason: String) {
+        self.file = file
+        self.reason = reason
+    }
+}
+
+/// Reads and verifies batch files on both cores: size, registry, key version, MAC.
+public enum BatchReader {
+    /// The most bytes one batch file may have.
+    public static let fileBytesMax = BatchHeader.byteCount + BatchFile.recordsMax * BatchRecord.byteCount + BatchFile.trailerBytes
+
+    /// Reads `files`; each is either a verified batch (received at `received`, seconds since
+    /// 1970 by the centre's clock) or a refusal with its reason, in input order.
+    public static func read(
+        _ files: [String], keys: ClearingKeys, registry: [TerminalID: RegisteredTerminal], received: UInt32
+    ) -> (batches: [IncomingBatch], rejected: [RejectedFile]) {
+        var slots = [Result<(BatchFile, [UInt8]), RejectedFileError>?](repeating: nil, count: files.count)
+        slots.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer
+            DispatchQueue.concurrentPerform(iterations: files.count) { i in
+                out[i] = readOne(files[i], keys: keys, registry: registry)
+            }
+        }
+        var batches: [IncomingBatch] = []
+        var rejected: [RejectedFile] = []
+        for (i, slot) in slots.enumerated() {
+            switch slot {
+            case .success(let (b, digest))?: batches.append(IncomingBatch(file: files[i], batch: b, received: received, digest: digest))
+            case .failure(let e)?: rejected.append(RejectedFile(file: files[i], reason: e.reason))
+            case nil: rejected.append(RejectedFile(file: files[i], reason: "\(files[i]): not read"))
+            }
+        }
+        return (batches, rejected)
+    }
+
+    struct RejectedFileError: Error { var reason: String }
+
+    /// The number of records a batch file of `bytes` holds, by its size (0 if it is too small).
+    public static func recordCount(fileBytes bytes: Int) -> Int {
+        max(0, (bytes - BatchHeader.byteCount - BatchFile.trailerBytes) / BatchRecord.byteCount)
+    }
+
+    /// A verified batch and the SHA-256 of its bytes.
+    static func readOne(_ file: String, keys: ClearingKeys, registry: [TerminalID: RegisteredTerminal]) -> Result<(BatchFile, [UInt8]), RejectedFileError> {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int else {
+            return .failure(RejectedFileError(reason: "\(file): cannot read the file"))
+        }
+        guard size <= fileBytesMax else { return .failure(RejectedFileError(reason: "\(file): \(size) bytes, larger than any batch")) }
+        guard let data = FileManager.default.contents(atPath: file) else { return .failure(RejectedFileError(reason: "\(file): cannot read the file")) }
+        let bytes = [UInt8](data)
+        do {
+            let header = try BatchFile.peekHeader(bytes, file: file)
+            if let why = RegisteredTerminal.refusal(
+                registry[header.terminal], terminal: header.terminal, operatorID: header.operatorID, keyVersion: header.uploadKeyVersion) {
+                return .failure(RejectedFileError(reason: "\(file): \(why)"))
+            }
+            guard let master = keys.batch[header.uploadKeyVersion] else {
+                return .failure(RejectedFileError(reason: "\(file): clearing holds no batch master key of version \(header.uploadKeyVersion): pass its keyset with --keys"))
+            }
+            let key = BatchFile.uploadKey(batchMaster: master, terminal: header.terminal)
+            let (batch, digest) = try BatchFile.decodeWithDigest(bytes, file: file, key: key)
+            return .success((batch, digest))
+        } catch {
+            return .failure(RejectedFileError(reason: error.description))
+        }
+    }
+}

@@ -1,0 +1,154 @@
+public import City
+public import Clearing
+import Dispatch
+import Foundation
+public import OneCardCore
+public import Storage
+import UploadBatch
+
+/// Clears batch files into a clearing database in runs of bounded size: each run is read and
+/// verified, posted and committed durably before the next is acknowledged, and the next run's
+/// files are read and their MACs checked on the other core while this one posts and commits.
+///
+/// Memory is the per-card state plus about two runs of records, whatever the size of the
+/// day; the per-card checks (counters, duplicates, balances) carry across runs through the
+/// engine's state, which is the stored state. A day cleared in many runs ends as it does in one
+/// (docs/architecture.md, "Clearing streams").
+public final class Ingestor {
+    /// Records per run unless told otherwise: about 130 MB of a run in flight.
+    public static let recordsPerRunDefault = 262_144
+    /// How often a run is redone when another writer committed first.
+    public static let attemptsMax = 5
+
+    /// What an ingest did.
+    public struct Report: Sendable {
+        /// Totals over the batches posted or replayed.
+        public var summary: IngestSummary
+        /// Files refused whole, in input order per run.
+        public var rejected: [RejectedFile]
+        /// Runs committed.
+        public var runs: Int
+    }
+
+    let store: ClearingStore
+    let config: ClearingConfig
+    let keys: ClearingKeys
+    /// The engine, kept across calls; rebuilt from the store after a failed commit.
+    var engine: ClearingEngine
+
+    /// Opens an ingestor on a store: loads its state once.
+    public init(store: ClearingStore, city: City, keys: ClearingKeys, gapWindowDays: Int = 2) throws {
+        self.store = store
+        self.keys = keys
+        self.config = ClearingConfig(city: city, tacMasters: keys.tac, gapWindowDays: gapWindowDays)
+        self.engine = ClearingEngine(config: config, state: try store.loadState())
+    }
+
+    /// The cards the engine holds a shadow for.
+    public var cardCount: Int { engine.state.cards.count }
+
+    /// Ingests `files`, received at `received` (the centre's clock: the upload window counts
+    /// from it, its business day is the settlement day), in runs of at most `recordsPerRun`
+    /// records (by file size; a file is never split). With no files, a run that only moves the
+    /// receipt day on (closing the days before it) is committed.
+    ///
+    /// - Parameters:
+    ///   - progress: called after each run with the records done and the total.
+    ///   - phase: called with each phase and its duration in milliseconds (`--verbose`).
+    /// - Throws: ``StorageError`` when a run cannot be committed (nothing of that run is
+    ///   stored; the runs before it stay).
+    public func ingest(
+        _ files: [String], received: BCDDateTime, recordsPerRun: Int = Ingestor.recordsPerRunDefault,
+        progress: ((Int, Int) -> Void)? = nil, phase: ((String, Int) -> Void)? = nil
+    ) throws -> Report {
+        let seconds = ClearingTime.seconds(received)
+        let businessDay = config.city.businessDay(of: received)
+        let chunks = Self.chunks(files, recordsMax: max(1, recordsPerRun))
+        let total = chunks.reduce(0) { $0 + $1.records }
+        var report = Report(summary: IngestSummary([], exceptions: 0), rejected: [], runs: 0)
+        var outcomes: [BatchOutcome] = []
+        var exceptions = 0
+        var done = 0
+        var clock = DispatchTime.now()
+        func lap(_ what: String) {
+            guard let phase else { return }
+            let now = DispatchTime.now()
+            phase(what, Int((now.uptimeNanoseconds - clock.uptimeNanoseconds) / 1_000_000))
+            clock = now
+        }
+        // The next run's files are read while this one posts and commits. The registry is read
+        // here, between commits: a terminal suspended now is refused from the run after next.
+        var next = chunks.isEmpty ? nil : Pending(chunks[0].files, keys: keys, registry: try store.terminals(), received: seconds)
+        var index = 0
+        repeat {
+            let decoded = next?.wait() ?? (batches: [], rejected: [])
+            lap("read and verify \(chunks.isEmpty ? 0 : chunks[index].files.count) files")
+            next = index + 1 < chunks.count ? Pending(chunks[index + 1].files, keys: keys, registry: try store.terminals(), received: seconds) : nil
+            report.rejected += decoded.rejected
+            var attempt = 1
+            while true {
+                let r = engine.run(decoded.batches, receivedAt: seconds)
+                lap("sort, check TACs, post \(r.summary.records) records")
+                do {
+                    try store.commit(r, files: decoded.batches.map(\.file), engine: engine, received: received, businessDay: businessDay)
+                } catch StorageError.stale where attempt < Self.attemptsMax {
+                    // Another writer committed first: redo the run from the database as it is now.
+                    attempt += 1
+                    engine = ClearingEngine(config: config, state: try store.loadState())
+                    continue
+                } catch {
+                    // The engine moved on in memory; the store did not.
+                    engine = ClearingEngine(config: config, state: try store.loadState())
+                    throw error
+                }
+                lap("commit \(r.transfers.count) transfers")
+                outcomes += zip(r.outcomes, r.status).compactMap { o, s in s == .fresh || s == .replayed ? o : nil }
+                report.rejected += r.refusedWhole.map { RejectedFile(file: decoded.batches[$0.index].file, reason: $0.reason) }
+                exceptions += r.exceptions.count
+                break
+            }
+            report.runs += 1
+            done += chunks.isEmpty ? 0 : chunks[index].records
+            progress?(done, total)
+            index += 1
+        } while index < chunks.count
+        report.summary = IngestSummary(outcomes, exceptions: exceptions)
+        return report
+    }
+
+    /// Groups files into runs of at most `recordsMax` records by file size (a file larger than
+    /// that is a run of its own).
+    static func chunks(_ files: [String], recordsMax: Int) -> [(files: [String], records: Int)] {
+        var out: [(files: [String], records: Int)] = []
+        for f in files {
+            let size = (try? FileManager.default.attributesOfItem(atPath: f)[.size] as? Int) ?? 0
+            let n = BatchReader.recordCount(fileBytes: size)
+            if let last = out.last, last.records + n <= recordsMax {
+                out[out.count - 1].files.append(f)
+                out[out.count - 1].records += n
+            } else {
+                out.append(([f], n))
+            }
+        }
+        return out
+    }
+}
+
+/// Files being read and verified on a background queue.
+final class Pending: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: (batches: [IncomingBatch], rejected: [RejectedFile]) = ([], [])
+
+    init(_ files: [String], keys: ClearingKeys, registry: [TerminalID: RegisteredTerminal], received: UInt32) {
+        DispatchQueue.global().async { [self] in
+            result = BatchReader.read(files, keys: keys, registry: registry, received: received)
+            done.signal()
+        }
+    }
+
+    /// Waits for the files (once).
+    func wait() -> (batches: [IncomingBatch], rejected: [RejectedFile]) {
+        done.wait()
+        return result
+    }
+}

@@ -1,0 +1,154 @@
+import City
+import Clearing
+import ClearingIngest
+import Foundation
+import OneCardCore
+import OneCardTestSupport
+import Storage
+import Testing
+import UploadBatch
+
+@Suite("a day cleared in many small runs ends exactly as the day cleared in one", .serialized)
+struct IncrementalRunsTests {
+    @Test("one run, a run per batch in one process, and runs of a few batches each in a fresh process: same ledger, shadows, refusals, exceptions and settlement files")
+    func manyRunsEqualOne() throws {
+        let binary = TestPaths.onecard
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            Issue.record("\(binary) is missing: run `swift build` (this test runs the real onecard binary to generate and settle the day)")
+            return
+        }
+        try withTempDir { dir in
+            let keys = dir + "/keys.json"
+            try run(binary, ["keys", "new", "--out", keys])
+            // Small batches, so that a card's records are scattered over many runs, with faults
+            // (duplicates, forged TACs, grey records) for the checks to refuse.
+            try run(binary, [
+                "loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "1500", "--taps", "15000", "--seed", "12",
+                "--out", dir + "/day", "--duplicates", "0.01", "--forged-tac", "0.01", "--grey", "0.01", "--batch-records-max", "60",
+            ])
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
+            #expect(files.count > 200, "the day must be split into many batches (\(files.count))")
+            let city = try City.parse(data: Data(contentsOf: URL(fileURLWithPath: TestPaths.city)), source: TestPaths.city)
+            let clearingKeys = try ClearingKeys(paths: [keys])
+            let received = BCDDateTime(iso: "2026-03-02T23:59:59")!
+            let nextDay = BCDDateTime(iso: "2026-03-03T23:59:59")!
+
+            func open(_ name: String, snapshotRowsMin: Int = ClearingStore.snapshotRowsMinDefault) throws -> ClearingStore {
+                let store = try ClearingStore(path: dir + "/" + name + ".sqlite", snapshotRowsMin: snapshotRowsMin)
+                try store.setCityJSON(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
+                for (id, t) in city.terminals { try store.registerTerminal(id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-03-01T00:00:00Z") }
+                return store
+            }
+            // One run for the whole day.
+            let one = try open("one")
+            let oneReport = try Ingestor(store: one, city: city, keys: clearingKeys).ingest(files, received: received, recordsPerRun: 1 << 30)
+            #expect(oneReport.runs == 1)
+            // A run per batch, in one process.
+            let perBatch = try open("per-batch")
+            let perBatchReport = try Ingestor(store: perBatch, city: city, keys: clearingKeys).ingest(files, received: received, recordsPerRun: 1)
+            #expect(perBatchReport.runs == files.count)
+            // Runs of three batches, each from a fresh ingestor (a restart between every run),
+            // with snapshots of the shadows as often as the store allows: startup reads the newest
+            // snapshot and the runs after it.
+            let restarted = try open("restarted", snapshotRowsMin: 1)
+            var summaries: [IngestSummary] = []
+            for start in stride(from: 0, to: files.count, by: 3) {
+                let r = try Ingestor(store: restarted, city: city, keys: clearingKeys)
+                    .ingest(Array(files[start..<min(files.count, start + 3)]), received: received)
+                summaries.append(r.summary)
+            }
+            #expect(try restarted.snapshotRun() > 1, "snapshots were taken")
+            #expect(try perBatch.snapshotRun() == 0)
+            #expect(perBatchReport.summary == oneReport.summary)
+            #expect(summaries.reduce(0) { $0 + $1.accepted } == oneReport.summary.accepted)
+            #expect(summaries.reduce(0) { $0 + $1.acceptedAmountFen } == oneReport.summary.acceptedAmountFen)
+            #expect(oneReport.summary.refused.values.reduce(0, +) > 0, "the faults must have something refused")
+
+            // The next receipt day closes the day: gaps and balances are judged on what arrived.
+            var closing: [Int] = []
+            for store in [one, perBatch, restarted] {
+                closing.append(try Ingestor(store: store, city: city, keys: clearingKeys).ingest([], received: nextDay).summary.exceptions)
+            }
+            #expect(closing[1] == closing[0] && closing[2] == closing[0], "exceptions opened when the day closed: \(closing)")
+
+            let expected = try books(one)
+            #expect(expected.transfers.count > 10_000)
+            #expect(expected.accounts.count > 3, "the account nets were stored")
+            for store in [perBatch, restarted] {
+                let got = try books(store)
+                #expect(got.transfers == expected.transfers, "the ledger differs")
+                #expect(got.shadows == expected.shadows, "the card shadows differ")
+                #expect(got.accounts == expected.accounts, "the account nets differ")
+                #expect(got.refusals == expected.refusals, "the refusals differ")
+                #expect(got.exceptions == expected.exceptions, "the exceptions differ")
+            }
+
+            // Settlement of both days through the binary: byte-identical files.
+            for day in ["2026-03-02", "2026-03-03"] {
+                for name in ["one", "per-batch", "restarted"] {
+                    try run(binary, ["settle", "--db", dir + "/" + name + ".sqlite", "--date", day, "--out", dir + "/out-\(name)-\(day)", "--json"])
+                }
+                let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/out-one-\(day)").sorted()
+                #expect(names.contains("refusals.csv"))
+                if day == "2026-03-02" { #expect(names.contains { $0.hasPrefix("clearing-operator-") }) }
+                for name in names where name != "summary.json" && name != "report.html" {
+                    let a = try Data(contentsOf: URL(fileURLWithPath: dir + "/out-one-\(day)/" + name))
+                    for other in ["per-batch", "restarted"] {
+                        let b = try Data(contentsOf: URL(fileURLWithPath: dir + "/out-\(other)-\(day)/" + name))
+                        #expect(a == b, "\(day) \(name) differs between one run and \(other)")
+                    }
+                }
+                // The summary differs only in the list of runs it settled.
+                let a = try summaryWithoutRuns(dir + "/out-one-\(day)/summary.json")
+                for other in ["per-batch", "restarted"] {
+                    #expect(try summaryWithoutRuns(dir + "/out-\(other)-\(day)/summary.json") == a, "\(day) summary.json differs beyond its runs")
+                }
+            }
+        }
+    }
+
+    struct Books: Equatable {
+        var transfers: [Transfer]
+        var shadows: [UInt64: CardShadow]
+        var accounts: [AccountID: Int64]
+        var refusals: [String]
+        var exceptions: [String]
+    }
+
+    /// What a clearing database holds, in an order that does not depend on its runs.
+    private func books(_ store: ClearingStore) throws -> Books {
+        var transfers: [Transfer] = []
+        try store.forEachPage("transfers") { transfers += Packing.transfers($0) ?? [] }
+        var refusals: [String] = []
+        try store.forEachPage("refusals") { page in
+            refusals += (Packing.refusals(page) ?? []).map { "\($0.ref) \($0.code) \($0.field)" }
+        }
+        let state = try store.loadState()
+        let exceptions = try store.exceptions().map { "\($0.exception.id) \($0.exception.kind) \($0.exception.card) \($0.exception.detail) \($0.exception.opened)" }
+        return Books(
+            transfers: transfers.sorted { $0.id != $1.id ? $0.id < $1.id : $0.debit.number < $1.debit.number },
+            shadows: state.cards, accounts: state.accountNetFen.filter { $0.value != 0 }, refusals: refusals,
+            exceptions: exceptions.sorted())
+    }
+
+    private func summaryWithoutRuns(_ path: String) throws -> NSDictionary {
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
+        guard let dict = object as? [String: Any] else { return [:] }
+        return dict.filter { $0.key != "runs" } as NSDictionary
+    }
+
+    @discardableResult
+    private func run(_ binary: String, _ arguments: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "onecard \(arguments.prefix(2).joined(separator: " ")) exited \(p.terminationStatus)")
+        return String(decoding: data, as: UTF8.self)
+    }
+}
