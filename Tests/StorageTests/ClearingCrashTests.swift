@@ -20,15 +20,15 @@ struct ClearingCrashTests {
         }
         try withTempDir { dir in
             let keys = dir + "/keys.json"
-            _ = try run(binary, ["keys", "new", "--out", keys])
-            _ = try run(binary, [
+            _ = try runOnecard(binary, ["keys", "new", "--out", keys])
+            _ = try runOnecard(binary, [
                 "loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "1000", "--taps", "12000", "--seed", "11",
                 "--out", dir + "/day", "--duplicates", "0.01", "--forged-tac", "0.01", "--grey", "0.01", "--hotlisted", "0.02",
                 "--batch-records-max", "700",
             ])
             let db = dir + "/clearing.sqlite"
-            _ = try run(binary, ["clearing", "hotlist", "import", "--db", db, "--city", TestPaths.city, "--file", dir + "/day/hotlist.json"])
-            _ = try run(binary, ["clearing", "terminals", "add", "--db", db, "--from-city"])
+            _ = try runOnecard(binary, ["clearing", "hotlist", "import", "--db", db, "--city", TestPaths.city, "--file", dir + "/day/hotlist.json"])
+            _ = try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--from-city"])
             let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
             let ingest = ["clearing", "ingest", "--db", db, "--keys", keys, "--received-at", "2026-03-02T23:59:59",
                           "--records-per-commit", "1500", "--json"] + files
@@ -40,7 +40,7 @@ struct ClearingCrashTests {
                 #expect(after.batches >= batchesSeen, "a committed batch disappeared")
                 batchesSeen = after.batches
             }
-            let final = try run(binary, ingest)
+            let final = try runOnecard(binary, ingest)
             let summary = try JSONDecoder().decode(Summary.self, from: Data(final.utf8))
             let truth = try JSONDecoder().decode(Summary.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/day/ground-truth.json")))
             #expect(summary.accepted == truth.accepted)
@@ -69,20 +69,6 @@ struct ClearingCrashTests {
         return (audit.holds, audit.violations, state.batches.count)
     }
 
-    /// Runs the binary to the end and returns its standard output.
-    private func run(_ binary: String, _ arguments: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "onecard \(arguments.prefix(2).joined(separator: " ")) exited \(p.terminationStatus)")
-        return String(decoding: data, as: UTF8.self)
-    }
 
     private func runAndKill(_ binary: String, _ arguments: [String], afterMs: UInt32) throws {
         let p = Process()

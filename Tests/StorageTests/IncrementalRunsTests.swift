@@ -19,10 +19,10 @@ struct IncrementalRunsTests {
         }
         try withTempDir { dir in
             let keys = dir + "/keys.json"
-            try run(binary, ["keys", "new", "--out", keys])
+            try runOnecard(binary, ["keys", "new", "--out", keys])
             // Small batches, so that a card's records are scattered over many runs, with faults
             // (duplicates, forged TACs, grey records) for the checks to refuse.
-            try run(binary, [
+            try runOnecard(binary, [
                 "loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "1500", "--taps", "15000", "--seed", "12",
                 "--out", dir + "/day", "--duplicates", "0.01", "--forged-tac", "0.01", "--grey", "0.01", "--batch-records-max", "60",
             ])
@@ -86,7 +86,7 @@ struct IncrementalRunsTests {
             // Settlement of both days through the binary: byte-identical files.
             for day in ["2026-03-02", "2026-03-03"] {
                 for name in ["one", "per-batch", "restarted"] {
-                    try run(binary, ["settle", "--db", dir + "/" + name + ".sqlite", "--date", day, "--out", dir + "/out-\(name)-\(day)", "--json"])
+                    try runOnecard(binary, ["settle", "--db", dir + "/" + name + ".sqlite", "--date", day, "--out", dir + "/out-\(name)-\(day)", "--json"])
                 }
                 let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/out-one-\(day)").sorted()
                 #expect(names.contains("refusals.csv"))
@@ -135,20 +135,5 @@ struct IncrementalRunsTests {
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
         guard let dict = object as? [String: Any] else { return [:] }
         return dict.filter { $0.key != "runs" } as NSDictionary
-    }
-
-    @discardableResult
-    private func run(_ binary: String, _ arguments: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "onecard \(arguments.prefix(2).joined(separator: " ")) exited \(p.terminationStatus)")
-        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import OneCardCore
 import Storage
 import UploadBatch
@@ -53,4 +54,21 @@ func purchase(_ j: SQLiteJournal, serial: UInt64, counter: UInt16, amountFen: UI
 func decodeBatch(_ path: String) throws -> BatchFile {
     let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
     return try BatchFile.decode(bytes, file: path, key: batchKey)
+}
+
+/// Runs the real onecard binary to the end and returns its standard output; a non-zero exit
+/// status is recorded as an issue naming the command.
+@discardableResult
+func runOnecard(_ binary: String, _ arguments: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: binary)
+    p.arguments = arguments
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 0, "onecard \(arguments.prefix(2).joined(separator: " ")) exited \(p.terminationStatus)")
+    return String(decoding: data, as: UTF8.self)
 }
