@@ -85,8 +85,6 @@ public struct RunResult: Sendable {
     public var details: [UInt8] = []
     /// Cards whose shadow changed.
     public var touchedCards: Set<UInt64> = []
-    /// Cards whose open counter gaps changed (to persist).
-    public var touchedGaps: Set<UInt64> = []
     /// Accounts whose net changed (to persist).
     public var touchedAccounts: [AccountID] = []
 
@@ -147,9 +145,6 @@ public struct IngestSummary: Sendable, Codable, Equatable {
 /// The engine mutates its state as it runs; the caller persists the ``RunResult`` in one
 /// transaction, and on a failed commit discards the engine and rebuilds it from storage.
 public final class ClearingEngine {
-    /// The most counter gaps tracked per card; a larger jump opens an exception at once.
-    public static let gapsPerCardMax = 64
-
     /// Settings.
     public let config: ClearingConfig
     /// The state.
@@ -194,6 +189,8 @@ public final class ClearingEngine {
     public func run(_ input: [IncomingBatch], receivedAt: UInt32? = nil) -> RunResult {
         var result = RunResult()
         let netsBefore = state.accountNetFen
+        result.touchedCards = state.unsavedCards
+        state.unsavedCards = []
         var fresh: [Int] = []
         var seen: [BatchKey: Int] = [:]
         for (i, b) in input.enumerated() {
@@ -268,48 +265,49 @@ public final class ClearingEngine {
 
     /// Closes the receipt days before ``ClearingState/newestDay``, once, when it moves on: a
     /// counter gap can only pass the window then, and by then the days' records have arrived,
-    /// whatever the runs they came in. Opens an exception for every gap past the window and for
-    /// every card whose own balances do not add up to its cleared records
-    /// (``CardShadow/driftFen``); a card's difference is reported once, then counts as
-    /// explained.
+    /// whatever the runs they came in. Opens an exception for each counter of a card whose gaps
+    /// stayed open past the window (once while they stay open), and for every card without open
+    /// gaps whose own balances do not add up to its cleared records (``CardShadow/driftFen``);
+    /// a card's difference is reported once, then counts as explained.
     private func closeDays(_ result: inout RunResult) {
-        openGapExceptions(&result)
         let day = BCDDate(daysSinceEpoch: state.newestDay).description
-        var drifting: [UInt64] = []
-        for (serial, s) in state.cards
-        where s.flags & CardShadow.Flags.chained != 0 && s.flags & (Posting.paidOut | CardShadow.Flags.hasGaps) == 0 && s.driftFen != 0 {
-            drifting.append(serial)
-        }
-        for serial in drifting.sorted() {
+        var judged: [UInt64] = []
+        for (serial, s) in state.cards where isDue(s) { judged.append(serial) }
+        for serial in judged.sorted() {
             guard var s = state.cards[serial] else { continue }
-            let drift = s.driftFen
-            let explained = Int64(s.lastBalanceAfterFen) - Int64(s.firstBalanceBeforeFen) - drift
-            result.exceptions.append(ClearingException(
-                id: TransferID.make(serial: serial, kind: 0xE2, counter: UInt32(truncatingIfNeeded: state.newestDay), leg: 0),
-                kind: .balanceMismatch, card: CardSerial(rawValue: serial).description,
-                detail: "the card held \(Fen.yuan(Int64(s.firstBalanceBeforeFen))) yuan before its oldest cleared transaction (\(ClearingTime.dateTime(s.firstSeconds))) and its cleared records since move \(Fen.yuan(explained)) yuan, but its newest (\(ClearingTime.dateTime(s.lastSeconds))) left \(Fen.yuan(Int64(s.lastBalanceAfterFen))) yuan: \(Fen.yuan(drift)) yuan unexplained",
-                record: nil, opened: day))
-            s.baselineAdjustFen += drift
+            let card = CardSerial(rawValue: serial).description
+            if s.hasOpenGaps {
+                s.flags |= CardShadow.Flags.gapsReported
+                for offline in [true, false] {
+                    let missing = s.missingCounters(offline: offline)
+                    guard let first = missing.first else { continue }
+                    result.exceptions.append(ClearingException(
+                        id: TransferID.make(serial: serial, kind: 0xE1, counter: UInt32(first), leg: offline ? 1 : 0),
+                        kind: .counterGap, card: card,
+                        detail: "\(offline ? "offline" : "online") counter\(missing.count == 1 ? "" : "s") \(missing.map(String.init).joined(separator: ", ")) never uploaded (missing since \(BCDDate(daysSinceEpoch: Int(s.gapSinceDay))))",
+                        record: nil, opened: day))
+                }
+            } else {
+                let drift = s.driftFen
+                let explained = Int64(s.lastBalanceAfterFen) - Int64(s.firstBalanceBeforeFen) - drift
+                result.exceptions.append(ClearingException(
+                    id: TransferID.make(serial: serial, kind: 0xE2, counter: UInt32(truncatingIfNeeded: state.newestDay), leg: 0),
+                    kind: .balanceMismatch, card: card,
+                    detail: "the card held \(Fen.yuan(Int64(s.firstBalanceBeforeFen))) yuan before its oldest cleared transaction (\(ClearingTime.dateTime(s.firstSeconds))) and its cleared records since move \(Fen.yuan(explained)) yuan, but its newest (\(ClearingTime.dateTime(s.lastSeconds))) left \(Fen.yuan(Int64(s.lastBalanceAfterFen))) yuan: \(Fen.yuan(drift)) yuan unexplained",
+                    record: nil, opened: day))
+                s.baselineAdjustFen += drift
+            }
             state.cards[serial] = s
             result.touchedCards.insert(serial)
         }
     }
 
-    private func openGapExceptions(_ result: inout RunResult) {
-        for (serial, gaps) in state.gaps {
-            var updated = gaps
-            for j in updated.indices where !updated[j].reported && state.newestDay - updated[j].seenDay > config.gapWindowDays {
-                updated[j].reported = true
-                let g = updated[j]
-                result.exceptions.append(ClearingException(
-                    id: TransferID.make(serial: serial, kind: 0xE1, counter: UInt32(g.counter), leg: g.offline ? 1 : 0),
-                    kind: .counterGap, card: CardSerial(rawValue: serial).description,
-                    detail: "\(g.offline ? "offline" : "online") counter \(g.counter) never uploaded (seen missing on \(BCDDate(daysSinceEpoch: g.seenDay)))",
-                    record: nil, opened: BCDDate(daysSinceEpoch: state.newestDay).description))
-                result.touchedCards.insert(serial)
-            }
-            if updated != gaps { result.touchedGaps.insert(serial) }
-            state.gaps[serial] = updated
+    /// Whether closing the days reports something of a card: open gaps past the window not yet
+    /// reported, or (with no open gap) balances its cleared records do not explain.
+    private func isDue(_ s: CardShadow) -> Bool {
+        if s.hasOpenGaps {
+            return s.flags & CardShadow.Flags.gapsReported == 0 && state.newestDay - Int(s.gapSinceDay) > config.gapWindowDays
         }
+        return s.flags & CardShadow.Flags.chained != 0 && s.flags & Posting.paidOut == 0 && s.driftFen != 0
     }
 }

@@ -19,6 +19,8 @@ public struct CardShadow: Hashable, Sendable {
     public var nextOnline: UInt16 = 0
     /// ``Flags``.
     public var flags: UInt8 = 0
+    /// The day (since 1970) the card's open gaps opened, if it has any (0 if not).
+    public var gapSinceDay: UInt16 = 0
     /// Which of the 64 offline counters below `nextOffline` were seen: bit i is counter
     /// `nextOffline - 1 - i`. Records arrive out of order across terminals; this tells a late
     /// record (accepted) from a duplicate (refused `03`).
@@ -50,6 +52,25 @@ public struct CardShadow: Hashable, Sendable {
     /// while fares cleared before the load that funded them.
     public var ledgerFen: Int64 { Int64(balanceFen) - Int64(arrearsFen) }
 
+    /// The unseen counters between the oldest and the newest seen in a window (bit i is counter
+    /// `next - 1 - i`): records the card made that nobody uploaded yet.
+    public static func missing(_ seen: UInt64) -> UInt64 {
+        guard seen != 0 else { return 0 }
+        let oldest = UInt64.bitWidth - 1 - seen.leadingZeroBitCount
+        let span: UInt64 = oldest == 63 ? .max : (1 << UInt64(oldest + 1)) - 1
+        return ~seen & span
+    }
+
+    /// Whether the card has open counter gaps, of either counter.
+    public var hasOpenGaps: Bool { Self.missing(offlineSeen) | Self.missing(onlineSeen) != 0 }
+
+    /// The missing counters of one kind, oldest first.
+    public func missingCounters(offline: Bool) -> [UInt16] {
+        let (seen, next) = offline ? (offlineSeen, nextOffline) : (onlineSeen, nextOnline)
+        let m = Self.missing(seen)
+        return (0..<UInt64.bitWidth).reversed().filter { m & (1 << UInt64($0)) != 0 }.map { next &- 1 &- UInt16($0) }
+    }
+
     /// Sets the ledger purse (``balanceFen`` and ``arrearsFen``).
     mutating func setLedger(_ fen: Int64) {
         balanceFen = UInt32(clamping: max(0, fen))
@@ -68,11 +89,14 @@ public struct CardShadow: Hashable, Sendable {
         public static let refunded: UInt8 = 1 << 3
         /// Replaced.
         public static let replaced: UInt8 = 1 << 4
-        /// Has open counter gaps.
-        public static let hasGaps: UInt8 = 1 << 5
+        /// Unused (open gaps were flagged here before they were read off the windows); cleared
+        /// when a shadow is read.
+        public static let unused5: UInt8 = 1 << 5
         /// A card transaction with balances was posted: ``CardShadow/firstSeconds``,
         /// ``CardShadow/lastSeconds`` and ``CardShadow/baselineFen`` are set.
         public static let chained: UInt8 = 1 << 6
+        /// The card's open gaps were reported (``ClearingException/Kind/counterGap``).
+        public static let gapsReported: UInt8 = 1 << 7
     }
 
     /// An empty shadow.
@@ -86,29 +110,6 @@ public struct CardShadow: Hashable, Sendable {
         guard age >= 0 else { return false }
         guard age < Posting.counterWindow else { return nil }
         return (offline ? offlineSeen : onlineSeen) & (1 << UInt64(age)) != 0
-    }
-}
-
-/// A counter that was skipped: a record the card must have made but nobody uploaded yet.
-public struct CounterGap: Hashable, Sendable {
-    /// The card.
-    public var serial: CardSerial
-    /// `true` for the offline (purchase) counter, `false` for the online (load) counter.
-    public var offline: Bool
-    /// The missing counter value.
-    public var counter: UInt16
-    /// The day (since 1970) the gap was seen.
-    public var seenDay: Int
-    /// Whether an exception has been opened for it.
-    public var reported: Bool
-
-    /// Describes a gap.
-    public init(serial: CardSerial, offline: Bool, counter: UInt16, seenDay: Int, reported: Bool = false) {
-        self.serial = serial
-        self.offline = offline
-        self.counter = counter
-        self.seenDay = seenDay
-        self.reported = reported
     }
 }
 
@@ -211,8 +212,9 @@ public struct Refusal: Hashable, Sendable {
 public struct ClearingState: Sendable {
     /// Per-card shadows, keyed by serial.
     public var cards: [UInt64: CardShadow] = [:]
-    /// Open counter gaps by card.
-    public var gaps: [UInt64: [CounterGap]] = [:]
+    /// Cards whose shadow storage changed at startup (gaps of an older version moved into the
+    /// shadow): the next run writes them.
+    public var unsavedCards: Set<UInt64> = []
     /// Ingested batches: (terminal, sequence) → outcome.
     public var batches: [BatchKey: BatchOutcome] = [:]
     /// The SHA-256 of each ingested batch's file, where known (batches ingested before the

@@ -104,7 +104,8 @@ public enum Packing {
         out.appendBigEndian(s.lastSeconds)
         out.appendBigEndian(s.lastBalanceAfterFen)
         out.append(s.flags)
-        out.append(contentsOf: repeatElement(0, count: 3))
+        out.appendBigEndian(s.gapSinceDay)
+        out.append(0)
         out.appendBigEndian(s.offlineSeen)
         out.appendBigEndian(s.onlineSeen)
         out.appendBigEndian(s.firstSeconds)
@@ -126,7 +127,8 @@ public enum Packing {
             s.nextOnline = UInt16(be(18, 2))
             s.lastSeconds = UInt32(be(20, 4))
             s.lastBalanceAfterFen = UInt32(be(24, 4))
-            s.flags = page[o + 28]
+            s.flags = page[o + 28] & ~CardShadow.Flags.unused5
+            s.gapSinceDay = UInt16(be(29, 2))
             s.offlineSeen = be(32, 8)
             s.onlineSeen = be(40, 8)
             if rowBytes == shadowBytes {

@@ -333,12 +333,16 @@ struct Posting {
 
     /// Moves the counter of `r`'s kind; `false` for a duplicate. A counter above the next one
     /// expected leaves a gap; one below it is a late record if it was never seen (it fills its
-    /// gap), a duplicate if it was, or when it is older than the window.
+    /// gap), a duplicate if it was, or when it is older than the window. The open gaps are the
+    /// unseen counters between the oldest and the newest seen in the window
+    /// (``CardShadow/hasOpenGaps``), whichever arrived first; gaps that the window leaves behind
+    /// unreported are reported at once (they can no longer be filled).
     mutating func advanceCounter(_ s: inout CardShadow, _ r: BatchRecord, offline: Bool, seconds: UInt32) -> Bool {
         let c = Int(r.counter)
         let flag = offline ? CardShadow.Flags.seenOffline : CardShadow.Flags.seenOnline
         var next = Int(offline ? s.nextOffline : s.nextOnline)
         var seen = offline ? s.offlineSeen : s.onlineSeen
+        let wasOpen = s.hasOpenGaps
         if s.flags & flag == 0 {
             // The first record of this counter sets the baseline: the card's history before it
             // predates this clearing centre; earlier records may still arrive and are accepted.
@@ -346,57 +350,39 @@ struct Posting {
             seen = 1
             s.flags |= flag
         } else if c >= next {
-            if c > next { openGaps(&s, r, offline: offline, from: UInt16(next), to: UInt16(c), seconds: seconds) }
             let shift = c - next + 1
+            // Unseen counters the window moves past, and those beyond it that never enter it.
+            let left = shift >= Self.counterWindow ? CardShadow.missing(seen) : CardShadow.missing(seen) >> UInt64(Self.counterWindow - shift)
+            if left != 0 || shift > Self.counterWindow { lostGaps(&s, r, offline: offline, from: next - 1, to: c) }
             seen = shift >= Self.counterWindow ? 1 : seen << UInt64(shift) | 1
             next = c + 1
         } else {
             let age = next - 1 - c
             guard age < Self.counterWindow, seen & (1 << UInt64(age)) == 0 else { return false }
-            // Below the oldest counter seen: the counters between are missing too, as they would
-            // have been had this record arrived first (the gaps do not depend on arrival order).
-            let oldestAge = UInt64.bitWidth - 1 - seen.leadingZeroBitCount
-            if seen != 0, age > oldestAge + 1 {
-                openGaps(&s, r, offline: offline, from: UInt16(c + 1), to: UInt16(next - 1 - oldestAge), seconds: seconds)
-            }
             seen |= 1 << UInt64(age)
-            fillGap(&s, r, offline: offline)
         }
         if offline {
-            s.nextOffline = UInt16(next)
+            s.nextOffline = UInt16(truncatingIfNeeded: next)
             s.offlineSeen = seen
         } else {
-            s.nextOnline = UInt16(next)
+            s.nextOnline = UInt16(truncatingIfNeeded: next)
             s.onlineSeen = seen
+        }
+        let open = s.hasOpenGaps
+        if !open || !wasOpen {
+            // Gaps opened anew (or all filled): their age counts from today.
+            s.gapSinceDay = open ? UInt16(clamping: engine.state.newestDay) : 0
+            if s.flags & CardShadow.Flags.gapsReported != 0 { s.flags &= ~CardShadow.Flags.gapsReported }
         }
         return true
     }
 
-    /// Removes the gap a late record fills, if one was open.
-    mutating func fillGap(_ s: inout CardShadow, _ r: BatchRecord, offline: Bool) {
-        let serial = r.serial.rawValue
-        guard let i = engine.state.gaps[serial]?.firstIndex(where: { $0.offline == offline && $0.counter == r.counter }) else { return }
-        result.touchedGaps.insert(serial)
-        engine.state.gaps[serial]?.remove(at: i)
-        if engine.state.gaps[serial]?.isEmpty == true {
-            engine.state.gaps[serial] = nil
-            s.flags &= ~CardShadow.Flags.hasGaps
-        }
-    }
-
-    mutating func openGaps(_ s: inout CardShadow, _ r: BatchRecord, offline: Bool, from: UInt16, to: UInt16, seconds: UInt32) {
-        let count = Int(to) - Int(from)
-        let held = engine.state.gaps[r.serial.rawValue]?.count ?? 0
-        guard held + count <= ClearingEngine.gapsPerCardMax else {
-            exception(.counterGap, r, "\(offline ? "offline" : "online") counter jumped from \(from) to \(to): more than \(ClearingEngine.gapsPerCardMax) records missing", leg: 2)
-            return
-        }
-        let day = engine.state.newestDay
-        result.touchedGaps.insert(r.serial.rawValue)
-        for c in from..<to {
-            engine.state.gaps[r.serial.rawValue, default: []].append(CounterGap(serial: r.serial, offline: offline, counter: c, seenDay: day))
-        }
-        s.flags |= CardShadow.Flags.hasGaps
+    /// Reports counters that can no longer be uploaded (the 64-counter window moved past them),
+    /// once while the card's gaps stay open.
+    mutating func lostGaps(_ s: inout CardShadow, _ r: BatchRecord, offline: Bool, from: Int, to: Int) {
+        guard s.flags & CardShadow.Flags.gapsReported == 0 else { return }
+        s.flags |= CardShadow.Flags.gapsReported
+        exception(.counterGap, r, "\(offline ? "offline" : "online") counter moved from \(from) to \(to): records below \(to - Self.counterWindow + 1) that were never uploaded can no longer be", leg: 2)
     }
 
     /// Keeps the card's oldest and newest balances by time, whatever order its records arrive
@@ -448,8 +434,10 @@ struct Posting {
     mutating func credit(newCard: CardSerial, amountFen: UInt32, _ r: BatchRecord, _ ref: RecordRef) {
         var n = engine.state.cards[newCard.rawValue] ?? CardShadow()
         if amountFen > 0 {
-            n.nextOnline = max(n.nextOnline, r.counter &+ 1)
-            n.flags |= CardShadow.Flags.seenOnline
+            // The moving load took the new card's online counter (already seen: nothing to move).
+            var asLoad = r
+            asLoad.serial = newCard
+            _ = advanceCounter(&n, asLoad, offline: false, seconds: ClearingTime.seconds(bcd: r.dateTimeBCD))
             // The moving load is the new card's transaction: its balance-after is the new card's.
             track(&n, before: r.balanceAfterFen &- amountFen, after: r.balanceAfterFen, seconds: ClearingTime.seconds(bcd: r.dateTimeBCD))
         }

@@ -114,11 +114,15 @@ public final class ClearingStore: Sendable {
                     s.acceptedLoads.insert(LoadIdentity(serial: UInt64(bitPattern: row["serial"]), counter: UInt16(clamping: row["counter"] as Int64)))
                 }
                 s.generation = try Self.generation(db)
-                for row in try Row.fetchAll(db, sql: "SELECT serial, offline, counter, seen_day, reported FROM clearing_gap") {
+                // Gaps stored as rows before they were read off the shadows' windows: their day and
+                // whether they were reported move into the shadow (the rows are dropped at the next commit).
+                for row in try Row.fetchAll(db, sql: "SELECT serial, MIN(seen_day) AS day, MIN(reported) AS reported FROM clearing_gap GROUP BY serial") {
                     let serial = UInt64(bitPattern: row["serial"])
-                    s.gaps[serial, default: []].append(CounterGap(
-                        serial: CardSerial(rawValue: serial), offline: row["offline"], counter: UInt16(row["counter"] as Int64),
-                        seenDay: row["seen_day"], reported: row["reported"]))
+                    guard var shadow = s.cards[serial], shadow.hasOpenGaps else { continue }
+                    shadow.gapSinceDay = UInt16(clamping: row["day"] as Int)
+                    if row["reported"] as Bool { shadow.flags |= CardShadow.Flags.gapsReported }
+                    s.cards[serial] = shadow
+                    s.unsavedCards.insert(serial)
                 }
                 for row in try Row.fetchAll(db, sql: "SELECT kind, number, net FROM clearing_account") {
                     guard let kind = AccountKind(rawValue: UInt8(row["kind"] as Int64)) else { continue }
@@ -266,12 +270,8 @@ public final class ClearingStore: Sendable {
 
     private func saveMutable(_ db: Database, run: Int64, _ r: RunResult, state: ClearingState) throws {
         // Only what the run changed: a day cleared in many small runs rewrites no more than it moves.
-        let clear = try db.makeStatement(sql: "DELETE FROM clearing_gap WHERE serial = ?")
-        let gap = try db.makeStatement(sql: "INSERT INTO clearing_gap (serial, offline, counter, seen_day, reported) VALUES (?, ?, ?, ?, ?)")
-        for serial in r.touchedGaps {
-            try clear.execute(arguments: [Int64(bitPattern: serial)])
-            for g in state.gaps[serial] ?? [] { try gap.execute(arguments: [Int64(bitPattern: serial), g.offline, Int64(g.counter), g.seenDay, g.reported]) }
-        }
+        // Gaps live in the shadows' windows now; rows of an older version were read at startup.
+        try db.execute(sql: "DELETE FROM clearing_gap")
         let account = try db.makeStatement(sql: """
             INSERT INTO clearing_account (kind, number, net) VALUES (?, ?, ?)
             ON CONFLICT(kind, number) DO UPDATE SET net = excluded.net

@@ -98,10 +98,10 @@ struct ClearingEngineTests {
         let e = Day.engine()
         var r = e.run([Day.batch(Day.counter, 1, [load]), Day.batch(Day.bus, 1, [t0, t2])])
         #expect(r.exceptions.isEmpty)
-        #expect(e.state.gaps[cardA.rawValue]?.count == 1)
+        #expect(e.state.cards[cardA.rawValue]?.missingCounters(offline: true).count == 1)
         r = e.run([Day.batch(Day.bus, 2, [t1])])
         #expect(r.summary.accepted == 1)
-        #expect(e.state.gaps[cardA.rawValue] == nil)
+        #expect(e.state.cards[cardA.rawValue]?.hasOpenGaps == false)
         #expect(e.state.cards[cardA.rawValue]?.balanceFen == 4400)
         // A gap nobody fills: exception once the window (2 days) has passed.
         let t3 = d.tap(cardA, 200, at: "2026-11-29T11:00:00")
@@ -167,6 +167,22 @@ struct ClearingEngineTests {
             #expect(other.1 == one.1)
             #expect(other.2 == one.2)
         }
+    }
+
+    @Test("a counter that jumps past the 64-counter window reports the records it leaves behind at once, and both fares post")
+    func jumpPastWindow() {
+        var d = Day()
+        d.cards[cardA] = (balance: 5000, offline: 10, online: 0)
+        let t0 = d.tap(cardA, 100, at: "2026-11-29T08:00:00")
+        d.cards[cardA]!.offline = 200
+        let t1 = d.tap(cardA, 100, at: "2026-11-29T09:00:00")
+        let e = Day.engine()
+        let r = e.run([Day.batch(Day.bus, 1, [t0, t1])])
+        #expect(r.summary.accepted == 2)
+        #expect(r.exceptions.map(\.kind) == [.counterGap])
+        #expect(r.exceptions.first?.detail.contains("from 10 to 200") == true, "\(r.exceptions)")
+        #expect(e.state.cards[cardA.rawValue]?.hasOpenGaps == false)
+        #expect(e.state.cards[cardA.rawValue]?.nextOffline == 201)
     }
 
     @Test("fares of one card arriving in a scattered order are conserved: no exception when the day closes")
@@ -267,7 +283,7 @@ struct CounterRecordTests {
         #expect(r.exceptions.isEmpty)
         #expect(e.state.cards[cardA.rawValue]?.balanceFen == 0)
         #expect(e.state.cards[cardB.rawValue]?.balanceFen == 3800)
-        #expect(e.state.gaps.isEmpty)
+        #expect(!e.state.cards.values.contains { $0.hasOpenGaps })
         #expect(e.state.totalNetFen == 0)
         let again = e.run([Day.batch(Day.counter, 2, [swap]), Day.batch(Day.counter, 3, [forged])])
         #expect(again.summary.refused["03"] == 1)
