@@ -7,8 +7,9 @@ public import Storage
 import UploadBatch
 
 /// Clears batch files into a clearing database in runs of bounded size: each run is read and
-/// verified, posted and committed durably before the next is acknowledged, and the next run's
-/// files are read and their MACs checked on the other core while this one posts and commits.
+/// verified, posted and committed durably in one transaction; the next run's files are read and
+/// their MACs checked on the other core while a run posts, and a run posts while the one before
+/// it is written (its rows packed first, so the write does not read the engine).
 ///
 /// Memory is the per-card state plus about two runs of records, whatever the size of the
 /// day; the per-card checks (counters, duplicates, balances) carry across runs through the
@@ -77,42 +78,93 @@ public final class Ingestor {
             phase(what, Int((now.uptimeNanoseconds - clock.uptimeNanoseconds) / 1_000_000))
             clock = now
         }
-        // The next run's files are read while this one posts and commits. The registry is read
-        // here, between commits: a terminal suspended now is refused from the run after next.
-        var next = chunks.isEmpty ? nil : Pending(chunks[0].files, keys: keys, registry: try store.terminals(), received: seconds)
-        var index = 0
-        repeat {
-            let decoded = next?.wait() ?? (batches: [], rejected: [])
-            lap("read and verify \(chunks.isEmpty ? 0 : chunks[index].files.count) files")
-            next = index + 1 < chunks.count ? Pending(chunks[index + 1].files, keys: keys, registry: try store.terminals(), received: seconds) : nil
+        /// A run posted into the engine whose write is in flight.
+        struct Posted {
+            var decoded: (batches: [IncomingBatch], rejected: [RejectedFile])
+            var result: RunResult
+            var records: Int
+            var writing: Writing
+        }
+        func account(_ r: RunResult, _ decoded: (batches: [IncomingBatch], rejected: [RejectedFile]), records: Int) {
+            outcomes += zip(r.outcomes, r.status).compactMap { o, s in s == .fresh || s == .replayed ? o : nil }
             report.rejected += decoded.rejected
+            report.rejected += r.refusedWhole.map { RejectedFile(file: decoded.batches[$0.index].file, reason: $0.reason) }
+            exceptions += r.exceptions.count
+            report.runs += 1
+            done += records
+            progress?(done, total)
+        }
+        /// Runs and commits one run synchronously, redoing it when another writer committed first.
+        func runAndCommit(_ decoded: (batches: [IncomingBatch], rejected: [RejectedFile]), records: Int) throws {
             var attempt = 1
             while true {
                 let r = engine.run(decoded.batches, receivedAt: seconds)
-                lap("sort, check TACs, post \(r.summary.records) records")
                 do {
                     try store.commit(r, files: decoded.batches.map(\.file), engine: engine, received: received, businessDay: businessDay)
                 } catch StorageError.stale where attempt < Self.attemptsMax {
-                    // Another writer committed first: redo the run from the database as it is now.
                     attempt += 1
                     engine = ClearingEngine(config: config, state: try store.loadState())
                     continue
                 } catch {
-                    // The engine moved on in memory; the store did not.
                     engine = ClearingEngine(config: config, state: try store.loadState())
                     throw error
                 }
-                lap("commit \(r.transfers.count) transfers")
-                outcomes += zip(r.outcomes, r.status).compactMap { o, s in s == .fresh || s == .replayed ? o : nil }
-                report.rejected += r.refusedWhole.map { RejectedFile(file: decoded.batches[$0.index].file, reason: $0.reason) }
-                exceptions += r.exceptions.count
-                break
+                account(r, decoded, records: records)
+                return
             }
-            report.runs += 1
-            done += chunks.isEmpty ? 0 : chunks[index].records
-            progress?(done, total)
+        }
+        /// Waits for the write in flight. `false` when it failed and both it and the run posted
+        /// after it (`then`, if any) were redone synchronously from the store.
+        func settle(_ posted: Posted, then: (decoded: (batches: [IncomingBatch], rejected: [RejectedFile]), records: Int)?) throws -> Bool {
+            switch posted.writing.wait() {
+            case .success(let (_, generation)):
+                engine.generation = generation
+                lap("commit \(posted.result.transfers.count) transfers")
+                account(posted.result, posted.decoded, records: posted.records)
+                return true
+            case .failure(let error):
+                // The engine moved on in memory (this run and the next); the store did not.
+                engine = ClearingEngine(config: config, state: try store.loadState())
+                guard case .stale = error else { throw error }
+                try runAndCommit(posted.decoded, records: posted.records)
+                if let then { try runAndCommit(then.decoded, records: then.records) }
+                return false
+            }
+        }
+        // A run is posted while the one before it is written, and the next run's files are read
+        // while it is written. The registry is read between writes: a terminal suspended now is
+        // refused from the run after next.
+        var next = chunks.isEmpty ? nil : Pending(chunks[0].files, keys: keys, registry: try store.terminals(), received: seconds)
+        var since = try store.rowsSinceSnapshot()
+        var inFlight: Posted?
+        var index = 0
+        repeat {
+            let decoded = next?.wait() ?? (batches: [], rejected: [])
+            lap("read and verify \(chunks.isEmpty ? 0 : chunks[index].files.count) files")
+            let records = chunks.isEmpty ? 0 : chunks[index].records
+            let r = engine.run(decoded.batches, receivedAt: seconds)
+            lap("sort, check TACs, post \(r.summary.records) records")
+            var prepared = try store.prepare(
+                r, files: decoded.batches.map(\.file), engine: engine, received: received, businessDay: businessDay, rowsSinceSnapshot: since)
+            if let posted = inFlight {
+                inFlight = nil
+                let written = try settle(posted, then: (decoded, records))
+                // The store is idle now: read the registry for the run after this one.
+                next = index + 1 < chunks.count ? Pending(chunks[index + 1].files, keys: keys, registry: try store.terminals(), received: seconds) : nil
+                guard written else {
+                    since = try store.rowsSinceSnapshot()
+                    index += 1
+                    continue
+                }
+            } else {
+                next = index + 1 < chunks.count ? Pending(chunks[index + 1].files, keys: keys, registry: try store.terminals(), received: seconds) : nil
+            }
+            prepared.generation = engine.generation
+            since = prepared.hasSnapshot && since + prepared.touched >= store.snapshotRowsMin ? 0 : since + prepared.touched
+            inFlight = Posted(decoded: decoded, result: r, records: records, writing: Writing(store, prepared))
             index += 1
         } while index < chunks.count
+        if let posted = inFlight { _ = try settle(posted, then: nil) }
         report.summary = IngestSummary(outcomes, exceptions: exceptions)
         return report
     }
@@ -132,6 +184,29 @@ public final class Ingestor {
             }
         }
         return out
+    }
+}
+
+/// A prepared run being written on a background queue.
+final class Writing: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<(run: Int64, generation: Int64), StorageError> = .failure(.stale(path: "", what: "not written"))
+
+    init(_ store: ClearingStore, _ prepared: PreparedRun) {
+        DispatchQueue.global().async { [self] in
+            do throws(StorageError) {
+                result = .success(try store.write(prepared))
+            } catch {
+                result = .failure(error)
+            }
+            done.signal()
+        }
+    }
+
+    /// Waits for the write (once).
+    func wait() -> Result<(run: Int64, generation: Int64), StorageError> {
+        done.wait()
+        return result
     }
 }
 

@@ -177,51 +177,94 @@ public final class ClearingStore: Sendable {
     public func commit(
         _ r: RunResult, files: [String], engine: ClearingEngine, received: BCDDateTime, businessDay: BCDDate
     ) throws(StorageError) -> Int64 {
+        let since = try StorageFailure.run(path, "reading the snapshot counter") { try queue.read { db in try Self.rowsSinceSnapshot(db) } }
+        let prepared = try prepare(r, files: files, engine: engine, received: received, businessDay: businessDay, rowsSinceSnapshot: since)
+        let (run, generation) = try write(prepared)
+        engine.generation = generation
+        return run
+    }
+
+    /// Packs everything a run stores from the run and the engine's state as it is now, so that
+    /// the engine may post the next run while this one is written (``write(_:)``).
+    ///
+    /// - Parameter rowsSinceSnapshot: the shadow rows written since the newest snapshot, as the
+    ///   caller last knew it: a snapshot of every shadow is packed when this run makes one due
+    ///   (``snapshotRowsMin``).
+    public func prepare(
+        _ r: RunResult, files: [String], engine: ClearingEngine, received: BCDDateTime, businessDay: BCDDate, rowsSinceSnapshot: Int
+    ) throws(StorageError) -> PreparedRun {
         let state = engine.state
-        let (run, generation) = try StorageFailure.run(path, "committing an ingest run") {
+        return try StorageFailure.run(path, "packing an ingest run") {
+            var p = PreparedRun(
+                generation: state.generation, received: received.description, businessDay: businessDay.description,
+                batches: r.applied.count, records: r.summary.records, summary: String(decoding: try JSONEncoder().encode(r.summary), as: UTF8.self))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            for (i, status) in r.status.enumerated() where status == .fresh {
+                let o = r.outcomes[i]
+                guard let terminal = TerminalID(hex: o.terminal) else { continue }
+                let digest = state.batchDigests[BatchKey(terminal: terminal.rawValue, sequence: o.sequence)].map { Data($0) }
+                p.batchRows.append((Int64(terminal.rawValue), Int64(o.sequence), files[i], String(decoding: try encoder.encode(o), as: UTF8.self), digest))
+            }
+            p.conflicts = r.conflicts
+            p.transfers.reserveCapacity(r.transfers.count * Packing.transferBytes)
+            Packing.append(r.transfers, to: &p.transfers)
+            p.details = r.details
+            p.shadows.reserveCapacity(r.touchedCards.count * Packing.shadowBytes)
+            for serial in r.touchedCards.sorted() { Packing.append(serial: serial, state.cards[serial] ?? CardShadow(), to: &p.shadows) }
+            for f in r.refusals { Packing.append(f, to: &p.refusals) }
+            p.accounts = r.touchedAccounts.map { ($0, state.accountNetFen[$0] ?? 0) }
+            p.exceptions = r.exceptions
+            p.farePages = r.touchedFarePages.map { ($0, state.fares.pages[$0].map { Packing.farePage($0) }, state.fares.pages[$0]?.newestDay ?? 0) }
+            p.newestDay = state.newestDay
+            p.touched = r.touchedCards.count
+            if rowsSinceSnapshot + p.touched >= max(snapshotRowsMin, state.cards.count) {
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(state.cards.count * Packing.shadowBytes)
+                for (serial, shadow) in state.cards { Packing.append(serial: serial, shadow, to: &bytes) }
+                p.snapshot = bytes
+            }
+            return p
+        }
+    }
+
+    /// Writes a prepared run in one transaction: returns the run number and the store's new
+    /// write generation (the engine's from now on).
+    ///
+    /// - Throws: ``StorageError``; nothing of the run is then stored.
+    ///   ``StorageError/stale(path:what:)`` if another writer committed since
+    ///   ``PreparedRun/generation``.
+    public func write(_ p: PreparedRun) throws(StorageError) -> (run: Int64, generation: Int64) {
+        try StorageFailure.run(path, "committing an ingest run") {
             try queue.write { db in
-                if try Bool.fetchOne(db, sql: "SELECT closed IS NOT NULL FROM settlement_day WHERE day = ?", arguments: [businessDay.description]) == true {
-                    throw StorageError.dayClosed(path: path, day: businessDay.description)
+                if try Bool.fetchOne(db, sql: "SELECT closed IS NOT NULL FROM settlement_day WHERE day = ?", arguments: [p.businessDay]) == true {
+                    throw StorageError.dayClosed(path: path, day: p.businessDay)
                 }
-                let generation = try Self.advanceGeneration(db, from: state.generation, path: path)
+                let generation = try Self.advanceGeneration(db, from: p.generation, path: path)
                 let run = (try Int64.fetchOne(db, sql: "SELECT MAX(run) FROM clearing_run") ?? 0) + 1
-                let summary = String(decoding: try JSONEncoder().encode(r.summary), as: UTF8.self)
                 try db.execute(
                     sql: """
                         INSERT INTO clearing_run (run, finished, received, business_day, batches, records, summary)
                         VALUES (?, ?, ?, ?, ?, ?, ?)
                         """,
-                    arguments: [
-                        run, ISO8601DateFormatter().string(from: Date()), received.description, businessDay.description,
-                        r.applied.count, r.summary.records, summary,
-                    ])
-                try insertBatches(db, run: run, r, files: files, state: state)
-                try insertPages(db, run: run, r, state: state)
-                try saveMutable(db, run: run, r, state: state)
-                try snapshotIfDue(db, run: run, touched: r.touchedCards.count, state: state)
+                    arguments: [run, ISO8601DateFormatter().string(from: Date()), p.received, p.businessDay, p.batches, p.records, p.summary])
+                try insertBatches(db, run: run, p)
+                try insertPages(db, run: run, p)
+                try saveMutable(db, run: run, p)
+                try snapshotIfDue(db, run: run, p)
                 return (run, generation)
             }
         }
-        engine.generation = generation
-        return run
     }
 
-    private func insertBatches(_ db: Database, run: Int64, _ r: RunResult, files: [String], state: ClearingState) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
+    private func insertBatches(_ db: Database, run: Int64, _ p: PreparedRun) throws {
         let stmt = try db.makeStatement(sql: "INSERT INTO clearing_batch (terminal, sequence, run, file, created, outcome, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        for (i, status) in r.status.enumerated() where status == .fresh {
-            let o = r.outcomes[i]
-            guard let terminal = TerminalID(hex: o.terminal) else { continue }
-            let outcome = String(decoding: try encoder.encode(o), as: UTF8.self)
-            let digest = state.batchDigests[BatchKey(terminal: terminal.rawValue, sequence: o.sequence)].map { Data($0) }
-            try stmt.execute(arguments: [Int64(terminal.rawValue), Int64(o.sequence), run, files[i], 0, outcome, digest])
-        }
+        for b in p.batchRows { try stmt.execute(arguments: [b.terminal, b.sequence, run, b.file, 0, b.outcome, b.digest]) }
         let conflict = try db.makeStatement(sql: """
             INSERT INTO clearing_conflict (run, terminal, sequence, file, sha256, ingested_sha256, received, records)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        for c in r.conflicts {
+        for c in p.conflicts {
             guard let terminal = TerminalID(hex: c.terminal) else { continue }
             try conflict.execute(arguments: [
                 run, Int64(terminal.rawValue), Int64(c.sequence), c.file, c.digest, c.ingestedDigest,
@@ -230,45 +273,29 @@ public final class ClearingStore: Sendable {
         }
     }
 
-    private func insertPages(_ db: Database, run: Int64, _ r: RunResult, state: ClearingState) throws {
+    private func insertPages(_ db: Database, run: Int64, _ p: PreparedRun) throws {
         let stmt = try db.makeStatement(sql: "INSERT INTO clearing_page (run, kind, page, count, data) VALUES (?, ?, ?, ?, ?)")
-        func pages(_ kind: String, _ bytes: [UInt8], rowBytes: Int) throws {
-            let perPage = Self.pageRowsMax * rowBytes
-            var page = 0
-            var o = 0
-            while o < bytes.count {
-                let end = min(bytes.count, o + perPage)
-                try stmt.execute(arguments: [run, kind, page, (end - o) / rowBytes, Data(bytes[o..<end])])
-                page += 1
-                o = end
-            }
-        }
-        var transfers: [UInt8] = []
-        transfers.reserveCapacity(r.transfers.count * Packing.transferBytes)
-        Packing.append(r.transfers, to: &transfers)
-        try pages("transfers", transfers, rowBytes: Packing.transferBytes)
+        try Self.pages(p.transfers, rowBytes: Packing.transferBytes) { try stmt.execute(arguments: [run, "transfers", $0, $1, $2]) }
         let detail = try db.makeStatement(sql: "INSERT INTO clearing_detail_page (run, page, count, data) VALUES (?, ?, ?, ?)")
-        let perPage = Self.pageRowsMax * Packing.detailBytes
+        try Self.pages(p.details, rowBytes: Packing.detailBytes) { try detail.execute(arguments: [run, $0, $1, $2]) }
+        try Self.pages(p.shadows, rowBytes: Packing.shadowBytes) { try stmt.execute(arguments: [run, "shadows", $0, $1, $2]) }
+        try Self.pages(p.refusals, rowBytes: Packing.refusalBytes) { try stmt.execute(arguments: [run, "refusals", $0, $1, $2]) }
+    }
+
+    /// Cuts packed rows into pages of at most ``pageRowsMax`` rows: page number, rows, bytes.
+    static func pages(_ bytes: [UInt8], rowBytes: Int, _ body: (Int, Int, Data) throws -> Void) throws {
+        let perPage = pageRowsMax * rowBytes
         var page = 0
         var o = 0
-        while o < r.details.count {
-            let end = min(r.details.count, o + perPage)
-            try detail.execute(arguments: [run, page, (end - o) / Packing.detailBytes, Data(r.details[o..<end])])
+        while o < bytes.count {
+            let end = min(bytes.count, o + perPage)
+            try body(page, (end - o) / rowBytes, Data(bytes[o..<end]))
             page += 1
             o = end
         }
-        var shadows: [UInt8] = []
-        shadows.reserveCapacity(r.touchedCards.count * Packing.shadowBytes)
-        for serial in r.touchedCards.sorted() {
-            Packing.append(serial: serial, state.cards[serial] ?? CardShadow(), to: &shadows)
-        }
-        try pages("shadows", shadows, rowBytes: Packing.shadowBytes)
-        var refusals: [UInt8] = []
-        for f in r.refusals { Packing.append(f, to: &refusals) }
-        try pages("refusals", refusals, rowBytes: Packing.refusalBytes)
     }
 
-    private func saveMutable(_ db: Database, run: Int64, _ r: RunResult, state: ClearingState) throws {
+    private func saveMutable(_ db: Database, run: Int64, _ p: PreparedRun) throws {
         // Only what the run changed: a day cleared in many small runs rewrites no more than it moves.
         // Gaps live in the shadows' windows now; rows of an older version were read at startup.
         try db.execute(sql: "DELETE FROM clearing_gap")
@@ -276,20 +303,47 @@ public final class ClearingStore: Sendable {
             INSERT INTO clearing_account (kind, number, net) VALUES (?, ?, ?)
             ON CONFLICT(kind, number) DO UPDATE SET net = excluded.net
             """)
-        for id in r.touchedAccounts {
-            try account.execute(arguments: [Int64(id.kind.rawValue), Int64(bitPattern: id.number), state.accountNetFen[id] ?? 0])
-        }
+        for (id, net) in p.accounts { try account.execute(arguments: [Int64(id.kind.rawValue), Int64(bitPattern: id.number), net]) }
         let exception = try db.makeStatement(sql: """
             INSERT OR IGNORE INTO clearing_exception (id, run, kind, card, detail, record, opened) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
-        for e in r.exceptions {
+        for e in p.exceptions {
             try exception.execute(arguments: [Int64(bitPattern: e.id), run, e.kind.rawValue, e.card, e.detail, e.record, e.opened])
         }
-        for key in r.touchedFarePages { try Self.saveFarePage(db, key, state.fares.pages[key]) }
+        for (key, bits, newestDay) in p.farePages { try Self.saveFarePage(db, key, bits: bits, newestDay: newestDay) }
         try db.execute(
             sql: "INSERT INTO clearing_meta (key, value) VALUES ('newestDay', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            arguments: [state.newestDay])
+            arguments: [p.newestDay])
     }
+}
+
+/// One run packed for storage (``ClearingStore/prepare(_:files:engine:received:businessDay:rowsSinceSnapshot:)``),
+/// independent of the engine that produced it.
+public struct PreparedRun: Sendable {
+    /// The store's write generation the run was computed from; the write is refused
+    /// ``StorageError/stale(path:what:)`` unless the store is still there.
+    public var generation: Int64
+    var received: String
+    var businessDay: String
+    var batches: Int
+    var records: Int
+    var summary: String
+    var batchRows: [(terminal: Int64, sequence: Int64, file: String, outcome: String, digest: Data?)] = []
+    var conflicts: [BatchConflict] = []
+    var transfers: [UInt8] = []
+    var details: [UInt8] = []
+    var shadows: [UInt8] = []
+    var refusals: [UInt8] = []
+    var accounts: [(AccountID, Int64)] = []
+    var exceptions: [ClearingException] = []
+    var farePages: [(FareIdentities.PageKey, [UInt8]?, Int32)] = []
+    var newestDay = 0
+    /// Shadow rows this run writes.
+    public internal(set) var touched = 0
+    /// Every shadow, packed, when this run was expected to make a snapshot due.
+    var snapshot: [UInt8]?
+    /// Whether it carries a snapshot of every shadow.
+    public var hasSnapshot: Bool { snapshot != nil }
 }
 
 extension ClearingStore {
@@ -300,37 +354,41 @@ extension ClearingStore {
     /// rows per card however long the history, and snapshots cost O(1) per row written.
     public static let snapshotRowsMinDefault = 1 << 20
 
-    /// Writes a snapshot of every card shadow as of `run` when due (``snapshotRowsMin``), and
-    /// drops the older snapshots. Inside the run's transaction: a snapshot is never torn.
-    func snapshotIfDue(_ db: Database, run: Int64, touched: Int, state: ClearingState) throws {
-        let since = (try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM clearing_meta WHERE key = 'shadowRowsSinceSnapshot'") ?? 0) + touched
-        let due = since >= max(snapshotRowsMin, state.cards.count)
-        if due {
+    /// The shadow rows written since the newest snapshot.
+    static func rowsSinceSnapshot(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM clearing_meta WHERE key = 'shadowRowsSinceSnapshot'") ?? 0
+    }
+
+    /// The shadow rows written since the newest snapshot (to pass to ``prepare(_:files:engine:received:businessDay:rowsSinceSnapshot:)``).
+    public func rowsSinceSnapshot() throws(StorageError) -> Int {
+        try StorageFailure.run(path, "reading the snapshot counter") { try queue.read { db in try Self.rowsSinceSnapshot(db) } }
+    }
+
+    /// Writes the run's snapshot of every card shadow as of `run` when it carries one and one is
+    /// due (``snapshotRowsMin``), dropping the older snapshot, and counts the rows written since.
+    /// Inside the run's transaction: a snapshot is never torn. A run without the snapshot its
+    /// counter makes due leaves it to the next.
+    func snapshotIfDue(_ db: Database, run: Int64, _ p: PreparedRun) throws {
+        var since = try Self.rowsSinceSnapshot(db) + p.touched
+        if let snapshot = p.snapshot, since >= snapshotRowsMin {
             try db.execute(sql: "DELETE FROM clearing_snapshot")
             let stmt = try db.makeStatement(sql: "INSERT INTO clearing_snapshot (run, page, count, data) VALUES (?, ?, ?, ?)")
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(Self.pageRowsMax * Packing.shadowBytes)
-            var page = 0
-            func flush() throws {
-                guard !bytes.isEmpty else { return }
-                try stmt.execute(arguments: [run, page, bytes.count / Packing.shadowBytes, Data(bytes)])
-                page += 1
-                bytes.removeAll(keepingCapacity: true)
-            }
-            for (serial, shadow) in state.cards {
-                Packing.append(serial: serial, shadow, to: &bytes)
-                if bytes.count >= Self.pageRowsMax * Packing.shadowBytes { try flush() }
-            }
-            try flush()
+            try Self.pages(snapshot, rowBytes: Packing.shadowBytes) { try stmt.execute(arguments: [run, $0, $1, $2]) }
+            since = 0
         }
         try db.execute(
             sql: "INSERT INTO clearing_meta (key, value) VALUES ('shadowRowsSinceSnapshot', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            arguments: [due ? 0 : since])
+            arguments: [since])
     }
 
     /// Writes one page of accepted fare identities (`nil`: the page was dropped).
     static func saveFarePage(_ db: Database, _ key: FareIdentities.PageKey, _ page: FareIdentities.Page?) throws {
-        guard let page else {
+        try saveFarePage(db, key, bits: page.map { Packing.farePage($0) }, newestDay: page?.newestDay ?? 0)
+    }
+
+    /// Writes one packed page of accepted fare identities (`nil` bits: the page was dropped).
+    static func saveFarePage(_ db: Database, _ key: FareIdentities.PageKey, bits: [UInt8]?, newestDay: Int32) throws {
+        guard let bits else {
             try db.execute(sql: "DELETE FROM clearing_fare WHERE terminal = ? AND page = ?", arguments: [Int64(bitPattern: key.terminal), Int64(key.page)])
             return
         }
@@ -339,7 +397,7 @@ extension ClearingStore {
                 INSERT INTO clearing_fare (terminal, page, newest_day, bits) VALUES (?, ?, ?, ?)
                 ON CONFLICT(terminal, page) DO UPDATE SET newest_day = excluded.newest_day, bits = excluded.bits
                 """,
-            arguments: [Int64(bitPattern: key.terminal), Int64(key.page), Int64(page.newestDay), Data(Packing.farePage(page))])
+            arguments: [Int64(bitPattern: key.terminal), Int64(key.page), Int64(newestDay), Data(bits)])
     }
 
     /// The stored page of accepted fare identities holding `key`, as a set of its own.
