@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Clearing in runs: the 1M-tap day ingested in one run, in default runs, in 262,144-record runs and one file a run
+# Clearing in runs: the 1M-tap day ingested in one run, in default runs (262,144 records), in 1,048,576-record runs and one file a run
 # (docs/performance.md, "Clearing in runs"). Build first: swift build -c release --product onecard.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +21,6 @@ run() {
 for i in 1 2; do
 run one day --records-per-commit 100000000
 run default day
-run quarter day --records-per-commit 262144
+run mega day --records-per-commit 1048576
 run thousand day1k --records-per-commit 1150
 done

@@ -22,10 +22,15 @@ public struct LedgerAudit {
     /// Sum of all debits (equal to all credits).
     public private(set) var totalFen: Int64 = 0
 
+    /// Accepted records checked so far.
+    public private(set) var acceptedCount = 0
     private var net: [AccountID: Int64] = [:]
-    private var primaries: [RecordRef: Int] = [:]
-    private var legs = Set<UInt64>()
-    private var sources = Set<RecordRef>()
+    /// The current run's transfer sources, packed (``key(_:)``), with whether each is a fare or
+    /// load transfer: sorted and merged with the run's accepted records at its close, then
+    /// dropped (no hashing per record).
+    private var sources: [(key: Key, primary: Bool)] = []
+    /// Every transfer id, sorted once at the end: 8 bytes a transfer.
+    private var ids: [UInt64] = []
     private var adjustmentSources = Set<RecordRef>()
     private let violationsMax = 20
 
@@ -40,7 +45,7 @@ public struct LedgerAudit {
             totalFen += t.amountFen
             net[t.debit, default: 0] -= t.amountFen
             net[t.credit, default: 0] += t.amountFen
-            if !legs.insert(t.id).inserted { note("transfer id \(t.id) appears twice (source \(t.source))") }
+            ids.append(t.id)
             if t.source.isSettlement || t.reason.isSettlementPosting {
                 checkSettlement(t)
                 continue
@@ -49,8 +54,7 @@ public struct LedgerAudit {
                 adjustmentSources.insert(t.source)
                 continue
             }
-            sources.insert(t.source)
-            if t.reason == .purchase || t.reason == .load { primaries[t.source, default: 0] += 1 }
+            sources.append((Self.key(t.source), t.reason == .purchase || t.reason == .load))
         }
     }
 
@@ -60,13 +64,68 @@ public struct LedgerAudit {
         if t.debit.kind == .purse || t.credit.kind == .purse { note("settlement transfer \(t.id) touches \(t.debit) → \(t.credit)") }
     }
 
+    /// Closes a run: checks the transfers fed since the last close against the records the run
+    /// accepted (a run's transfers come from its own records), then forgets them, so an audit
+    /// holds one run at a time. Feed the settlement transfers (adjustments) before the runs.
+    public mutating func closeRun(accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)]) {
+        let records = accepted.indices.sorted { Self.key(accepted[$0].ref) < Self.key(accepted[$1].ref) }
+        sources.sort { $0.key < $1.key }
+        var j = 0
+        var previous: Key?
+        for i in records {
+            let a = accepted[i]
+            let k = Self.key(a.ref)
+            if previous == k { note("accepted record \(a.ref) appears twice") }
+            previous = k
+            while j < sources.count, sources[j].key < k {
+                note("transfer source \(Self.ref(sources[j].key)) is not an accepted record")
+                j += 1
+            }
+            var primaries = 0
+            while j < sources.count, sources[j].key == k {
+                if sources[j].primary { primaries += 1 }
+                j += 1
+            }
+            let expected = a.amountFen > 0 ? 1 : 0
+            if a.kind == .purchase || a.kind == .load, primaries != expected {
+                note("accepted \(a.kind) \(a.ref) has \(primaries) \(a.kind) transfers, expected \(expected)")
+            }
+            if !adjustmentSources.isEmpty, adjustmentSources.contains(a.ref) { note("adjustment source \(a.ref) is an accepted record (paid twice)") }
+        }
+        for s in sources[j...] { note("transfer source \(Self.ref(s.key)) is not an accepted record") }
+        acceptedCount += accepted.count
+        sources.removeAll(keepingCapacity: true)
+    }
+
+    /// A record reference as two words that sort like (terminal, batch, index).
+    struct Key: Comparable {
+        var high: UInt64
+        var low: UInt64
+        static func < (a: Key, b: Key) -> Bool { a.high != b.high ? a.high < b.high : a.low < b.low }
+    }
+
+    static func key(_ r: RecordRef) -> Key { Key(high: r.terminal.rawValue, low: UInt64(r.batch) << 32 | UInt64(r.index)) }
+
+    /// The `TERMINAL/BATCH#INDEX` a key packs.
+    static func ref(_ k: Key) -> String {
+        TerminalID(rawValue: k.high).map { RecordRef(terminal: $0, batch: UInt32(k.low >> 32), index: UInt32(truncatingIfNeeded: k.low)).description } ?? "?"
+    }
+
     /// Checks everything against the accepted records and the card shadows.
     ///
-    /// - Parameter adjusted: the refused records a clearing officer accepted (the only
-    ///   admissible sources of adjustments).
+    /// - Parameters:
+    ///   - accepted: the records accepted by the transfers fed since the last ``closeRun(accepted:)``.
+    ///   - adjusted: the refused records a clearing officer accepted (the only admissible
+    ///     sources of adjustments).
     public mutating func finish(
-        accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)], shadows: [UInt64: CardShadow], adjusted: Set<RecordRef> = []
+        accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)] = [], shadows: [UInt64: CardShadow], adjusted: Set<RecordRef> = []
     ) {
+        closeRun(accepted: accepted)
+        ids.sort()
+        for i in ids.indices.dropFirst() where ids[i] == ids[i - 1] && (i < 2 || ids[i - 2] != ids[i]) {
+            note("transfer id \(ids[i]) appears twice")
+        }
+        ids = []
         let sum = net.values.reduce(Int64(0), +)
         if sum != 0 { note("debits and credits differ by \(sum) fen") }
         // A purse is negative only while fares cleared before the load that funded them; its
@@ -78,16 +137,7 @@ public struct LedgerAudit {
         for (serial, s) in shadows where s.ledgerFen != 0 && net[AccountID(kind: .purse, number: serial)] == nil {
             note("card \(CardSerial(rawValue: serial)) shadow holds \(s.ledgerFen) fen with no transfers")
         }
-        var acceptedRefs = Set<RecordRef>()
-        for a in accepted {
-            acceptedRefs.insert(a.ref)
-            let expected = a.amountFen > 0 ? 1 : 0
-            if a.kind == .purchase || a.kind == .load, (primaries[a.ref] ?? 0) != expected {
-                note("accepted \(a.kind) \(a.ref) has \(primaries[a.ref] ?? 0) \(a.kind) transfers, expected \(expected)")
-            }
-        }
-        for s in sources where !acceptedRefs.contains(s) { note("transfer source \(s) is not an accepted record") }
-        for s in adjustmentSources where !adjusted.contains(s) || acceptedRefs.contains(s) {
+        for s in adjustmentSources where !adjusted.contains(s) {
             note("adjustment source \(s) is not a refused record accepted by an officer")
         }
     }

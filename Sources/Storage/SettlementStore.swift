@@ -56,6 +56,13 @@ extension ClearingStore {
         }
     }
 
+    /// Every run's number, in order.
+    public func runNumbers() throws(StorageError) -> [Int64] {
+        try StorageFailure.run(path, "reading the runs") {
+            try queue.read { db in try Int64.fetchAll(db, sql: "SELECT run FROM clearing_run ORDER BY run") }
+        }
+    }
+
     /// Calls `body` with each page of `kind` ('transfers', 'accepted', 'refusals', or
     /// 'details' for the accepted records' details) of the given runs, in run and page order.
     public func forEachPage(_ kind: String, runs: [Int64], _ body: ([UInt8]) throws -> Void) throws(StorageError) {

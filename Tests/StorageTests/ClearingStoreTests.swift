@@ -19,6 +19,54 @@ struct ClearingStoreTests {
         return (loads, taps)
     }
 
+    @Test("clearing check, run by run, finds a fare paid twice, a transfer from no accepted record and a duplicate transfer id, naming each")
+    func checkFindsForgedPages() throws {
+        let binary = TestPaths.onecard
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            Issue.record("\(binary) is missing: run `swift build` (this test runs the real onecard binary)")
+            return
+        }
+        try withTempDir { dir in
+            let path = dir + "/c.sqlite"
+            let store = try ClearingStore(path: path)
+            try store.setCityJSON(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
+            let (loads, taps) = Self.day()
+            let engine = Day.engine()
+            let r = engine.run([loads, taps])
+            try store.commit(r, files: ["l", "t"], engine: engine, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
+            func check() throws -> (status: Int32, out: String) {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: binary)
+                p.arguments = ["clearing", "check", "--db", path]
+                let out = Pipe()
+                p.standardOutput = out
+                p.standardError = FileHandle.nullDevice
+                try p.run()
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                p.waitUntilExit()
+                return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+            }
+            #expect(try check().status == 0)
+            // Pages are append-only, but a forged page can be appended to a run.
+            let purchase = try #require(r.transfers.first { $0.reason == .purchase })
+            var twice = purchase
+            twice.id &+= 1
+            var orphan = purchase
+            orphan.id &+= 2
+            orphan.source = RecordRef(terminal: purchase.source.terminal, batch: 999, index: 0)
+            var bytes: [UInt8] = []
+            Packing.append([twice, orphan, purchase], to: &bytes)
+            let db = try DatabaseQueue(path: path)
+            try db.write { try $0.execute(sql: "INSERT INTO clearing_page (run, kind, page, count, data) VALUES (1, 'transfers', 99, 3, ?)", arguments: [Data(bytes)]) }
+            let (status, out) = try check()
+            #expect(status == 1)
+            #expect(out.contains("ledger VIOLATION"))
+            #expect(out.contains("has 3 purchase transfers, expected 1"), "\(out)")
+            #expect(out.contains("is not an accepted record"), "\(out)")
+            #expect(out.contains("appears twice"), "\(out)")
+        }
+    }
+
     @Test("a committed run rebuilds the same engine state after reopening, and replays are no-ops")
     func rebuild() throws {
         try withTempDir { dir in
