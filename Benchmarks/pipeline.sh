@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The OneCard pipeline (loadgen → clearing ingest → settle) against three conventional
-# baselines on the same batch files: PostgreSQL row at a time (pg-rows), PostgreSQL set-based
-# (pg-set), SQLite row at a time (sqlite-rows). See docs/performance.md, "Pipeline and baselines".
+# The OneCard pipeline (loadgen → clearing ingest → settle) against conventional baselines on
+# the same batch files: PostgreSQL row at a time (pg-rows), PostgreSQL set-based per batch
+# (pg-set), PostgreSQL's set-based ceiling — the whole day in one transaction with no checks in
+# the database (pg-ceiling, and pg-ceiling-pk with a primary key on the transfers) — and SQLite
+# row at a time (sqlite-rows). See docs/performance.md, "Pipeline and baselines".
 #
 #   Benchmarks/pipeline.sh [TAPS...]          # default: 1000000 10000000
 #   PIPELINE_TAPS=200000 Benchmarks/pipeline.sh
@@ -99,6 +101,7 @@ run_size() {
     row "onecard loadgen" "$records" "$WALL" "$RSS_MB" "$(ls "$DIR"/batches/*.ocub | wc -l) files"
 
     log "$TAPS taps: clearing ingest"
+    "$ONECARD" clearing terminals add --db "$DIR/clearing.sqlite" --city "$ROOT/config/city-xian.json" --from-city >/dev/null
     timed ingest "$ONECARD" clearing ingest --db "$DIR/clearing.sqlite" --city "$ROOT/config/city-xian.json" --keys "$KEYS" \
         --received-at "${DATE}T23:59:59" "$DIR"/batches/*.ocub --verbose --json
     [ "$(json "$DIR/ingest.out" accepted)" = "$accepted" ] && [ "$(json "$DIR/ingest.out" acceptedAmountFen)" = "$amount" ] \
@@ -109,17 +112,25 @@ run_size() {
     timed settle "$ONECARD" settle --db "$DIR/clearing.sqlite" --date "$DATE" --out "$DIR/settle" --json
     row "onecard settle" "$records" "$WALL" "$RSS_MB" ""
 
-    for mode in sqlite-rows pg-set pg-rows; do
-        local limit=0 note="totals = truth"
+    # pg-ceiling: the whole day's checked rows in one transaction (COPY, one INSERT … SELECT, two
+    # grouped balance updates), transfers without any constraint; pg-ceiling-pk: with only its
+    # primary key. Their "database only" rows are PostgreSQL's set-based ceiling.
+    for mode in sqlite-rows pg-set pg-ceiling pg-ceiling-pk pg-rows; do
+        local limit=0 note="totals = truth" args=(--mode "$mode")
+        case $mode in pg-ceiling-pk) args=(--mode pg-ceiling --primary-key) ;; esac
         if [ "$mode" = pg-rows ] && [ "$records" -gt "$SAMPLE" ]; then limit=$SAMPLE; fi
         if [ "$limit" -gt 0 ]; then log "$TAPS taps: baseline $mode (sample: the first $limit records)"
         else log "$TAPS taps: baseline $mode"; fi
-        timed "$mode" "$BASELINE" --mode "$mode" --dir "$DIR" --keys "$KEYS" --pg-port "$PORT" \
+        timed "$mode" "$BASELINE" "${args[@]}" --dir "$DIR" --keys "$KEYS" --pg-port "$PORT" \
             --sqlite "$DIR/baseline.sqlite" --limit-records "$limit"
         local done
         done=$(json "$DIR/$mode.out" records)
         [ "$limit" -gt 0 ] && note="sample: first $done records; totals = in-app expectation"
         row "baseline $mode" "$done" "$WALL" "$RSS_MB" "$note"
+        case $mode in pg-ceiling*)
+            row "baseline $mode (database only)" "$done" "$(json "$DIR/$mode.out" dbSeconds)" "$RSS_MB" \
+                "COPY + INSERT … SELECT + 2 grouped updates, one transaction, no checks" ;;
+        esac
     done
     rm -rf "$DIR"
 }

@@ -117,33 +117,38 @@ public enum Packing {
     /// pages of the first format) into `cards` (later rows overwrite earlier ones).
     public static func shadows(_ page: [UInt8], rowBytes: Int = shadowBytes, into cards: inout [UInt64: CardShadow]) -> Bool {
         guard rowBytes == shadowBytes || rowBytes == shadowBytesV1, page.count % rowBytes == 0 else { return false }
-        var o = 0
-        while o < page.count {
-            func be(_ at: Int, _ n: Int) -> UInt64 { page.bigEndianInteger(at: o + at, count: n) ?? 0 }
-            var s = CardShadow()
-            s.balanceFen = UInt32(be(8, 4))
-            s.arrearsFen = UInt32(be(12, 4))
-            s.nextOffline = UInt16(be(16, 2))
-            s.nextOnline = UInt16(be(18, 2))
-            s.lastSeconds = UInt32(be(20, 4))
-            s.lastBalanceAfterFen = UInt32(be(24, 4))
-            s.flags = page[o + 28] & ~CardShadow.Flags.unused5
-            s.gapSinceDay = UInt16(be(29, 2))
-            s.offlineSeen = be(32, 8)
-            s.onlineSeen = be(40, 8)
-            if rowBytes == shadowBytes {
-                s.firstSeconds = UInt32(be(48, 4))
-                s.firstBalanceBeforeFen = UInt32(be(52, 4))
-                s.baselineAdjustFen = Int64(bitPattern: be(56, 8))
-            } else if s.lastSeconds != 0 {
-                // The first format kept only the newest transaction: it becomes the baseline.
-                s.flags |= CardShadow.Flags.chained
-                s.firstSeconds = s.lastSeconds
-                s.firstBalanceBeforeFen = s.lastBalanceAfterFen
-                s.baselineAdjustFen = -s.ledgerFen
+        page.withUnsafeBytes { raw in
+            var o = 0
+            // Fixed offsets, read as big-endian words in place (startup reads every card's row).
+            func u64(_ at: Int) -> UInt64 { UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: o + at, as: UInt64.self)) }
+            func u32(_ at: Int) -> UInt32 { UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: o + at, as: UInt32.self)) }
+            func u16(_ at: Int) -> UInt16 { UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: o + at, as: UInt16.self)) }
+            while o < raw.count {
+                var s = CardShadow()
+                s.balanceFen = u32(8)
+                s.arrearsFen = u32(12)
+                s.nextOffline = u16(16)
+                s.nextOnline = u16(18)
+                s.lastSeconds = u32(20)
+                s.lastBalanceAfterFen = u32(24)
+                s.flags = raw[o + 28] & ~CardShadow.Flags.unused5
+                s.gapSinceDay = u16(29)
+                s.offlineSeen = u64(32)
+                s.onlineSeen = u64(40)
+                if rowBytes == shadowBytes {
+                    s.firstSeconds = u32(48)
+                    s.firstBalanceBeforeFen = u32(52)
+                    s.baselineAdjustFen = Int64(bitPattern: u64(56))
+                } else if s.lastSeconds != 0 {
+                    // The first format kept only the newest transaction: it becomes the baseline.
+                    s.flags |= CardShadow.Flags.chained
+                    s.firstSeconds = s.lastSeconds
+                    s.firstBalanceBeforeFen = s.lastBalanceAfterFen
+                    s.baselineAdjustFen = -s.ledgerFen
+                }
+                cards[u64(0)] = s
+                o += rowBytes
             }
-            cards[be(0, 8)] = s
-            o += rowBytes
         }
         return true
     }

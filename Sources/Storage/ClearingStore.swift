@@ -86,6 +86,8 @@ public final class ClearingStore: Sendable {
                 var s = ClearingState()
                 // The newest snapshot of every shadow, then the shadows runs changed after it.
                 let snapshot = try Int64.fetchOne(db, sql: "SELECT MAX(run) FROM clearing_snapshot") ?? 0
+                // Room for every card the snapshot holds at once: no rehashing while rows stream in.
+                s.cards.reserveCapacity(try Int.fetchOne(db, sql: "SELECT SUM(count) FROM clearing_snapshot WHERE run = ?", arguments: [snapshot]) ?? 0)
                 let pages = try Row.fetchCursor(db, sql: """
                     SELECT count, data FROM clearing_snapshot WHERE run = ?1
                     UNION ALL

@@ -78,8 +78,12 @@ struct ClearingCommand: ParsableCommand {
                     guard let t = BCDDateTime(iso: text) else { throw CLIError("--received-at must be YYYY-MM-DDTHH:MM:SS") }
                     return t
                 } ?? localNow()
+                let started = DispatchTime.now()
                 let ingestor = try Ingestor(store: store, city: city, keys: try ClearingKeys(paths: keys), gapWindowDays: gapWindowDays)
-                if verbose { FileHandle.standardError.write(Data("ingest: load state (\(ingestor.cardCount) cards)\n".utf8)) }
+                if verbose {
+                    let ms = (DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000
+                    FileHandle.standardError.write(Data("ingest: load state (\(ingestor.cardCount) cards): \(ms) ms\n".utf8))
+                }
                 var bar = ProgressBar(total: 100, quiet: json || verbose)
                 let report = try ingestor.ingest(
                     batches, received: received, recordsPerRun: recordsPerCommit,

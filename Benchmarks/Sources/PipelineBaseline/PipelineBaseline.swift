@@ -10,10 +10,10 @@ struct PipelineBaseline: AsyncParsableCommand {
         abstract: "Post loadgen batches through PostgreSQL or SQLite, as a conventional design would, and check the totals.")
 
     enum Mode: String, ExpressibleByArgument, CaseIterable {
-        case pgRows = "pg-rows", pgSet = "pg-set", sqliteRows = "sqlite-rows"
+        case pgRows = "pg-rows", pgSet = "pg-set", pgCeiling = "pg-ceiling", sqliteRows = "sqlite-rows"
     }
 
-    @Option(help: "pg-rows | pg-set | sqlite-rows")
+    @Option(help: "pg-rows | pg-set | pg-ceiling | sqlite-rows")
     var mode: Mode
     @Option(help: "The loadgen output directory (batches/ and ground-truth.json).")
     var dir: String
@@ -32,6 +32,8 @@ struct PipelineBaseline: AsyncParsableCommand {
 
     @Flag(help: "pg-set only: create transfers without its foreign key to accounts (to measure the key's cost).")
     var noForeignKey = false
+    @Flag(help: "pg-ceiling only: give transfers its primary key (card, counter kind, counter); without it, no constraint at all.")
+    var primaryKey = false
 
     func run() async throws {
         let sink = try await openSink()
@@ -53,6 +55,8 @@ struct PipelineBaseline: AsyncParsableCommand {
         case .pgSet:
             let conn = try await PostgresLink.connect(port: pgPort, user: pgUser, database: pgDatabase)
             return PostgresSetSink(conn: conn, foreignKey: !noForeignKey)
+        case .pgCeiling:
+            return PostgresCeilingSink(conn: try await PostgresLink.connect(port: pgPort, user: pgUser, database: pgDatabase), primaryKey: primaryKey)
         case .sqliteRows:
             try removeSQLite()
             return try SQLiteRowsSink(path: sqlite)
@@ -83,6 +87,9 @@ struct PipelineBaseline: AsyncParsableCommand {
             run.records += batch.records
             run.batches += 1
         }
+        let t = now()
+        try await sink.finish()
+        run.dbNs += now() - t
         run.refusals = source.refusals
         run.phases = sink.phases
         return run

@@ -13,10 +13,13 @@ protocol Sink {
     func close() async throws
     /// Seconds spent in the sink's own phases, for the report (empty if it has none).
     var phases: [(name: String, seconds: Double)] { get }
+    /// Writes what the sink held back (the ceiling writes the whole day at the end).
+    func finish() async throws
 }
 
 extension Sink {
     var phases: [(name: String, seconds: Double)] { [] }
+    func finish() async throws {}
 }
 
 /// Monotonic nanoseconds, for phase timings.
