@@ -37,17 +37,18 @@ struct AppRefusals: Sendable {
 /// the batch MAC and structure (`BatchFile.decode`), grey records, and every TAC re-computed
 /// from the card's diversified TAC key. Keys stay in memory; nothing here prints them.
 struct BatchSource {
-    private let purchaseMaster: TripleDESKey
+    private let batchMaster: TripleDESKey
     private let tacMaster: TripleDESKey
     /// Per-card TAC keys (a diversification is two 3DES blocks; cards tap ~5 times a day).
     private var tacKeys: [UInt64: DESKey] = [:]
     /// Refusals so far.
     private(set) var refusals = AppRefusals()
 
-    /// Loads the purchase (batch MACs) and TAC master keys from a keyset file.
+    /// Loads the batch (the terminals' upload keys, for the files' MACs) and TAC master keys
+    /// from a keyset file.
     init(keysPath: String) throws {
         let keyset = try Keyset.load(path: keysPath)
-        purchaseMaster = try keyset.masterKey(.purchase)
+        batchMaster = try keyset.masterKey(.batch)
         tacMaster = try keyset.masterKey(.tac)
     }
 
@@ -63,7 +64,7 @@ struct BatchSource {
     mutating func read(_ path: String, maxRecords: Int = .max) throws -> (operatorID: Int64, rows: [Row], records: Int)? {
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         guard let header = try? BatchFile.peekHeader(bytes, file: path) else { refusals.badFiles += 1; return nil }
-        let key = BatchFile.batchKey(purchaseMaster: purchaseMaster, terminal: header.terminal)
+        let key = BatchFile.uploadKey(batchMaster: batchMaster, terminal: header.terminal)
         guard let batch = try? BatchFile.decode(bytes, file: path, key: key) else { refusals.badFiles += 1; return nil }
         let op = Int64(batch.header.operatorID)
         var rows: [Row] = []
