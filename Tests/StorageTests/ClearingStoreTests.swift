@@ -34,18 +34,7 @@ struct ClearingStoreTests {
             let engine = Day.engine()
             let r = engine.run([loads, taps])
             try store.commit(r, files: ["l", "t"], engine: engine, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
-            func check() throws -> (status: Int32, out: String) {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: binary)
-                p.arguments = ["clearing", "check", "--db", path]
-                let out = Pipe()
-                p.standardOutput = out
-                p.standardError = FileHandle.nullDevice
-                try p.run()
-                let data = out.fileHandleForReading.readDataToEndOfFile()
-                p.waitUntilExit()
-                return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-            }
+            func check() throws -> (status: Int32, out: String) { try runOnecardStatus(binary, ["clearing", "check", "--db", path]) }
             #expect(try check().status == 0)
             // Pages are append-only, but a forged page can be appended to a run.
             let purchase = try #require(r.transfers.first { $0.reason == .purchase })

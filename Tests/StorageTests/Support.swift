@@ -56,10 +56,8 @@ func decodeBatch(_ path: String) throws -> BatchFile {
     return try BatchFile.decode(bytes, file: path, key: batchKey)
 }
 
-/// Runs the real onecard binary to the end and returns its standard output; a non-zero exit
-/// status is recorded as an issue naming the command.
-@discardableResult
-func runOnecard(_ binary: String, _ arguments: [String]) throws -> String {
+/// Runs the real onecard binary to the end: its exit status and standard output.
+func runOnecardStatus(_ binary: String, _ arguments: [String]) throws -> (status: Int32, out: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: binary)
     p.arguments = arguments
@@ -69,6 +67,14 @@ func runOnecard(_ binary: String, _ arguments: [String]) throws -> String {
     try p.run()
     let data = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    #expect(p.terminationStatus == 0, "onecard \(arguments.prefix(2).joined(separator: " ")) exited \(p.terminationStatus)")
-    return String(decoding: data, as: UTF8.self)
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Runs the real onecard binary to the end and returns its standard output; a non-zero exit
+/// status is recorded as an issue naming the command.
+@discardableResult
+func runOnecard(_ binary: String, _ arguments: [String]) throws -> String {
+    let (status, out) = try runOnecardStatus(binary, arguments)
+    #expect(status == 0, "onecard \(arguments.prefix(2).joined(separator: " ")) exited \(status)")
+    return out
 }
