@@ -83,7 +83,7 @@ public final class Ingestor {
             var decoded: (batches: [IncomingBatch], rejected: [RejectedFile])
             var result: RunResult
             var records: Int
-            var writing: Writing
+            var writing: Background<Result<(run: Int64, generation: Int64), StorageError>>
         }
         func account(_ r: RunResult, _ decoded: (batches: [IncomingBatch], rejected: [RejectedFile]), records: Int) {
             outcomes += zip(r.outcomes, r.status).compactMap { o, s in s == .fresh || s == .replayed ? o : nil }
@@ -134,7 +134,13 @@ public final class Ingestor {
         // A run is posted while the one before it is written, and the next run's files are read
         // while it is written. The registry is read between writes: a terminal suspended now is
         // refused from the run after next.
-        var next = chunks.isEmpty ? nil : Pending(chunks[0].files, keys: keys, registry: try store.terminals(), received: seconds)
+        let keys = keys
+        func read(_ chunk: Int) throws -> Background<(batches: [IncomingBatch], rejected: [RejectedFile])>? {
+            guard chunk < chunks.count else { return nil }
+            let (files, registry) = (chunks[chunk].files, try store.terminals())
+            return Background { BatchReader.read(files, keys: keys, registry: registry, received: seconds) }
+        }
+        var next = try read(0)
         var since = try store.rowsSinceSnapshot()
         var inFlight: Posted?
         var index = 0
@@ -146,22 +152,24 @@ public final class Ingestor {
             lap("sort, check TACs, post \(r.summary.records) records")
             var prepared = try store.prepare(
                 r, files: decoded.batches.map(\.file), engine: engine, received: received, businessDay: businessDay, rowsSinceSnapshot: since)
+            var written = true
             if let posted = inFlight {
                 inFlight = nil
-                let written = try settle(posted, then: (decoded, records))
-                // The store is idle now: read the registry for the run after this one.
-                next = index + 1 < chunks.count ? Pending(chunks[index + 1].files, keys: keys, registry: try store.terminals(), received: seconds) : nil
-                guard written else {
-                    since = try store.rowsSinceSnapshot()
-                    index += 1
-                    continue
-                }
-            } else {
-                next = index + 1 < chunks.count ? Pending(chunks[index + 1].files, keys: keys, registry: try store.terminals(), received: seconds) : nil
+                written = try settle(posted, then: (decoded, records))
+            }
+            // The store is idle now: read the registry for the run after this one.
+            next = try read(index + 1)
+            guard written else {
+                since = try store.rowsSinceSnapshot()
+                index += 1
+                continue
             }
             prepared.generation = engine.generation
             since = prepared.hasSnapshot && since + prepared.touched >= store.snapshotRowsMin ? 0 : since + prepared.touched
-            inFlight = Posted(decoded: decoded, result: r, records: records, writing: Writing(store, prepared))
+            let (store, run) = (store, prepared)
+            inFlight = Posted(decoded: decoded, result: r, records: records, writing: Background {
+                do throws(StorageError) { return .success(try store.write(run)) } catch { return .failure(error) }
+            })
             index += 1
         } while index < chunks.count
         if let posted = inFlight { _ = try settle(posted, then: nil) }
@@ -187,44 +195,21 @@ public final class Ingestor {
     }
 }
 
-/// A prepared run being written on a background queue.
-final class Writing: @unchecked Sendable {
+/// Work running on a background queue, waited for once.
+final class Background<Value>: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
-    private var result: Result<(run: Int64, generation: Int64), StorageError> = .failure(.stale(path: "", what: "not written"))
+    private var value: Value?
 
-    init(_ store: ClearingStore, _ prepared: PreparedRun) {
+    init(_ work: @escaping @Sendable () -> Value) {
         DispatchQueue.global().async { [self] in
-            do throws(StorageError) {
-                result = .success(try store.write(prepared))
-            } catch {
-                result = .failure(error)
-            }
+            value = work()
             done.signal()
         }
     }
 
-    /// Waits for the write (once).
-    func wait() -> Result<(run: Int64, generation: Int64), StorageError> {
+    /// Waits for the work to finish and returns its value.
+    func wait() -> Value {
         done.wait()
-        return result
-    }
-}
-
-/// Files being read and verified on a background queue.
-final class Pending: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var result: (batches: [IncomingBatch], rejected: [RejectedFile]) = ([], [])
-
-    init(_ files: [String], keys: ClearingKeys, registry: [TerminalID: RegisteredTerminal], received: UInt32) {
-        DispatchQueue.global().async { [self] in
-            result = BatchReader.read(files, keys: keys, registry: registry, received: received)
-            done.signal()
-        }
-    }
-
-    /// Waits for the files (once).
-    func wait() -> (batches: [IncomingBatch], rejected: [RejectedFile]) {
-        done.wait()
-        return result
+        return value!
     }
 }

@@ -21,6 +21,15 @@ func reporting<T>(_ body: () throws -> T) throws -> T {
     }
 }
 
+/// Prints a listing: with `json` one JSON object per line, else one `line` per item and the
+/// count (`N noun(s)`).
+func printListing<T: Encodable>(_ items: [T], json: Bool, noun: String, _ line: (T) -> String) {
+    for item in items {
+        if json { printJSON(item) } else { print(line(item)) }
+    }
+    if !json { print("\(items.count) \(noun)(s)") }
+}
+
 /// Writes JSON for `--json` outputs: one compact line, keys sorted.
 func printJSON(_ value: some Encodable) {
     let encoder = JSONEncoder()

@@ -163,15 +163,9 @@ struct ClearingCommand: ParsableCommand {
         func run() throws {
             try reporting {
                 let (store, _) = try database.open()
-                let list = try store.exceptions(status: status)
-                for e in list {
-                    if json {
-                        printJSON(e)
-                    } else {
-                        print("\(e.exception.id)  \(e.status)  \(e.exception.kind.rawValue)  card \(e.exception.card)  \(e.exception.record ?? "-")  \(e.exception.detail)")
-                    }
+                printListing(try store.exceptions(status: status), json: json, noun: "exception") { e in
+                    "\(e.exception.id)  \(e.status)  \(e.exception.kind.rawValue)  card \(e.exception.card)  \(e.exception.record ?? "-")  \(e.exception.detail)"
                 }
-                if !json { print("\(list.count) exception(s)") }
             }
         }
     }
@@ -194,15 +188,9 @@ extension ClearingCommand {
         func run() throws {
             try reporting {
                 let (store, _) = try database.open()
-                let list = try store.conflicts()
-                for c in list {
-                    if json {
-                        printJSON(c)
-                    } else {
-                        print("run \(c.run)  \(c.terminal)/\(c.sequence)  \(c.file)  received \(c.received)  \(c.records) records  sha256 \(c.sha256)  ingested \(c.ingestedSHA256 ?? "unknown")")
-                    }
+                printListing(try store.conflicts(), json: json, noun: "conflict") { c in
+                    "run \(c.run)  \(c.terminal)/\(c.sequence)  \(c.file)  received \(c.received)  \(c.records) records  sha256 \(c.sha256)  ingested \(c.ingestedSHA256 ?? "unknown")"
                 }
-                if !json { print("\(list.count) conflict(s)") }
             }
         }
     }
@@ -288,11 +276,10 @@ extension ClearingCommand {
             func run() throws {
                 try reporting {
                     let (store, _) = try database.open()
-                    let list = try store.terminals().sorted { $0.key.rawValue < $1.key.rawValue }
-                    for (_, t) in list {
-                        if json { printJSON(t) } else { print("\(t.terminal)  \(t.status.rawValue)  operator \(t.operatorID)  key version \(t.keyVersion)  since \(t.changed)") }
+                    let list = try store.terminals().sorted { $0.key.rawValue < $1.key.rawValue }.map(\.value)
+                    printListing(list, json: json, noun: "terminal") { t in
+                        "\(t.terminal)  \(t.status.rawValue)  operator \(t.operatorID)  key version \(t.keyVersion)  since \(t.changed)"
                     }
-                    if !json { print("\(list.count) terminal(s)") }
                 }
             }
         }

@@ -13,11 +13,7 @@ struct ClearingCrashTests {
 
     @Test("a generated day ingested through repeated SIGKILLs ends with exactly the ground truth, and the ledger holds after every kill")
     func killLoop() throws {
-        let binary = TestPaths.onecard
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            Issue.record("\(binary) is missing: run `swift build` (the crash test runs the real onecard binary)")
-            return
-        }
+        guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
             let keys = dir + "/keys.json"
             _ = try runOnecard(binary, ["keys", "new", "--out", keys])

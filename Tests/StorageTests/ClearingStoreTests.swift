@@ -21,11 +21,7 @@ struct ClearingStoreTests {
 
     @Test("clearing check, run by run, finds a fare paid twice, a transfer from no accepted record and a duplicate transfer id, naming each")
     func checkFindsForgedPages() throws {
-        let binary = TestPaths.onecard
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            Issue.record("\(binary) is missing: run `swift build` (this test runs the real onecard binary)")
-            return
-        }
+        guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
             let path = dir + "/c.sqlite"
             let store = try ClearingStore(path: path)

@@ -15,11 +15,7 @@ struct CrashTests {
 
     @Test("20 random SIGKILLs of a process journaling purchases: every acknowledged sequence is there, once, whole")
     func killLoop() throws {
-        let binary = TestPaths.onecard
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            Issue.record("\(binary) is missing: run `swift build` (the crash test runs the real onecard binary)")
-            return
-        }
+        guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
             let path = dir + "/stress.sqlite"
             var acknowledged: [UInt32] = []

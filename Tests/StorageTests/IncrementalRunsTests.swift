@@ -12,11 +12,7 @@ import UploadBatch
 struct IncrementalRunsTests {
     @Test("one run, a run per batch in one process, and runs of a few batches each in a fresh process: same ledger, shadows, refusals, exceptions and settlement files")
     func manyRunsEqualOne() throws {
-        let binary = TestPaths.onecard
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            Issue.record("\(binary) is missing: run `swift build` (this test runs the real onecard binary to generate and settle the day)")
-            return
-        }
+        guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
             let keys = dir + "/keys.json"
             try runOnecard(binary, ["keys", "new", "--out", keys])

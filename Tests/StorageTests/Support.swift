@@ -1,4 +1,5 @@
 import Foundation
+import OneCardTestSupport
 import Testing
 import OneCardCore
 import Storage
@@ -54,6 +55,17 @@ func purchase(_ j: SQLiteJournal, serial: UInt64, counter: UInt16, amountFen: UI
 func decodeBatch(_ path: String) throws -> BatchFile {
     let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
     return try BatchFile.decode(bytes, file: path, key: batchKey)
+}
+
+/// The debug `onecard` binary the crash and CLI tests run; `nil` (recorded as an issue that
+/// says how to build it) when it is missing.
+func onecardBinary() -> String? {
+    let binary = TestPaths.onecard
+    guard FileManager.default.isExecutableFile(atPath: binary) else {
+        Issue.record("\(binary) is missing: run `swift build` (this test runs the real onecard binary)")
+        return nil
+    }
+    return binary
 }
 
 /// Runs the real onecard binary to the end: its exit status and standard output.
