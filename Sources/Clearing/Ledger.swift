@@ -12,8 +12,9 @@ public enum AccountKind: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
     case operatorPayable = 4
     /// The issuer's commission income (settlement). Number 0.
     case feeIncome = 5
-    /// Suspense: money paid out for a card before the load that funds it has cleared
-    /// (out-of-order uploads), and disputed money. Number 0.
+    /// Suspense: officers' adjustments (a refused fare paid, a refused load taken in) until the
+    /// card's own records settle them, and, in ledgers written before fares always debited the
+    /// purse, fares paid before their load cleared. Number 0.
     case suspense = 6
     /// The issuer's bank (settlement payments). Number 0.
     case bank = 7
@@ -74,7 +75,7 @@ public struct AccountID: Hashable, Sendable, Comparable, CustomStringConvertible
 
 /// Why money moved.
 public enum TransferReason: UInt8, Sendable, CaseIterable, Codable, CustomStringConvertible {
-    /// A fare: purse (or suspense) → operator payable.
+    /// A fare: purse → operator payable (the purse may go below zero until its load clears).
     case purchase = 1
     /// A load: agent cash → purse.
     case load = 2
@@ -86,7 +87,8 @@ public enum TransferReason: UInt8, Sendable, CaseIterable, Codable, CustomString
     case refundDeposit = 5
     /// A balance moved at replacement: old purse → new purse.
     case replacement = 6
-    /// Arrears recovered: purse → suspense, once a late load funds fares paid from suspense.
+    /// Arrears recovered: purse → suspense. No longer posted (fares always debit the purse);
+    /// kept so that older ledgers still read.
     case arrears = 7
     /// Settlement: operator payable → bank (net of commission).
     case settlementPayment = 8
