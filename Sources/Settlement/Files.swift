@@ -104,40 +104,76 @@ public enum SettlementFiles {
     }
 }
 
-/// Writes ASCII into a fixed buffer; overrunning it is a programmer error (the row bound is
-/// ``SettlementFiles/clearingRowBytesMax``).
+/// Writes ASCII into a fixed buffer of ``SettlementFiles/clearingRowBytesMax`` bytes. The
+/// bound is checked once, by the row's caller (every field of a clearing row has a fixed
+/// longest width, and their sum is below the bound), so the writes themselves are unchecked:
+/// this is one call per fare of the day.
 struct RowWriter {
-    let buffer: UnsafeMutableBufferPointer<UInt8>
+    let base: UnsafeMutablePointer<UInt8>
     var count = 0
 
-    init(buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
+    init(buffer: UnsafeMutableBufferPointer<UInt8>) {
+        precondition(buffer.count >= SettlementFiles.clearingRowBytesMax, "a clearing row buffer of \(buffer.count) bytes")
+        base = buffer.baseAddress!
+    }
 
     @inline(__always) mutating func byte(_ b: UInt8) {
-        precondition(count < buffer.count, "clearing row longer than \(buffer.count) bytes")
-        buffer[count] = b
-        count += 1
+        base[count] = b
+        count &+= 1
     }
 
-    mutating func text(_ s: StaticString) {
-        s.withUTF8Buffer { for b in $0 { byte(b) } }
-    }
-
-    mutating func hex(_ v: UInt64, digits: Int) {
-        for i in stride(from: digits - 1, through: 0, by: -1) {
-            let nibble = UInt8(truncatingIfNeeded: v >> (4 * UInt64(i))) & 0xF
-            byte(nibble < 10 ? 0x30 &+ nibble : 0x37 &+ nibble)
+    @inline(__always) mutating func text(_ s: StaticString) {
+        s.withUTF8Buffer { t in
+            (base + count).update(from: t.baseAddress!, count: t.count)
+            count &+= t.count
         }
     }
 
-    mutating func decimal(_ v: UInt64) {
-        var divisor: UInt64 = 1
-        while divisor <= v / 10 { divisor *= 10 }
+    /// Upper-case hex, exactly `digits` digits (at most 16).
+    @inline(__always) mutating func hex(_ v: UInt64, digits: Int) {
+        var i = digits
         var x = v
-        while divisor > 0 {
-            byte(0x30 &+ UInt8(x / divisor))
-            x %= divisor
-            divisor /= 10
+        while i > 0 {
+            i &-= 1
+            let nibble = UInt8(truncatingIfNeeded: x) & 0xF
+            base[count &+ i] = nibble < 10 ? 0x30 &+ nibble : 0x37 &+ nibble
+            x >>= 4
         }
+        count &+= digits
+    }
+
+    /// Decimal without leading zeros (at most 20 digits), two digits per division.
+    @inline(__always) mutating func decimal(_ v: UInt64) {
+        var digits = 1
+        var limit: UInt64 = 10
+        while digits < 20, v >= limit {
+            digits &+= 1
+            limit = limit &* 10
+        }
+        var i = count &+ digits
+        var x = v
+        Self.pairs.withUTF8Buffer { pairs in
+            while x >= 100 {
+                let pair = Int(x % 100) &* 2
+                x /= 100
+                i &-= 2
+                base[i] = pairs[pair]
+                base[i &+ 1] = pairs[pair &+ 1]
+            }
+            if x >= 10 {
+                i &-= 2
+                base[i] = pairs[Int(x) &* 2]
+                base[i &+ 1] = pairs[Int(x) &* 2 &+ 1]
+            } else {
+                base[i &- 1] = 0x30 &+ UInt8(x)
+            }
+        }
+        count &+= digits
+    }
+
+    /// "00" "01" … "99": a literal, so reading it costs no initialisation check.
+    private static var pairs: StaticString {
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
     }
 
     /// `YYYY-MM-DDThh:mm:ss` straight from a packed BCD date-time's nibbles.

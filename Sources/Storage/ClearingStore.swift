@@ -249,7 +249,7 @@ public final class ClearingStore: Sendable {
                         INSERT INTO clearing_run (run, finished, received, business_day, batches, records, summary)
                         VALUES (?, ?, ?, ?, ?, ?, ?)
                         """,
-                    arguments: [run, ISO8601DateFormatter().string(from: Date()), p.received, p.businessDay, p.batches, p.records, p.summary])
+                    arguments: [run, AuditTime.now(), p.received, p.businessDay, p.batches, p.records, p.summary])
                 try insertBatches(db, run: run, p)
                 try insertPages(db, run: run, p)
                 try saveMutable(db, run: run, p)
@@ -470,7 +470,7 @@ extension ClearingStore {
                 try db.execute(sql: """
                     INSERT INTO clearing_hotlist (serial, since, reason, added) VALUES (?, ?, ?, ?)
                     ON CONFLICT(serial) DO UPDATE SET since = excluded.since, reason = excluded.reason
-                    """, arguments: [Int64(bitPattern: serial.rawValue), Int64(since), reason, ISO8601DateFormatter().string(from: Date())])
+                    """, arguments: [Int64(bitPattern: serial.rawValue), Int64(since), reason, AuditTime.now()])
             }
         }
     }

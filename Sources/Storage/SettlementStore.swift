@@ -66,17 +66,26 @@ extension ClearingStore {
     /// Calls `body` with each page of `kind` ('transfers', 'accepted', 'refusals', or
     /// 'details' for the accepted records' details) of the given runs, in run and page order.
     public func forEachPage(_ kind: String, runs: [Int64], _ body: ([UInt8]) throws -> Void) throws(StorageError) {
-        try StorageFailure.run(path, "reading \(kind) pages") {
+        try forEachPage(of: [kind], runs: runs) { _, page in try body(page) }
+    }
+
+    /// Calls `body` with each page of each of `kinds`, run by run (within a run, kind by kind
+    /// in the order given, then page order), in one read transaction: a reader of several kinds
+    /// then takes each run's pages together.
+    public func forEachPage(of kinds: [String], runs: [Int64], _ body: (String, [UInt8]) throws -> Void) throws(StorageError) {
+        try StorageFailure.run(path, "reading \(kinds.joined(separator: " and ")) pages") {
             try queue.read { db in
-                let sql = kind == "details"
-                    ? "SELECT data FROM clearing_detail_page WHERE run = ? ORDER BY page"
-                    : "SELECT data FROM clearing_page WHERE run = ? AND kind = ? ORDER BY page"
-                let stmt = try db.makeStatement(sql: sql)
+                let details = try db.makeStatement(sql: "SELECT data FROM clearing_detail_page WHERE run = ? ORDER BY page")
+                let others = try db.makeStatement(sql: "SELECT data FROM clearing_page WHERE run = ? AND kind = ? ORDER BY page")
                 for run in runs {
-                    let pages = try Row.fetchCursor(stmt, arguments: kind == "details" ? [run] : [run, kind])
-                    while let row = try pages.next() {
-                        let data: Data = row["data"]
-                        try body([UInt8](data))
+                    for kind in kinds {
+                        let pages = kind == "details"
+                            ? try Row.fetchCursor(details, arguments: [run])
+                            : try Row.fetchCursor(others, arguments: [run, kind])
+                        while let row = try pages.next() {
+                            let data: Data = row["data"]
+                            try body(kind, [UInt8](data))
+                        }
                     }
                 }
             }

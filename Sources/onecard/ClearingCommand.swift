@@ -224,7 +224,7 @@ extension ClearingCommand {
                     let (store, city) = try database.open()
                     if fromCity {
                         for (id, t) in city.terminals.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-                            try store.registerTerminal(id, operatorID: t.operatorID.rawValue, keyVersion: keyVersion, at: auditNow())
+                            try store.registerTerminal(id, operatorID: t.operatorID.rawValue, keyVersion: keyVersion, at: AuditTime.now())
                         }
                         print("registered \(city.terminals.count) terminals of the city file (upload key version \(keyVersion))")
                         return
@@ -237,7 +237,7 @@ extension ClearingCommand {
                     if let cityOperator, cityOperator != op {
                         throw CLIError("the city file puts terminal \(terminal) under operator \(cityOperator), not \(op)")
                     }
-                    try store.registerTerminal(terminal, operatorID: op, keyVersion: keyVersion, at: auditNow())
+                    try store.registerTerminal(terminal, operatorID: op, keyVersion: keyVersion, at: AuditTime.now())
                     print("terminal \(terminal) active: operator \(op), upload key version \(keyVersion)")
                 }
             }
@@ -297,7 +297,7 @@ extension StatusChange {
     func run() throws {
         try reporting {
             let (store, _) = try target.database.open()
-            try store.setTerminalStatus(target.terminal, Self.status, at: auditNow())
+            try store.setTerminalStatus(target.terminal, Self.status, at: AuditTime.now())
             print("terminal \(target.terminal) \(Self.status.rawValue)")
         }
     }

@@ -101,13 +101,13 @@ struct ExceptionsCommand: ParsableCommand {
             let (store, city) = try database.open()
             let status = accept ? "accepted" : "rejected"
             if let id = UInt64(d.id) {
-                try store.decideException(id: id, status: status, officer: d.officer, reason: d.reason, decided: auditNow())
+                try store.decideException(id: id, status: status, officer: d.officer, reason: d.reason, decided: AuditTime.now())
                 if d.json { printJSON(["id": d.id, "status": status]) } else { print("exception \(id) \(status) by \(d.officer)") }
                 return
             }
             guard let ref = RecordRef(d.id) else { throw CLIError("\(d.id) is neither an exception id (decimal) nor a refused record TERMINAL/BATCH#INDEX") }
             guard let (f, day) = try store.refusal(ref) else { throw CLIError("no refused record \(ref): list them with onecard exceptions list") }
-            var decision = RefusalDecision(record: ref.description, code: f.code.rawValue, status: status, officer: d.officer, reason: d.reason, decided: auditNow())
+            var decision = RefusalDecision(record: ref.description, code: f.code.rawValue, status: status, officer: d.officer, reason: d.reason, decided: AuditTime.now())
             var adjustment: Transfer? = nil
             // An accepted fare takes its identity, so that it can never be paid a second time.
             let fare = f.record.kind == .purchase || f.record.kind == .grey ? FareIdentity(f.record) : nil

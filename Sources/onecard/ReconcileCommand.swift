@@ -33,7 +33,7 @@ struct ReconcileCommand: ParsableCommand {
             let runs = try store.runs(businessDay: day)
             var builder = SettlementBuilder(day: day, city: city)
             var progress = ProgressBar(total: try store.pageCount(runs: runs), quiet: json)
-            try feedDetails(store, runs: runs, into: &builder, progress: &progress) { _, _ in }
+            try feedDetails(store, runs: runs, transfers: false, into: &builder, progress: &progress) { _ in }
             progress.finish()
             return Reconciler.compare(day: day.description, statement: lines, cleared: builder.terminalPurchases) {
                 city.terminals[$0]?.operatorID.rawValue

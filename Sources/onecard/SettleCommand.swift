@@ -68,7 +68,7 @@ struct SettleCommand: ParsableCommand {
                     try OutputFile.write(SettlementFiles.summaryJSON(settlement.summary), dir: out, name: "summary.json")
                     try OutputFile.write(SettlementFiles.positions(settlement.summary), dir: out, name: "positions.csv")
                     try OutputFile.write(SettlementReport.html(settlement.summary), dir: out, name: "report.html")
-                    if close { try store.saveSettlement(day: day, runs: runs, adjustments: ids, transfers: settlement.transfers, closedAt: auditNow()) }
+                    if close { try store.saveSettlement(day: day, runs: runs, adjustments: ids, transfers: settlement.transfers, closedAt: AuditTime.now()) }
                 } catch StorageError.stale where attempt < Self.attemptsMax {
                     attempt += 1
                     continue
@@ -116,23 +116,15 @@ struct DaySettler {
     func settle(closed: Bool) throws -> Settlement {
         var builder = SettlementBuilder(day: day, city: city)
         var progress = ProgressBar(total: try store.pageCount(runs: runs), quiet: quiet)
-        var files: [UInt16: OutputFile] = [:]
-        func file(_ op: UInt16) throws -> OutputFile {
-            if let f = files[op] { return f }
-            let f = try OutputFile(dir: out, name: SettlementFiles.clearingFileName(op), header: SettlementFiles.clearingHeader)
-            files[op] = f
-            return f
+        let files = ClearingFileWriter(dir: out)
+        do {
+            try feedDetails(store, runs: runs, transfers: true, into: &builder, progress: &progress) { try files.append($0) }
+        } catch {
+            // The writer may still hold pages: let it finish before the error leaves.
+            try? files.drain()
+            throw error
         }
-        try feedDetails(store, runs: runs, into: &builder, progress: &progress) { op, d in
-            let f = try file(op)
-            SettlementFiles.appendClearingRow(d, to: &f.buffer)
-            try f.flushIfFull()
-        }
-        try store.forEachPage("transfers", runs: runs) { page in
-            guard let ts = Packing.transfers(page) else { throw CLIError("a transfer page of \(store.path) is corrupt") }
-            for t in ts { builder.addUpload(t) }
-            progress.step("transfers")
-        }
+        try files.drain()
         let decisions = Dictionary(try store.decisions().map { ($0.record, $0) }, uniquingKeysWith: { a, _ in a })
         var lines = try store.exceptions(runs: runs).map(Self.line)
         let refusals = try OutputFile(dir: out, name: "refusals.csv", header: SettlementFiles.refusalHeader)
@@ -149,15 +141,15 @@ struct DaySettler {
         for t in adjustments {
             guard let op = builder.addAdjustment(t) else { continue }
             let record = try store.refusal(t.source)?.refusal.record
-            SettlementFiles.appendAdjustmentRow(t, record: record, to: &(try file(op)).buffer)
+            SettlementFiles.appendAdjustmentRow(t, record: record, to: &(try files.file(op)).buffer)
             if let d = decisions[t.source.description], !lines.contains(where: { $0.id == d.record }) {
                 lines.append(Self.line(d, record?.serial.description ?? ""))
             }
         }
         progress.finish()
         let settlement = builder.finish(runs: runs, closed: closed, exceptions: lines)
-        for o in settlement.summary.operators { _ = try file(o.operatorID) }
-        for f in files.values { try f.commit() }
+        for o in settlement.summary.operators { _ = try files.file(o.operatorID) }
+        for f in files.opened { try f.commit() }
         try refusals.commit()
         return settlement
     }

@@ -94,17 +94,100 @@ func parseDay(_ text: String) throws -> BCDDate {
     return d
 }
 
-/// The current UTC time, ISO 8601: for audit columns only, never for output files.
-func auditNow() -> String { ISO8601DateFormatter().string(from: Date()) }
 
-/// Reads the accepted-record details of a day's runs into a builder.
-func feedDetails(_ store: ClearingStore, runs: [Int64], into builder: inout SettlementBuilder, progress: inout ProgressBar,
-                 row: (UInt16, AcceptedDetail) throws -> Void) throws {
-    try store.forEachPage("details", runs: runs) { page in
-        guard let details = Packing.details(page) else { throw CLIError("a detail page of \(store.path) is corrupt") }
-        for d in details {
-            if let op = builder.add(d) { try row(op, d) }
+/// Reads the accepted-record details (and, with `transfers`, the transfers) of a day's runs
+/// into a builder; `purchases` gets each detail page's purchases with the operator whose
+/// clearing file lists them. Run by run, a run's details then its transfers: a writer given the
+/// purchases works while the transfers are read.
+func feedDetails(_ store: ClearingStore, runs: [Int64], transfers: Bool, into builder: inout SettlementBuilder, progress: inout ProgressBar,
+                 purchases: ([(operatorID: UInt16, detail: AcceptedDetail)]) throws -> Void) throws {
+    try store.forEachPage(of: transfers ? ["details", "transfers"] : ["details"], runs: runs) { kind, page in
+        if kind == "transfers" {
+            guard let ts = Packing.transfers(page) else { throw CLIError("a transfer page of \(store.path) is corrupt") }
+            for t in ts { builder.addUpload(t) }
+            progress.step("transfers")
+            return
         }
+        guard let details = Packing.details(page) else { throw CLIError("a detail page of \(store.path) is corrupt") }
+        var rows: [(operatorID: UInt16, detail: AcceptedDetail)] = []
+        rows.reserveCapacity(details.count)
+        for d in details {
+            if let op = builder.add(d) { rows.append((op, d)) }
+        }
+        try purchases(rows)
         progress.step("accepted records")
+    }
+}
+
+/// The operators' clearing files, formatted and written on a queue of their own while the
+/// caller reads the next pages and feeds the settlement: settling a day then uses both cores.
+///
+/// Pages are taken in order and at most ``pagesInFlightMax`` wait, so the files are the same
+/// as written on one thread and memory stays bounded. The first write error stops the writing
+/// and is thrown by the next ``append(_:)`` or by ``drain()``. After ``drain()`` the queue is
+/// idle and ``file(_:)`` may be used directly.
+final class ClearingFileWriter: @unchecked Sendable {
+    /// Pages handed over and not yet written.
+    static let pagesInFlightMax = 4
+    private let dir: String
+    private let queue = DispatchQueue(label: "onecard.settle.clearing-files")
+    private let slots = DispatchSemaphore(value: pagesInFlightMax)
+    private let lock = NSLock()
+    /// Touched on the queue only (or after a drain).
+    private var files: [UInt16: OutputFile] = [:]
+    /// Guarded by `lock`.
+    private var failure: (any Error)?
+
+    init(dir: String) { self.dir = dir }
+
+    /// Every file opened so far.
+    var opened: [OutputFile] { Array(files.values) }
+
+    /// The clearing file of an operator, opened on first use.
+    func file(_ op: UInt16) throws -> OutputFile {
+        if let f = files[op] { return f }
+        let f = try OutputFile(dir: dir, name: SettlementFiles.clearingFileName(op), header: SettlementFiles.clearingHeader)
+        files[op] = f
+        return f
+    }
+
+    /// Queues one page's purchases for their files.
+    func append(_ rows: [(operatorID: UInt16, detail: AcceptedDetail)]) throws {
+        try rethrowFailure()
+        guard !rows.isEmpty else { return }
+        slots.wait()
+        queue.async { [self] in
+            defer { slots.signal() }
+            guard lock.withLock({ failure == nil }) else { return }
+            do {
+                // A page's purchases come batch by batch: one file lookup per run of rows of
+                // one operator, and its buffer taken out while the rows are formatted.
+                var i = 0
+                while i < rows.count {
+                    let op = rows[i].operatorID
+                    let f = try file(op)
+                    var buffer = f.buffer
+                    f.buffer = []
+                    while i < rows.count, rows[i].operatorID == op {
+                        SettlementFiles.appendClearingRow(rows[i].detail, to: &buffer)
+                        i += 1
+                    }
+                    f.buffer = buffer
+                    try f.flushIfFull()
+                }
+            } catch {
+                lock.withLock { failure = error }
+            }
+        }
+    }
+
+    /// Waits until every queued page is written.
+    func drain() throws {
+        queue.sync {}
+        try rethrowFailure()
+    }
+
+    private func rethrowFailure() throws {
+        if let e = lock.withLock({ failure }) { throw e }
     }
 }

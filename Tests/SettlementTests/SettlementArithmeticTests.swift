@@ -128,3 +128,34 @@ struct ReconcilerTests {
         }
     }
 }
+
+@Suite("a clearing-file row is exactly the documented CSV")
+struct ClearingRowTests {
+    /// The row as docs/formats.md describes it, built with ordinary string formatting.
+    func expected(_ d: AcceptedDetail) -> String {
+        func hex(_ v: UInt64, _ digits: Int) -> String {
+            let s = String(v, radix: 16, uppercase: true)
+            return String(repeating: "0", count: digits - s.count) + s
+        }
+        let t = hex(d.dateTimeBCD, 14)
+        let time = "\(t.prefix(4))-\(t.dropFirst(4).prefix(2))-\(t.dropFirst(6).prefix(2))T\(t.dropFirst(8).prefix(2)):\(t.dropFirst(10).prefix(2)):\(t.dropFirst(12).prefix(2))"
+        let terminal = hex(d.ref.terminal.rawValue, 12)
+        return "\(terminal)/\(d.ref.batch)#\(d.ref.index),purchase,\(hex(d.serial.rawValue, 16)),\(time),\(terminal),\(d.counter),\(d.amountFen),\(hex(UInt64(d.tac), 8))\n"
+    }
+
+    @Test("every width of every number, from 0 to the largest value of its field")
+    func edgeValues() throws {
+        let numbers: [UInt32] = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 65_535, 99_999, 100_000, 1_000_000_000, 4_294_967_295]
+        let terminals: [UInt64] = [1, 0x0000_0000_00AB, 0x1234_5678_9ABC, 0xFFFF_FFFF_FFFF]
+        for (i, n) in numbers.enumerated() {
+            let terminal = try #require(TerminalID(rawValue: terminals[i % terminals.count]))
+            let d = AcceptedDetail(
+                ref: RecordRef(terminal: terminal, batch: n, index: numbers[numbers.count - 1 - i]), kind: .purchase,
+                serial: CardSerial(rawValue: 0x3100_0000_0000_0000 | UInt64(n)), counter: UInt16(truncatingIfNeeded: n),
+                amountFen: n, depositFen: 0, dateTimeBCD: 0x2026_0302_2359_59, tac: n ^ 0xA5A5_A5A5, operatorID: 2)
+            var out: [UInt8] = []
+            SettlementFiles.appendClearingRow(d, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == expected(d))
+        }
+    }
+}
