@@ -18,7 +18,7 @@ run() {
   /usr/bin/time -f "$name %e s wall, %M KB peak" $B clearing ingest --db $W/$name.sqlite --keys $W/keys.json --received-at 2026-03-02T23:59:59 "$@" --json $W/$dir/batches/*.ocub > $W/$name.json
   python3 -c "import json;d=json.load(open('$W/$name.json'));t=json.load(open('$W/$dir/ground-truth.json'));print('  accepted',d['accepted'],d['acceptedAmountFen'],'truth',t['accepted'],t['acceptedAmountFen'])"
 }
-for i in 1 2; do
+for i in ${RUNS_REPEAT:-1 2}; do
 run one day --records-per-commit 100000000
 run default day
 run mega day --records-per-commit 1048576

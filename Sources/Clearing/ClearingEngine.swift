@@ -150,6 +150,8 @@ public final class ClearingEngine {
     /// The state.
     public internal(set) var state: ClearingState
     let verifier: RecordVerifier
+    /// Cards' derived TAC keys, kept from run to run.
+    let tacKeys: TACKeyCache
     let terminals: [UInt64: (operatorID: UInt16, kind: OperatorKind)]
 
     /// Wraps a state (empty, or rebuilt from storage).
@@ -157,6 +159,7 @@ public final class ClearingEngine {
         self.config = config
         self.state = state
         self.verifier = RecordVerifier(city: config.city, tacMasters: config.tacMasters)
+        self.tacKeys = TACKeyCache(masters: config.tacMasters)
         var t: [UInt64: (UInt16, OperatorKind)] = [:]
         for (id, terminal) in config.city.terminals {
             t[id.rawValue] = (terminal.operatorID.rawValue, terminal.location.operatorKind)

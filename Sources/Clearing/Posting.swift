@@ -216,7 +216,7 @@ struct Posting {
         }
     }
 
-    /// The stateless checks of every item on both cores, one TAC key derivation per card:
+    /// The stateless checks of every item on both cores, each card's TAC key from the engine's cache:
     /// 0 = passed, else the packed ``Verdict``.
     func verify(_ items: [Item]) -> [UInt16] {
         var codes = [UInt16](repeating: 0, count: items.count)
@@ -224,21 +224,22 @@ struct Posting {
         var split = items.count / 2
         while split > 0, split < items.count, items[split].serial == items[split - 1].serial { split += 1 }
         let ranges = [0..<split, split..<items.count]
+        precondition(ranges.count <= TACKeyCache.lanes, "a verifying thread without a key cache lane")
         codes.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let out = buffer
             nonisolated(unsafe) let me = self
             DispatchQueue.concurrentPerform(iterations: ranges.count) { i in
-                me.verify(items, ranges[i], into: out)
+                me.verify(items, ranges[i], lane: i, into: out)
             }
         }
         return codes
     }
 
-    private func verify(_ items: [Item], _ range: Range<Int>, into codes: UnsafeMutableBufferPointer<UInt16>) {
+    private func verify(_ items: [Item], _ range: Range<Int>, lane: Int, into codes: UnsafeMutableBufferPointer<UInt16>) {
         var keySerial: UInt64? = nil
         var keyVersion: UInt8 = 0
         var key: DESKey? = nil
-        let masters = engine.config.tacMasters
+        let cache = engine.tacKeys
         let verifier = engine.verifier
         let hotlist = engine.state.hotlist
         records.withUnsafeBufferPointer { records in
@@ -248,7 +249,7 @@ struct Posting {
                 let b = batches[Int(recordBatch[k])]
                 let r = records[k]
                 if keySerial != item.serial || keyVersion != r.keyVersion {
-                    key = masters[r.keyVersion].map { TripleDESPurse.tacKey(tacMaster: $0, serial: CardSerial(rawValue: item.serial)) }
+                    key = cache.key(lane: lane, serial: item.serial, version: r.keyVersion)
                     keySerial = item.serial
                     keyVersion = r.keyVersion
                 }

@@ -32,6 +32,10 @@ public struct DESKey: Sendable, CustomStringConvertible, CustomDebugStringConver
         }
     }
 
+    /// The key as a big-endian integer, for a cache of derived keys that rebuilds the key with
+    /// ``init(rawValue:)``. Key material: never log it.
+    public func exportKeyBits() -> UInt64 { rawValue }
+
     /// Encrypts one block (`DES_ecb_encrypt`).
     @inline(__always)
     public func encrypt(_ block: UInt64) -> UInt64 { crypt(block, encrypt: true) }

@@ -32,6 +32,30 @@ struct ClearingEngineTests {
         #expect(Set(r.transfers.map(\.id)).count == 5)
     }
 
+    @Test("a card's TAC key kept from an earlier run still refuses a forged TAC, and an unknown key version")
+    func cachedKeysStillCheck() {
+        var d = Day()
+        let e = Day.engine()
+        let first = e.run([Day.batch(Day.counter, 1, [d.load(cardA, 5000, at: "2026-11-29T07:00:00")])])
+        #expect(first.summary.accepted == 1)
+        // The same card in later runs: its key now comes from the engine's cache.
+        var forged = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
+        forged.tac ^= 0x0100
+        var otherVersion = d.tap(cardA, 200, at: "2026-11-29T08:30:00")
+        otherVersion.keyVersion = 0x02
+        let good = d.tap(cardA, 300, at: "2026-11-29T09:00:00")
+        let r = e.run([Day.batch(Day.bus, 1, [forged, otherVersion, good])])
+        #expect(r.refusals.map(\.code) == [.tacError, .illegalData])
+        #expect(r.refusals.map(\.field) == [.none, .keyVersion])
+        #expect(r.summary.accepted == 1)
+        #expect(e.state.cards[cardA.rawValue]?.balanceFen == 4700)
+        // A card of another master signs nothing this engine accepts, cached key or not.
+        var stranger = Day(tacMaster: try! TripleDESKey(hex: "55555555555555556666666666666666"))
+        _ = stranger.load(cardB, 500, at: "2026-11-29T09:50:00")
+        let alien = stranger.tap(cardB, 100, at: "2026-11-29T10:00:00")
+        #expect(e.run([Day.batch(Day.bus, 2, [alien])]).refusals.map(\.code) == [.tacError])
+    }
+
     @Test("re-ingesting a batch returns its original outcome and applies nothing")
     func replay() {
         var d = Day()

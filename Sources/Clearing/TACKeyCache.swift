@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import OneCardCore
+import OneCardCrypto
+
+/// The TAC keys of recently verified cards, so that a card whose records arrive over many runs
+/// has its key derived (two 3DES blocks) about once a day rather than once a run.
+///
+/// Direct-mapped and of fixed size: ``lanes`` × ``entriesPerLane`` entries of 24 bytes (12 MiB),
+/// whatever the number of cards; a card that shares a slot with another is derived again. Each
+/// verifying thread uses its own lane only, so no entry is ever read while another thread
+/// writes it. The memory is zeroed when the cache goes (the keys are derived key material).
+final class TACKeyCache: @unchecked Sendable {
+    /// One verifying thread per lane (``Posting/verify(_:)`` splits a run in two).
+    static let lanes = 2
+    /// The entries of a lane (a power of two).
+    static let entriesPerLane = 1 << 18
+
+    private struct Entry {
+        var serial: UInt64
+        var key: UInt64
+        /// The key version plus 0x100; 0 marks an empty slot.
+        var tag: UInt16
+    }
+
+    private let base: UnsafeMutablePointer<Entry>
+    private let masters: [UInt8: TripleDESKey]
+
+    init(masters: [UInt8: TripleDESKey]) {
+        self.masters = masters
+        // calloc: zeroed (empty) pages that cost nothing until a lane uses them.
+        guard let raw = calloc(Self.lanes * Self.entriesPerLane, MemoryLayout<Entry>.stride) else {
+            fatalError("cannot allocate the TAC key cache")
+        }
+        base = raw.bindMemory(to: Entry.self, capacity: Self.lanes * Self.entriesPerLane)
+    }
+
+    deinit {
+        memset(base, 0, Self.lanes * Self.entriesPerLane * MemoryLayout<Entry>.stride)
+        free(base)
+    }
+
+    /// The TAC key of card `serial` under the master of `version`, or `nil` when clearing holds
+    /// no master of that version. Call only from the thread that owns `lane`.
+    @inline(__always)
+    func key(lane: Int, serial: UInt64, version: UInt8) -> DESKey? {
+        let slot = lane * Self.entriesPerLane + Int(truncatingIfNeeded: (serial &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - 18))
+        let tag = UInt16(version) | 0x100
+        let e = base[slot]
+        if e.tag == tag, e.serial == serial { return DESKey(rawValue: e.key) }
+        guard let master = masters[version] else { return nil }
+        let key = TripleDESPurse.tacKey(tacMaster: master, serial: CardSerial(rawValue: serial))
+        base[slot] = Entry(serial: serial, key: key.exportKeyBits(), tag: tag)
+        return key
+    }
+}
