@@ -24,7 +24,12 @@ public struct LedgerAudit {
 
     /// Accepted records checked so far.
     public private(set) var acceptedCount = 0
-    private var net: [AccountID: Int64] = [:]
+    /// Purse nets by card serial.
+    private var purses = NetTable()
+    /// The nets of every other account, by ``otherKey(_:)``; accounts whose number does not
+    /// fit it (no genuine one) in `unusual`.
+    private var others = NetTable()
+    private var unusual: [AccountID: Int64] = [:]
     /// The current run's transfer sources, packed (``key(_:)``), with whether each is a fare or
     /// load transfer: sorted and merged with the run's accepted records at its close, then
     /// dropped (no hashing per record).
@@ -43,8 +48,8 @@ public struct LedgerAudit {
             transferCount += 1
             if t.amountFen <= 0 || t.debit == t.credit { note("transfer \(t.id) moves \(t.amountFen) fen from \(t.debit) to \(t.credit)") }
             totalFen += t.amountFen
-            net[t.debit, default: 0] -= t.amountFen
-            net[t.credit, default: 0] += t.amountFen
+            addNet(t.debit, -t.amountFen)
+            addNet(t.credit, t.amountFen)
             ids.append(t.id)
             if t.source.isSettlement || t.reason.isSettlementPosting {
                 checkSettlement(t)
@@ -58,6 +63,22 @@ public struct LedgerAudit {
         }
     }
 
+    @inline(__always)
+    private mutating func addNet(_ a: AccountID, _ amount: Int64) {
+        if a.kind == .purse {
+            purses.add(a.number, amount)
+        } else if a.number >> 56 == 0 {
+            others.add(Self.otherKey(a), amount)
+        } else {
+            unusual[a, default: 0] += amount
+        }
+    }
+
+    /// A non-purse account whose number fits 56 bits (terminal IDs are 48, operator IDs 16) as
+    /// one word: kind in the top byte.
+    @inline(__always)
+    static func otherKey(_ a: AccountID) -> UInt64 { UInt64(a.kind.rawValue) << 56 | a.number }
+
     private mutating func checkSettlement(_ t: Transfer) {
         if !t.source.isSettlement { note("\(t.reason) transfer \(t.id) has the upload record \(t.source) as its source") }
         if !t.reason.isSettlementPosting { note("\(t.reason) transfer \(t.id) carries the settlement reference \(t.source)") }
@@ -68,13 +89,13 @@ public struct LedgerAudit {
     /// accepted (a run's transfers come from its own records), then forgets them, so an audit
     /// holds one run at a time. Feed the settlement transfers (adjustments) before the runs.
     public mutating func closeRun(accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)]) {
-        let records = accepted.indices.sorted { Self.key(accepted[$0].ref) < Self.key(accepted[$1].ref) }
+        // Keys computed once, not twice a comparison.
+        let records = accepted.indices.map { (key: Self.key(accepted[$0].ref), index: $0) }.sorted { $0.key < $1.key }
         sources.sort { $0.key < $1.key }
         var j = 0
         var previous: Key?
-        for i in records {
+        for (k, i) in records {
             let a = accepted[i]
-            let k = Self.key(a.ref)
             if previous == k { note("accepted record \(a.ref) appears twice") }
             previous = k
             while j < sources.count, sources[j].key < k {
@@ -121,20 +142,24 @@ public struct LedgerAudit {
         accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)] = [], shadows: [UInt64: CardShadow], adjusted: Set<RecordRef> = []
     ) {
         closeRun(accepted: accepted)
-        ids.sort()
+        RadixSort.sort(&ids)
         for i in ids.indices.dropFirst() where ids[i] == ids[i - 1] && (i < 2 || ids[i - 2] != ids[i]) {
             note("transfer id \(ids[i]) appears twice")
         }
         ids = []
-        let sum = net.values.reduce(Int64(0), +)
+        let sum = purses.total + others.total + unusual.values.reduce(Int64(0), +)
         if sum != 0 { note("debits and credits differ by \(sum) fen") }
         // A purse is negative only while fares cleared before the load that funded them; its
         // shadow then holds the difference as arrears.
-        for (account, balance) in net where account.kind == .purse {
-            let shadow = shadows[account.number]?.ledgerFen ?? 0
-            if balance != shadow { note("\(account) sums to \(balance) fen but its shadow holds \(shadow) fen") }
+        var wrong: [(UInt64, Int64, Int64)] = []
+        purses.forEach { serial, balance in
+            let shadow = shadows[serial]?.ledgerFen ?? 0
+            if balance != shadow { wrong.append((serial, balance, shadow)) }
         }
-        for (serial, s) in shadows where s.ledgerFen != 0 && net[AccountID(kind: .purse, number: serial)] == nil {
+        for (serial, balance, shadow) in wrong.sorted(by: { $0.0 < $1.0 }) {
+            note("\(AccountID.purse(CardSerial(rawValue: serial))) sums to \(balance) fen but its shadow holds \(shadow) fen")
+        }
+        for (serial, s) in shadows where s.ledgerFen != 0 && purses.sum(serial) == nil {
             note("card \(CardSerial(rawValue: serial)) shadow holds \(s.ledgerFen) fen with no transfers")
         }
         for s in adjustmentSources where !adjusted.contains(s) {
