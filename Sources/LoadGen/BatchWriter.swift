@@ -31,6 +31,8 @@ struct BatchWriter {
     private var copies: [BatchRecord] = []
     private var terminalSequence: UInt32 = 0
     private var batchIndex: UInt32 = 0
+    /// The day (from the first) whose records are being written.
+    private var day = 0
 
     init(input: WriteInput) {
         self.input = input
@@ -44,6 +46,7 @@ struct BatchWriter {
         batchIndex = 0
         let days = input.options.days
         for day in 0..<days {
+            self.day = day
             let b = t * days + day
             let range = input.bucketStarts[b]..<input.bucketStarts[b + 1]
             guard !range.isEmpty else { continue }
@@ -151,12 +154,14 @@ extension BatchWriter {
         let plan = input.plan
         let sequence = input.options.batchSequenceBase + batchIndex
         batchIndex += 1
-        let lastDay = UInt32(input.options.days - 1)
+        let daily = input.options.uploads == .daily
+        let uploadDay = UInt32(daily ? day : input.options.days - 1)
         let header = BatchHeader(terminal: plan.terminalIDs[t], operatorID: plan.operatorIDs[t], sequence: sequence,
-                                 createdBCD: bcd(lastDay * 86_400 + 86_399))
+                                 createdBCD: bcd(uploadDay * 86_400 + 86_399))
+        let folder = daily ? Self.dayFolder(input.options, day: day) : nil
         let bytes = BatchFile(header: header, records: pending).encode(key: input.batchKeys[t])
         pending.removeAll(keepingCapacity: true)
-        let name = Self.fileName(terminal: plan.terminalIDs[t], sequence: sequence)
+        let name = Self.fileName(terminal: plan.terminalIDs[t], sequence: sequence, folder: folder)
         try FileOutput.write(bytes, count: bytes.count, to: input.outputDirectory + "/" + name)
         tally.batches += 1
         var rng = SplitMix64(seed: input.options.seed, plan.terminalIDs[t].rawValue, UInt64(sequence))
@@ -164,16 +169,20 @@ extension BatchWriter {
         guard rate > 0, rng.chance(rate) else { return }
         // Cut anywhere after the header, never at the full length: the file cannot decode.
         let cut = BatchHeader.byteCount + rng.below(bytes.count - BatchHeader.byteCount)
-        let cutName = Self.fileName(terminal: plan.terminalIDs[t], sequence: sequence, truncated: true)
+        let cutName = Self.fileName(terminal: plan.terminalIDs[t], sequence: sequence, truncated: true, folder: folder)
         try FileOutput.write(bytes, count: cut, to: input.outputDirectory + "/" + cutName)
         tally.truncated.append(GroundTruth.TruncatedFile(file: cutName, byteCount: cut, completeFile: name, completeByteCount: bytes.count))
     }
 
-    /// `batches/<terminal>-<sequence>.ocub`; a truncated attempt adds `-truncated` and sorts
-    /// before its complete file.
-    static func fileName(terminal: TerminalID, sequence: UInt32, truncated: Bool = false) -> String {
+    /// `batches/<terminal>-<sequence>.ocub`, or `batches/<folder>/…` for daily uploads; a
+    /// truncated attempt adds `-truncated` and sorts before its complete file.
+    static func fileName(terminal: TerminalID, sequence: UInt32, truncated: Bool = false, folder: String? = nil) -> String {
         let digits = String(sequence)
         let padded = String(repeating: "0", count: max(0, 10 - digits.count)) + digits
-        return "\(batchDirectory)/\(terminal)-\(padded)\(truncated ? "-truncated" : "").ocub"
+        let dir = folder.map { "\(batchDirectory)/\($0)" } ?? batchDirectory
+        return "\(dir)/\(terminal)-\(padded)\(truncated ? "-truncated" : "").ocub"
     }
+
+    /// The folder of a day's uploads under `batches/` (daily uploads): `YYYY-MM-DD`.
+    static func dayFolder(_ options: LoadGenOptions, day: Int) -> String { options.startDate.adding(days: day).description }
 }

@@ -62,7 +62,7 @@ struct CardSimulator {
     init(plan: CityPlan, options: LoadGenOptions) {
         self.plan = plan
         self.options = options
-        firstLiveDay = max(0, options.days - 1 - plan.city.settlement.uploadWindowDays)
+        firstLiveDay = options.uploads == .daily ? 0 : max(0, options.days - 1 - plan.city.settlement.uploadWindowDays)
         balanceFenMax = UInt32(clamping: plan.city.card.balanceFenMax)
         startSecondsSinceEpoch = Int64(options.startDate.daysSinceEpoch) * 86_400
     }

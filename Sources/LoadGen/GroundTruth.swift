@@ -96,7 +96,11 @@ public struct GroundTruth: Codable, Sendable, Hashable {
     /// First day, `YYYY-MM-DD`.
     public var startDate: String
     /// The upload date every batch header carries (the last day): `05` is judged against it.
+    /// With daily uploads, the date of the last upload (each day's headers carry their own day).
     public var uploadDate: String
+    /// `end` (every batch uploaded at the end of the last day) or `daily` (each day's batches
+    /// in `batches/<YYYY-MM-DD>/`, uploaded that day).
+    public var uploads: String
     /// The city's upload window, days.
     public var uploadWindowDays: Int
     /// Complete batch files.

@@ -27,7 +27,7 @@ extension LoadGenerator {
         return GroundTruth(
             format: GroundTruth.format, city: plan.city.code.description, seed: options.seed, cards: options.cards,
             taps: t.purchases - t.duplicates + t.gaps.count, days: options.days, startDate: options.startDate.description,
-            uploadDate: options.startDate.adding(days: options.days - 1).description,
+            uploadDate: options.startDate.adding(days: options.days - 1).description, uploads: options.uploads.rawValue,
             uploadWindowDays: plan.city.settlement.uploadWindowDays, batches: t.batches, records: t.records,
             accepted: t.accepted, acceptedAmountFen: t.acceptedAmountFen, refused: refused, perOperator: perOperator,
             purchases: GroundTruth.KindTotals(records: t.purchases, amountFen: t.purchasesFen, accepted: t.purchasesAccepted,

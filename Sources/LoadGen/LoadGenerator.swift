@@ -32,6 +32,9 @@ public enum LoadGenerator {
             throw .invalidOption("\(batchDir) is not empty: choose a fresh --out directory")
         }
         try FileOutput.makeDirectory(batchDir)
+        if options.uploads == .daily {
+            for day in 0..<options.days { try FileOutput.makeDirectory(batchDir + "/" + BatchWriter.dayFolder(options, day: day)) }
+        }
         let serialBase = UInt64(city.code.rawValue) << 48 | 0x9 << 44 | (SplitMix64.mix(options.seed) & 0xFFF) << 32
         let sim = simulate(plan: plan, options: options, tacMaster: tacMaster, serialBase: serialBase)
         clock.lap("simulated \(options.cards) cards: \(sim.count) records")

@@ -74,6 +74,9 @@ public struct LoadGenOptions: Sendable, Hashable {
     /// The first batch sequence number of every terminal; high by default so generated batches
     /// never collide with a real terminal's exports, which count from 1.
     public var batchSequenceBase: UInt32
+    /// When terminals upload: all at the end of the last day (one folder, every header stamped
+    /// with the last day), or each day's records at the end of that day (a folder a day).
+    public var uploads: UploadSchedule
     /// The first terminal transaction sequence of every terminal; high by default so that a
     /// generated transaction never has the identity (terminal, terminal sequence) of a real
     /// terminal's, whose journal counts from 1: clearing would rightly refuse it `03`.
@@ -85,7 +88,7 @@ public struct LoadGenOptions: Sendable, Hashable {
     /// Options with defaults for everything but the size and the seed.
     public init(cards: Int, taps: Int, days: Int = 1, seed: UInt64, startDate: BCDDate = Self.defaultStartDate,
                 faults: FaultRates = .noFaults, threads: Int = 2, batchRecordsMax: Int = 100_000,
-                batchSequenceBase: UInt32 = 100_000, terminalSequenceBase: UInt32 = 1_000_000_000) {
+                batchSequenceBase: UInt32 = 100_000, terminalSequenceBase: UInt32 = 1_000_000_000, uploads: UploadSchedule = .atEnd) {
         self.cards = cards
         self.taps = taps
         self.days = days
@@ -96,5 +99,17 @@ public struct LoadGenOptions: Sendable, Hashable {
         self.batchRecordsMax = batchRecordsMax
         self.batchSequenceBase = batchSequenceBase
         self.terminalSequenceBase = terminalSequenceBase
+        self.uploads = uploads
     }
+}
+
+/// When the generated terminals upload (`--uploads`).
+public enum UploadSchedule: String, Sendable, CaseIterable {
+    /// Every batch at the end of the last day: `batches/<terminal>-<sequence>.ocub`, every header
+    /// created on the last day at 23:59:59; days older than the upload window are refused `05`.
+    case atEnd = "end"
+    /// Each day's batches at the end of that day: `batches/<YYYY-MM-DD>/<terminal>-<sequence>.ocub`,
+    /// headers created that day at 23:59:59, so each day is received on its own day and no
+    /// record is out of the upload window.
+    case daily
 }

@@ -12,7 +12,7 @@ struct LoadGenCommand: ParsableCommand {
         commandName: "loadgen",
         abstract: "Generate real upload batch files for a simulated city day, with fault injection and a ground truth.",
         discussion: """
-            Writes DIR/batches/<terminal>-<batch sequence>.ocub, DIR/ground-truth.json and DIR/hotlist.json
+            Writes DIR/batches/<terminal>-<batch sequence>.ocub (DIR/batches/YYYY-MM-DD/… with --uploads daily), DIR/ground-truth.json and DIR/hotlist.json
             (docs/formats.md, "Load generator output"). The same arguments give byte-identical files.
             """
     )
@@ -49,6 +49,8 @@ struct LoadGenCommand: ParsableCommand {
     var threads: Int = min(2, ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Most records per batch file.")
     var batchRecordsMax: Int = 100_000
+    @Option(help: "When terminals upload: 'end' (every batch at the end of the last day, in batches/) or 'daily' (each day's batches at the end of that day, in batches/YYYY-MM-DD/).")
+    var uploads: String = UploadSchedule.atEnd.rawValue
     @Flag(help: "Report each phase and its time on standard error.")
     var verbose = false
     @Flag(help: "Print the summary as one JSON line.")
@@ -56,6 +58,7 @@ struct LoadGenCommand: ParsableCommand {
 
     func validate() throws {
         guard BCDDate(startDate) != nil else { throw ValidationError("--start-date must be YYYY-MM-DD") }
+        guard UploadSchedule(rawValue: uploads) != nil else { throw ValidationError("--uploads must be 'end' or 'daily'") }
     }
 
     func run() throws {
@@ -67,7 +70,7 @@ struct LoadGenCommand: ParsableCommand {
                 cards: cards, taps: taps, days: days, seed: seed, startDate: start,
                 faults: FaultRates(duplicates: duplicates, forgedTAC: forgedTAC, gaps: gaps, hotlisted: hotlisted,
                                    grey: grey, truncatedFiles: truncatedFiles),
-                threads: threads, batchRecordsMax: batchRecordsMax)
+                threads: threads, batchRecordsMax: batchRecordsMax, uploads: UploadSchedule(rawValue: uploads) ?? .atEnd)
             let began = DispatchTime.now().uptimeNanoseconds
             let verbose = verbose
             let truth = try LoadGenerator.generate(city: cityFile, keyset: keyset, options: options, outputDirectory: out) { line in
