@@ -118,7 +118,7 @@ public final class TapTerminal {
         guard info.isValid(on: at.date) else {
             throw TerminalError.cardNotValid(today: at.date, start: info.startDate, expiry: info.expiryDate)
         }
-        if hotlist.serials.contains(info.serial) { return try refuseHotlisted(&ch, info, &r) }
+        if hotlist.contains(info.serial) { return try refuseHotlisted(&ch, info, &r) }
         if let paid = try recentPayment(&ch, at: at) {
             r.outcome = .alreadyPaid
             r.reason = "Already paid \(Fen.yuan(Int64(paid.amountFen))) yuan here at \(paid.at.time). Not charged again."

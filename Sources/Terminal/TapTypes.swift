@@ -4,17 +4,23 @@ public import OneCardCrypto
 
 /// The cards a terminal refuses, and the key to block them with.
 public struct Hotlist: Sendable {
-    /// Hotlisted card serials (reported lost or stolen, refunded, replaced).
+    /// Hotlisted card serials (reported lost or stolen, refunded, replaced) held in memory.
     public var serials: Set<CardSerial>
+    /// A validator's hotlist store (a file of sorted serials), if the terminal has one.
+    public var store: HotlistStore?
     /// The application maintenance master key; with it the terminal blocks a hotlisted card
     /// (APPLICATION BLOCK, temporary), without it it only refuses and says so.
     public var maintenanceMaster: TripleDESKey?
 
     /// A hotlist.
-    public init(serials: Set<CardSerial> = [], maintenanceMaster: TripleDESKey? = nil) {
+    public init(serials: Set<CardSerial> = [], store: HotlistStore? = nil, maintenanceMaster: TripleDESKey? = nil) {
         self.serials = serials
+        self.store = store
         self.maintenanceMaster = maintenanceMaster
     }
+
+    /// Whether the card is hotlisted.
+    public func contains(_ serial: CardSerial) -> Bool { serials.contains(serial) || store?.contains(serial) == true }
 }
 
 /// Which way a metro gate faces. A gate's direction is configuration, not read from the card:

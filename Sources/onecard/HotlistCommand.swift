@@ -4,6 +4,7 @@ import EPurse
 import Foundation
 import OneCardCore
 import Storage
+import Terminal
 
 extension ClearingCommand {
     /// `onecard clearing hotlist add|remove|list|export`.
@@ -61,7 +62,7 @@ extension ClearingCommand {
                     let (store, _) = try database.open()
                     let list = try store.hotlist()
                     if json {
-                        printJSON(HotlistFile(list))
+                        printJSON(HotlistFile(list.map { ($0.serial, $0.since) }))
                         return
                     }
                     for e in list { print("\(e.serial)  since \(BCDDateTime(secondsSinceEpoch: Int64(e.since)))  \(e.reason)") }
@@ -81,7 +82,7 @@ extension ClearingCommand {
             func run() throws {
                 try reporting {
                     let (store, _) = try database.open()
-                    let entries = try HotlistFile.entries(file)
+                    let entries = try HotlistFile.entries(path: file)
                     for (serial, since) in entries {
                         try store.hotlistAdd(serial, since: UInt32(clamping: since.secondsSinceEpoch), reason: reason)
                     }
@@ -102,41 +103,10 @@ extension ClearingCommand {
                     let list = try store.hotlist()
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                    try AtomicFile.write(try encoder.encode(HotlistFile(list)), to: out)
+                    try AtomicFile.write(try encoder.encode(HotlistFile(list.map { ($0.serial, $0.since) })), to: out)
                     print("wrote \(list.count) card(s) to \(out)")
                 }
             }
-        }
-    }
-}
-
-/// The hotlist file terminals load (docs/formats.md, "Hotlist file").
-struct HotlistFile: Codable {
-    struct Entry: Codable {
-        var card: String
-        var since: String
-    }
-
-    var format = "onecard-hotlist/1"
-    var cards: [Entry]
-
-    init(_ list: [(serial: CardSerial, since: UInt32, reason: String)]) {
-        cards = list.map { Entry(card: $0.serial.description, since: BCDDateTime(secondsSinceEpoch: Int64($0.since)).description) }
-    }
-
-    /// The serials of a hotlist file (what a terminal needs).
-    static func load(_ path: String) throws -> [CardSerial] { try entries(path).map(\.serial) }
-
-    /// Reads and checks a hotlist file.
-    static func entries(_ path: String) throws -> [(serial: CardSerial, since: BCDDateTime)] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        guard let file = try? JSONDecoder().decode(HotlistFile.self, from: data), file.format == "onecard-hotlist/1" else {
-            throw CLIError("\(path) is not a hotlist file (onecard-hotlist/1)")
-        }
-        return try file.cards.map { e in
-            guard let s = CardSerial(hex: e.card) else { throw CLIError("\(path): bad card serial \"\(e.card)\"") }
-            guard let t = BCDDateTime(iso: e.since) else { throw CLIError("\(path): bad time \"\(e.since)\" for card \(e.card)") }
-            return (s, t)
         }
     }
 }

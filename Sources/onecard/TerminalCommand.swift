@@ -12,8 +12,8 @@ import UploadBatch
 struct TerminalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "terminal",
-        abstract: "Work with a terminal's journal (export upload batches).",
-        subcommands: [Export.self, JournalStress.self]
+        abstract: "Work with a terminal's journal (export upload batches) and its hotlist store.",
+        subcommands: [Export.self, JournalStress.self, HotlistStoreCommand.self]
     )
 
     struct Export: ParsableCommand {

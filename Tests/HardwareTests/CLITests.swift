@@ -91,6 +91,73 @@ extension HardwareSuite {
             #expect(saved.sequence == 501, "the PSAM saved its sequence before answering")
         }
 
+        @Test("a running `tap` on a hotlist store picks up a delta applied while it runs: the next tap of the newly listed card is declined")
+        func tapPicksUpHotlistDelta() throws {
+            let pcsc = try requirePCSCD()
+            try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "\(Self.binary) is missing: run `swift build`")
+            let dir = NSTemporaryDirectory() + "onecard-hotlist-tap-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            func card(_ serial: UInt64, _ name: String) throws {
+                let info = IssuerInfo(
+                    issuer: IssuerID(rawValue: 1), serialPrefix: 0x7100, serial: CardSerial(rawValue: serial),
+                    startDate: BCDDate("2026-01-01")!, expiryDate: BCDDate("2030-12-31")!, cardType: .adult, depositFlag: 1)
+                var state = try CardState.personalise(keyset: TestKeysets.standard, info: info)
+                state.balanceFen = 3000
+                try CardFile.save(state, path: dir + "/" + name)
+            }
+            try card(0x7100_0000_0000_0C01, "a.json")
+            try card(0x7100_0000_0000_0C02, "b.json")
+            let t = TerminalID(hex: "710002000501")!
+            let psamState = PSAMState(
+                serial: [0, 0] + t.bytes + [0, 0], terminal: t, purchaseKeys: [0x01: try TestKeysets.standard.masterKey(.purchase)],
+                start: BCDDate("2026-01-01")!, expiry: BCDDate("2036-01-01")!, sequence: 900)
+            try AtomicFile.write(PSAMFile.encode(psamState), to: dir + "/psam.json")
+            // Version 1 lists another card; version 2 adds card B. The store starts at version 1.
+            func hotlistJSON(_ cards: [String], _ name: String) throws {
+                let entries = cards.map { "{\"card\":\"\($0)\",\"since\":\"2026-11-01T00:00:00\"}" }.joined(separator: ",")
+                try Data("{\"format\":\"onecard-hotlist/1\",\"cards\":[\(entries)]}".utf8).write(to: URL(fileURLWithPath: dir + "/" + name))
+            }
+            try hotlistJSON(["7100000000000FFF"], "v1.json")
+            try hotlistJSON(["7100000000000FFF", "7100000000000C02"], "v2.json")
+            for args in [["compile", "--input", dir + "/v1.json", "--version", "1", "--out", dir + "/store.ochl"],
+                         ["compile", "--input", dir + "/v2.json", "--version", "2", "--out", dir + "/v2.ochl"],
+                         ["delta", "--from", dir + "/store.ochl", "--to", dir + "/v2.ochl", "--out", dir + "/delta.ochl"]] {
+                let p = try start(["terminal", "hotlist"] + args)
+                p.process.waitUntilExit()
+                #expect(p.process.terminationStatus == 0, "terminal hotlist \(args[0])")
+            }
+            _ = try? pcsc.waitForCard(in: Slot.one, present: false, timeout: .seconds(5))
+            let psam = try start(["psam", "emulate", "--psam", dir + "/psam.json", "--remove-after", "25"])
+            defer { psam.process.terminate(); psam.process.waitUntilExit() }
+            _ = try pcsc.waitForCard(in: Slot.one, timeout: .seconds(5))
+            let tap = try start(["tap", "--reader", Slot.zero, "--city", TestPaths.city, "--terminal", "710002000501", "--journal", dir + "/bus.sqlite",
+                                 "--psam-reader", Slot.one, "--hotlist", dir + "/store.ochl", "--json", "--at", "2026-11-29T08:00:00"], errors: true)
+            defer { if tap.process.isRunning { kill(tap.process.processIdentifier, SIGKILL) } }
+            Thread.sleep(forTimeInterval: 1.0)
+            // Card A taps on version 1.
+            let a = try start(["card", "emulate", "--card", dir + "/a.json", "--remove-after", "3"])
+            a.process.waitUntilExit()
+            // The delta is applied while `tap` runs.
+            let apply = try start(["terminal", "hotlist", "apply", "--store", dir + "/store.ochl", "--delta", dir + "/delta.ochl"])
+            apply.process.waitUntilExit()
+            #expect(apply.process.terminationStatus == 0)
+            Thread.sleep(forTimeInterval: 1.5)
+            let b = try start(["card", "emulate", "--card", dir + "/b.json", "--remove-after", "3"])
+            b.process.waitUntilExit()
+            Thread.sleep(forTimeInterval: 0.5)
+            // SIGKILL: a child started from a test's worker thread inherits its blocked signals,
+            // so SIGTERM would wait.
+            kill(tap.process.processIdentifier, SIGKILL)
+            tap.process.waitUntilExit()
+            let lines = tap.output().split(separator: "\n").map(String.init)
+            #expect(lines.count == 2, "\(lines)")
+            #expect(lines.first?.contains("\"result\":\"approved\"") == true && lines.first?.contains("7100000000000C01") == true, "\(lines)")
+            #expect(lines.last?.contains("\"result\":\"declined\"") == true && lines.last?.contains("hotlist") == true
+                    && lines.last?.contains("7100000000000C02") == true, "\(lines)")
+            #expect(tap.errors().contains("hotlist version 2"), "\(tap.errors())")
+        }
+
         @Test("a PSAM whose file cannot be saved leaves the reader without answering: no sequence is handed out unsaved")
         func psamSaveFailure() throws {
             let pcsc = try requirePCSCD()
