@@ -44,6 +44,7 @@ let package = Package(
         .library(name: "LoadGen", targets: ["LoadGen"]),
         .library(name: "Settlement", targets: ["Settlement"]),
         .library(name: "ClearingIngest", targets: ["ClearingIngest"]),
+        .library(name: "ClearingService", targets: ["ClearingService"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -114,6 +115,11 @@ let package = Package(
             dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing", "Storage"],
             swiftSettings: strict
         ),
+        .target(
+            name: "ClearingService",
+            dependencies: ["OneCardCore", "City", "Clearing", "Settlement", "Storage"],
+            swiftSettings: strict
+        ),
         .systemLibrary(
             name: "CPCSCLite",
             path: "Hardware/Sources/CPCSCLite",
@@ -136,7 +142,7 @@ let package = Package(
             name: "onecard",
             dependencies: [
                 "OneCardCore", "OneCardCrypto", "EPurse", "PSAMCard", "City", "UploadBatch", "Terminal", "Clearing", "Storage", "OneCardPCSC",
-                "VirtualReader", "LoadGen", "Settlement", "ClearingFuzz", "ClearingIngest",
+                "VirtualReader", "LoadGen", "Settlement", "ClearingFuzz", "ClearingIngest", "ClearingService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -1,6 +1,7 @@
 import ArgumentParser
 import City
 import Clearing
+import ClearingService
 import Foundation
 import OneCardCore
 import Settlement
@@ -43,13 +44,13 @@ struct ExceptionsCommand: ParsableCommand {
         private func items(_ store: ClearingStore) throws -> [ExceptionLine] {
             let runs: [Int64]? = try date.map { try store.runs(businessDay: parseDay($0)) }
             let stored = try runs.map { try store.exceptions(runs: $0) } ?? store.exceptions()
-            var lines = stored.map(DaySettler.line)
+            var lines = stored.map(ExceptionLine.init)
             let decisions = Dictionary(try store.decisions().map { ($0.record, $0) }, uniquingKeysWith: { a, _ in a })
             let visit: ([UInt8]) throws -> Void = { page in
                 guard let fs = Packing.refusals(page) else { throw CLIError("a refusal page of \(store.path) is corrupt") }
                 for f in fs {
                     if let d = decisions[f.ref.description] {
-                        lines.append(DaySettler.line(d, f.record.serial.description))
+                        lines.append(ExceptionLine(d, card: f.record.serial.description))
                     } else {
                         lines.append(ExceptionLine(id: f.ref.description, kind: "refused-\(f.code.rawValue)", card: f.record.serial.description,
                                                    detail: "\(f.code.description): \(f.record.kind) of \(Fen.yuan(Int64(f.record.amountFen))) yuan",
@@ -99,75 +100,18 @@ struct ExceptionsCommand: ParsableCommand {
     static func decide(_ database: ClearingCommand.Database, _ d: Decision, accept: Bool) throws {
         try reporting {
             let (store, city) = try database.open()
-            let status = accept ? "accepted" : "rejected"
-            if let id = UInt64(d.id) {
-                try store.decideException(id: id, status: status, officer: d.officer, reason: d.reason, decided: AuditTime.now())
+            let outcome = try ExceptionDesk.decide(
+                store: store, city: city, id: d.id, accept: accept, officer: d.officer, reason: d.reason, decided: AuditTime.now())
+            switch outcome {
+            case .exception(let id, let status):
                 if d.json { printJSON(["id": d.id, "status": status]) } else { print("exception \(id) \(status) by \(d.officer)") }
-                return
-            }
-            guard let ref = RecordRef(d.id) else { throw CLIError("\(d.id) is neither an exception id (decimal) nor a refused record TERMINAL/BATCH#INDEX") }
-            guard let (f, day) = try store.refusal(ref) else { throw CLIError("no refused record \(ref): list them with onecard exceptions list") }
-            var decision = RefusalDecision(record: ref.description, code: f.code.rawValue, status: status, officer: d.officer, reason: d.reason, decided: AuditTime.now())
-            var adjustment: Transfer? = nil
-            // An accepted fare takes its identity, so that it can never be paid a second time.
-            let fare = f.record.kind == .purchase || f.record.kind == .grey ? FareIdentity(f.record) : nil
-            if accept, let fare {
-                // Older than the fare identities clearing keeps, a copy of this fare may have been
-                // paid without clearing being able to tell any more: it cannot be accepted.
-                let keptFrom = try store.newestDay() - ClearingConfig(city: city, tacMasters: [:]).fareRetentionDays
-                guard fare.day >= keptFrom else {
-                    throw CLIError("\(ref) is a fare of \(BCDDate(daysSinceEpoch: fare.day)), older than the fare identities clearing keeps (from \(BCDDate(daysSinceEpoch: keptFrom))): whether it was paid can no longer be proved; reject it")
+            case .refusal(let decision):
+                if d.json {
+                    printJSON(decision)
+                } else {
+                    print("refused record \(decision.record) \(decision.status) by \(d.officer)" + (decision.adjustmentDay.map { ": adjustment of \(Fen.yuan(decision.adjustmentFen)) yuan posted into business day \($0)" } ?? ""))
                 }
             }
-            var load: LoadIdentity? = nil
-            if accept, f.record.kind == .load {
-                // A load the ledger already cleared (its counter seen in the card's window), or
-                // too old to tell, cannot be accepted: it would be credited twice.
-                let identity = LoadIdentity(serial: f.record.serial.rawValue, counter: f.record.counter)
-                let shadow = try store.loadState().cards[identity.serial] ?? CardShadow()
-                guard shadow.hasSeen(counter: identity.counter, offline: false) == false else {
-                    throw CLIError("\(ref): the load with online counter \(identity.counter) of card \(f.record.serial.masked) was cleared, or is too old to tell: accepting it would credit it twice; reject it")
-                }
-                load = identity
-            }
-            if accept {
-                let t = try adjustmentTransfer(f, city: city)
-                let target = try store.nextOpenDay(from: day)
-                decision.adjustmentDay = target.description
-                decision.adjustmentFen = t.amountFen
-                adjustment = t
-            }
-            // The same decision again returns the first one; nothing is posted twice.
-            decision = try store.decide(decision, adjustment: adjustment, fare: accept ? fare : nil, load: load)
-            if d.json {
-                printJSON(decision)
-            } else {
-                print("refused record \(ref) \(status) by \(d.officer)" + (decision.adjustmentDay.map { ": adjustment of \(Fen.yuan(decision.adjustmentFen)) yuan posted into business day \($0)" } ?? ""))
-            }
         }
-    }
-
-    /// The adjustment an accepted refused record posts: a fare (or grey fare) suspense →
-    /// operator payable; a load agent cash → suspense. Purses are not touched: the shadow
-    /// mirrors cleared records only, and suspense carries the difference (docs/settlement.md).
-    static func adjustmentTransfer(_ f: Refusal, city: City) throws -> Transfer {
-        let r = f.record
-        guard f.code != .duplicate else { throw CLIError("\(f.ref) is a duplicate (03): the original was already cleared and paid; reject it instead") }
-        guard r.amountFen > 0 else { throw CLIError("\(f.ref) moves 0 fen: nothing to adjust; reject it instead") }
-        let (debit, credit): (AccountID, AccountID)
-        switch r.kind {
-        case .purchase, .grey:
-            guard let op = city.terminals[r.terminal]?.operatorID else {
-                throw CLIError("\(f.ref): terminal \(r.terminal) is not in the city file, so no operator can be paid; reject it instead")
-            }
-            (debit, credit) = (.suspense, .operatorPayable(op.rawValue))
-        case .load:
-            (debit, credit) = (.agentCash(r.terminal), .suspense)
-        case .issue, .refund, .replacement:
-            throw CLIError("\(f.ref) is a \(r.kind): only refused fares and loads can be accepted as adjustments")
-        }
-        let id = TransferID.make(serial: f.ref.terminal.rawValue | UInt64(f.ref.index & 0xFFFF) << 48, kind: 0xAD,
-                                 counter: f.ref.batch, leg: UInt8(truncatingIfNeeded: f.ref.index >> 16))
-        return Transfer(id: id, debit: debit, credit: credit, amountFen: Int64(r.amountFen), reason: .adjustment, source: f.ref, dateTimeBCD: r.dateTimeBCD)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import City
 import Clearing
+import ClearingService
 import Foundation
 import OneCardCore
 import Settlement
@@ -32,8 +33,8 @@ struct ReconcileCommand: ParsableCommand {
             let lines = try Reconciler.parse(String(decoding: data, as: UTF8.self), file: statement)
             let runs = try store.runs(businessDay: day)
             var builder = SettlementBuilder(day: day, city: city)
-            var progress = ProgressBar(total: try store.pageCount(runs: runs), quiet: json)
-            try feedDetails(store, runs: runs, transfers: false, into: &builder, progress: &progress) { _ in }
+            let progress = ProgressSteps(total: try store.pageCount(runs: runs), quiet: json)
+            try DaySettlement.feed(store, runs: runs, transfers: false, into: &builder, step: progress.step) { _ in }
             progress.finish()
             return Reconciler.compare(day: day.description, statement: lines, cleared: builder.terminalPurchases) {
                 city.terminals[$0]?.operatorID.rawValue
