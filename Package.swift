@@ -49,6 +49,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // The network front-end only (module FrontEnd): the core modules do not depend on it.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .target(name: "OneCardCore", swiftSettings: strict),
@@ -116,6 +118,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "FrontEnd",
+            dependencies: ["OneCardCore", "City", "UploadBatch", "Clearing", "Storage", "ClearingIngest",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ClearingService",
             dependencies: ["OneCardCore", "City", "Clearing", "Settlement", "Storage"],
             swiftSettings: strict
@@ -142,7 +151,7 @@ let package = Package(
             name: "onecard",
             dependencies: [
                 "OneCardCore", "OneCardCrypto", "EPurse", "PSAMCard", "City", "UploadBatch", "Terminal", "Clearing", "Storage", "OneCardPCSC",
-                "VirtualReader", "LoadGen", "Settlement", "ClearingFuzz", "ClearingIngest", "ClearingService",
+                "VirtualReader", "LoadGen", "Settlement", "ClearingFuzz", "ClearingIngest", "ClearingService", "FrontEnd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -95,21 +95,48 @@ public enum BatchReader {
         }
         guard size <= fileBytesMax else { return .failure(RejectedFileError(reason: "\(file): \(size) bytes, larger than any batch")) }
         guard let data = FileManager.default.contents(atPath: file) else { return .failure(RejectedFileError(reason: "\(file): cannot read the file")) }
-        let bytes = [UInt8](data)
+        return verify([UInt8](data), name: file, keys: keys, registry: registry).mapError { RejectedFileError(reason: $0.reason) }
+    }
+
+    /// Why a batch's bytes were refused whole: what is wrong with the file itself, or that it
+    /// is not the registered terminal's own (unknown or suspended terminal, unknown key version,
+    /// a MAC that does not verify under the terminal's upload key).
+    public struct Refusal: Error, Sendable, Equatable {
+        public enum Kind: Sendable, Equatable {
+            case malformed
+            case notTheTerminals
+        }
+        public var kind: Kind
+        /// Why, naming the upload.
+        public var reason: String
+    }
+
+    /// Verifies a batch's bytes (an upload named `name`): registry, key version, MAC, then the
+    /// whole decode. Returns the batch and the SHA-256 its MAC signs.
+    public static func verify(
+        _ bytes: [UInt8], name: String, keys: ClearingKeys, registry: [TerminalID: RegisteredTerminal]
+    ) -> Result<(BatchFile, [UInt8]), Refusal> {
+        guard bytes.count <= fileBytesMax else { return .failure(Refusal(kind: .malformed, reason: "\(name): \(bytes.count) bytes, larger than any batch")) }
+        let header: BatchHeader
         do {
-            let header = try BatchFile.peekHeader(bytes, file: file)
-            if let why = RegisteredTerminal.refusal(
-                registry[header.terminal], terminal: header.terminal, operatorID: header.operatorID, keyVersion: header.uploadKeyVersion) {
-                return .failure(RejectedFileError(reason: "\(file): \(why)"))
-            }
-            guard let master = keys.batch[header.uploadKeyVersion] else {
-                return .failure(RejectedFileError(reason: "\(file): clearing holds no batch master key of version \(header.uploadKeyVersion): pass its keyset with --keys"))
-            }
-            let key = BatchFile.uploadKey(batchMaster: master, terminal: header.terminal)
-            let (batch, digest) = try BatchFile.decodeWithDigest(bytes, file: file, key: key)
-            return .success((batch, digest))
+            header = try BatchFile.peekHeader(bytes, file: name)
         } catch {
-            return .failure(RejectedFileError(reason: error.description))
+            return .failure(Refusal(kind: .malformed, reason: error.description))
+        }
+        if let why = RegisteredTerminal.refusal(
+            registry[header.terminal], terminal: header.terminal, operatorID: header.operatorID, keyVersion: header.uploadKeyVersion) {
+            return .failure(Refusal(kind: .notTheTerminals, reason: "\(name): \(why)"))
+        }
+        guard let master = keys.batch[header.uploadKeyVersion] else {
+            return .failure(Refusal(kind: .notTheTerminals, reason: "\(name): clearing holds no batch master key of version \(header.uploadKeyVersion): pass its keyset with --keys"))
+        }
+        let key = BatchFile.uploadKey(batchMaster: master, terminal: header.terminal)
+        do {
+            return .success(try BatchFile.decodeWithDigest(bytes, file: name, key: key))
+        } catch .macInvalid {
+            return .failure(Refusal(kind: .notTheTerminals, reason: BatchError.macInvalid(file: name).description))
+        } catch {
+            return .failure(Refusal(kind: .malformed, reason: error.description))
         }
     }
 }

@@ -37,6 +37,9 @@ public final class Ingestor {
     let keys: ClearingKeys
     /// The engine, kept across calls; rebuilt from the store after a failed commit.
     var engine: ClearingEngine
+    /// The highest batch sequence per terminal, as of the engine's generation `highestGeneration`.
+    private var highestSequences: [UInt64: UInt32]?
+    private var highestGeneration: Int64 = -1
 
     /// Opens an ingestor on a store: loads its state once.
     public init(store: ClearingStore, city: City, keys: ClearingKeys, gapWindowDays: Int = 2) throws {
@@ -175,6 +178,88 @@ public final class Ingestor {
         if let posted = inFlight { _ = try settle(posted, then: nil) }
         report.summary = IngestSummary(outcomes, exceptions: exceptions)
         return report
+    }
+
+    /// An upload held in memory (the network front-end's request body).
+    public struct Upload: Sendable {
+        /// A name for messages and the store's file column (`terminal/sequence`).
+        public var name: String
+        public var bytes: [UInt8]
+
+        public init(name: String, bytes: [UInt8]) {
+            self.name = name
+            self.bytes = bytes
+        }
+    }
+
+    /// What became of one upload.
+    public enum UploadResult: Sendable, Equatable {
+        /// Posted now (`replayed` false) or earlier with the same bytes (`replayed` true, its
+        /// original outcome): durable in the store either way.
+        case cleared(BatchOutcome, replayed: Bool)
+        /// Its (terminal, batch sequence) came before with other bytes: recorded as a conflict,
+        /// nothing posted.
+        case conflict(String)
+        /// Refused whole before posting, nothing stored.
+        case refused(BatchReader.Refusal)
+    }
+
+    /// Clears uploads held in memory in one run, committed durably before it returns: a group
+    /// commit, so that every upload acknowledged after it is in the store. One result per
+    /// upload, in order.
+    public func clear(_ uploads: [Upload], received: BCDDateTime) throws -> [UploadResult] {
+        let seconds = ClearingTime.seconds(received)
+        let registry = try store.terminals()
+        var results = [UploadResult?](repeating: nil, count: uploads.count)
+        var incoming: [IncomingBatch] = []
+        var positions: [Int] = []
+        for (i, u) in uploads.enumerated() {
+            switch BatchReader.verify(u.bytes, name: u.name, keys: keys, registry: registry) {
+            case .success(let (batch, digest)):
+                incoming.append(IncomingBatch(file: u.name, batch: batch, received: seconds, digest: digest))
+                positions.append(i)
+            case .failure(let refusal):
+                results[i] = .refused(refusal)
+            }
+        }
+        // Nothing verified: nothing to post, and no run to record.
+        guard !incoming.isEmpty else { return results.map { $0! } }
+        let businessDay = config.city.businessDay(of: received)
+        var attempt = 1
+        while true {
+            let r = engine.run(incoming, receivedAt: seconds)
+            do {
+                try store.commit(r, files: incoming.map(\.file), engine: engine, received: received, businessDay: businessDay)
+            } catch StorageError.stale where attempt < Self.attemptsMax {
+                attempt += 1
+                engine = ClearingEngine(config: config, state: try store.loadState())
+                continue
+            } catch {
+                engine = ClearingEngine(config: config, state: try store.loadState())
+                throw error
+            }
+            for (k, i) in positions.enumerated() {
+                switch r.status[k] {
+                case .fresh: results[i] = .cleared(r.outcomes[k], replayed: false)
+                case .replayed: results[i] = .cleared(r.outcomes[k], replayed: true)
+                case .conflict(let why): results[i] = .conflict(why)
+                case .refused(let why): results[i] = .refused(BatchReader.Refusal(kind: .malformed, reason: why))
+                }
+            }
+            return results.map { $0! }
+        }
+    }
+
+    /// The batch sequence the centre expects next from a terminal: one past the highest it holds
+    /// (1 for a terminal with none).
+    public func nextSequence(terminal: TerminalID) -> UInt32 {
+        if highestSequences == nil || highestGeneration != engine.generation {
+            var map: [UInt64: UInt32] = [:]
+            for key in engine.state.batches.keys { map[key.terminal] = max(map[key.terminal] ?? 0, key.sequence) }
+            highestSequences = map
+            highestGeneration = engine.generation
+        }
+        return highestSequences?[terminal.rawValue].map { $0 &+ 1 } ?? 1
     }
 
     /// Groups files into runs of at most `recordsMax` records by file size (a file larger than

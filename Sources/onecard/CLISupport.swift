@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OneCardCore
+import Storage
 
 /// An error the CLI prints as one line and exits non-zero with.
 struct CLIError: Error, CustomStringConvertible {
@@ -38,14 +39,7 @@ func printJSON(_ value: some Encodable) {
 }
 
 /// The local wall-clock time as a terminal stamps transactions.
-func localNow() -> BCDDateTime {
-    var t = time(nil)
-    var tm = tm()
-    localtime_r(&t, &tm)
-    return BCDDateTime(
-        date: BCDDate(year: Int(tm.tm_year) + 1900, month: Int(tm.tm_mon) + 1, day: Int(tm.tm_mday))!,
-        time: BCDTime(hour: Int(tm.tm_hour), minute: Int(tm.tm_min), second: min(59, Int(tm.tm_sec)))!)
-}
+func localNow() -> BCDDateTime { LocalClock.now() }
 
 extension CardSerial: ExpressibleByArgument {
     public init?(argument: String) { self.init(hex: argument) }

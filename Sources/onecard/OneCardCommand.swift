@@ -23,6 +23,7 @@ struct OneCardCommand: ParsableCommand {
             SettleCommand.self,
             ReconcileCommand.self,
             ExceptionsCommand.self,
+            ServeCommand.self,
             BenchPCSCCommand.self,
             BenchTapCommand.self,
             LoadGenCommand.self,

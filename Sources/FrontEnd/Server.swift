@@ -1,0 +1,201 @@
+public import City
+import ClearingIngest
+import Clearing
+import Dispatch
+import Foundation
+import Hummingbird
+import NIOCore
+public import OneCardCore
+public import Storage
+import UploadBatch
+
+/// The clearing centre's front-end processor (前置机): terminals upload their batches over
+/// HTTP and get an acknowledgement once the batch is cleared and durable (docs/frontend.md).
+///
+/// `PUT /v1/terminals/{terminal}/batches/{sequence}` with the batch file (`OCUB`) as the body.
+/// The batch's own MAC, under the terminal's upload key, is the request's signature: a terminal
+/// can upload only as itself (the path's terminal must be the header's, and the MAC must verify
+/// under that terminal's key). Concurrent uploads are cleared together in one run and one
+/// commit (group commit); each is answered only after that commit, so an acknowledged upload is
+/// in the store, whatever happens to the server next.
+public enum FrontEnd {
+    /// Settings of `onecard serve`.
+    public struct Options: Sendable {
+        /// Address to listen on.
+        public var host: String
+        /// Port (0: any free port, reported by `onListening`).
+        public var port: Int
+        /// The largest request body taken (413 beyond it).
+        public var uploadBytesMax: Int
+        /// A connection idle this long is closed (a client that stops sending).
+        public var idleTimeoutSeconds: Int64
+
+        /// The default body limit, 16 MiB: a batch of 131,000 records, more than a terminal's day
+        /// (and what one request may make the server hold).
+        public static let uploadBytesMaxDefault = 16 << 20
+
+        /// The defaults: loopback, 16 MiB bodies, 30 s idle.
+        public init(host: String = "127.0.0.1", port: Int = 8443, uploadBytesMax: Int = Options.uploadBytesMaxDefault, idleTimeoutSeconds: Int64 = 30) {
+            self.host = host
+            self.port = port
+            self.uploadBytesMax = uploadBytesMax
+            self.idleTimeoutSeconds = idleTimeoutSeconds
+        }
+    }
+
+    /// Serves until SIGINT or SIGTERM (graceful: requests in flight are answered first).
+    /// `onListening` gets `host:port` once the socket is bound.
+    public static func serve(
+        store: ClearingStore, city: City, keys: ClearingKeys, options: Options, onListening: @escaping @Sendable (String) -> Void
+    ) async throws {
+        let desk = try UploadDesk(store: store, city: city, keys: keys)
+        let router = Router()
+        router.get("health") { _, _ in
+            try json(.ok, ["status": "ok"])
+        }
+        router.put("v1/terminals/:terminal/batches/:sequence") { request, context in
+            try await upload(request, context, desk: desk, limit: options.uploadBytesMax)
+        }
+        let app = Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(options.idleTimeoutSeconds))),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "onecard-frontend"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? options.port
+                onListening("\(options.host):\(port)")
+            }
+        )
+        try await app.runService()
+    }
+
+    /// One upload: checked against its path, cleared with whatever else is waiting, answered.
+    static func upload(_ request: Request, _ context: BasicRequestContext, desk: UploadDesk, limit: Int) async throws -> Response {
+        guard let terminalText = context.parameters.get("terminal"), let terminal = TerminalID(hex: terminalText) else {
+            return try json(.badRequest, ["error": "the path's terminal must be 12 hex digits"])
+        }
+        guard let sequenceText = context.parameters.get("sequence"), let sequence = UInt32(sequenceText) else {
+            return try json(.badRequest, ["error": "the path's batch sequence must be a decimal number below 2^32"])
+        }
+        let name = "\(terminal)/\(sequence)"
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            return try json(.contentTooLarge, ["error": "\(name): the body is larger than \(limit) bytes (--upload-bytes-max): split the batch"])
+        }
+        let bytes = Array(body.readableBytesView)
+        let header: BatchHeader
+        do {
+            header = try BatchFile.peekHeader(bytes, file: name)
+        } catch {
+            return try json(.badRequest, ["error": error.description])
+        }
+        guard header.terminal == terminal else {
+            return try json(.forbidden, ["error": "\(name): the batch is terminal \(header.terminal)'s: a terminal can upload only as itself"])
+        }
+        guard header.sequence == sequence else {
+            return try json(.badRequest, ["error": "\(name): the batch's header says sequence \(header.sequence)"])
+        }
+        let result: Ingestor.UploadResult, next: UInt32
+        do {
+            (result, next) = try await desk.submit(Ingestor.Upload(name: name, bytes: bytes))
+        } catch {
+            // Nothing of the run was stored: the terminal keeps the batch and sends it again.
+            return try json(.serviceUnavailable, ["error": "\(name): not stored, send it again: \(error)"])
+        }
+        switch result {
+        case .cleared(let outcome, let replayed):
+            return try json(.ok, Acknowledgement(outcome, replayed: replayed, next: next))
+        case .conflict(let why):
+            return try json(.conflict, ["error": why])
+        case .refused(let refusal):
+            return try json(refusal.kind == .malformed ? .badRequest : .forbidden, ["error": refusal.reason])
+        }
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var buffer = ByteBuffer()
+        buffer.writeBytes(try encoder.encode(value))
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+    }
+}
+
+/// The answer to a cleared upload (docs/frontend.md).
+struct Acknowledgement: Encodable {
+    var terminal: String
+    var sequence: UInt32
+    /// `cleared` (posted now) or `replayed` (the same bytes came before: the first outcome).
+    var status: String
+    var records: Int
+    var accepted: Int
+    var acceptedAmountFen: Int64
+    /// Refused records by code (`01`…`07`).
+    var refused: [String: Int]
+    /// The batch sequence the centre expects next from this terminal.
+    var nextSequence: UInt32
+
+    init(_ o: BatchOutcome, replayed: Bool, next: UInt32) {
+        terminal = o.terminal
+        sequence = o.sequence
+        status = replayed ? "replayed" : "cleared"
+        records = o.records
+        accepted = o.accepted
+        acceptedAmountFen = o.acceptedAmountFen
+        refused = o.refused
+        nextSequence = next
+    }
+}
+
+/// Clears uploads on a queue of its own (SQLite is blocking): what arrives while a run is
+/// committed waits, and goes into the next run together (group commit).
+final class UploadDesk: @unchecked Sendable {
+    /// The most uploads one run takes.
+    static let uploadsPerRunMax = 512
+    private let ingestor: Ingestor
+    private let queue = DispatchQueue(label: "onecard.frontend.clearing")
+    private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var waiting: [(Ingestor.Upload, CheckedContinuation<(Ingestor.UploadResult, UInt32), any Error>)] = []
+    private var draining = false
+
+    init(store: ClearingStore, city: City, keys: ClearingKeys) throws {
+        ingestor = try Ingestor(store: store, city: city, keys: keys)
+    }
+
+    /// Clears an upload (with whatever else is waiting) and returns its result and the
+    /// terminal's next expected sequence, once the run is committed.
+    func submit(_ upload: Ingestor.Upload) async throws -> (Ingestor.UploadResult, UInt32) {
+        try await withCheckedThrowingContinuation { continuation in
+            let start = lock.withLock {
+                waiting.append((upload, continuation))
+                defer { draining = true }
+                return !draining
+            }
+            if start { queue.async { self.drain() } }
+        }
+    }
+
+    private func drain() {
+        while true {
+            let group = lock.withLock {
+                let g = Array(waiting.prefix(Self.uploadsPerRunMax))
+                waiting.removeFirst(g.count)
+                if g.isEmpty { draining = false }
+                return g
+            }
+            guard !group.isEmpty else { return }
+            do {
+                let results = try ingestor.clear(group.map(\.0), received: LocalClock.now())
+                for (k, item) in group.enumerated() {
+                    let terminal = (try? BatchFile.peekHeader(item.0.bytes, file: item.0.name))?.terminal
+                    item.1.resume(returning: (results[k], terminal.map { ingestor.nextSequence(terminal: $0) } ?? 1))
+                }
+            } catch {
+                for item in group { item.1.resume(throwing: error) }
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import ClearingIngest
+import Foundation
+import FrontEnd
+
+/// `onecard serve`: the front-end processor terminals upload to (docs/frontend.md).
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the front-end: terminals PUT their upload batches over HTTP and get an acknowledgement once cleared and durable.",
+        discussion: """
+            PUT /v1/terminals/{terminal}/batches/{sequence} with the batch file as the body: 200 with the \
+            acknowledgement (records accepted, refused by code, the next expected sequence) after the run that \
+            cleared it is committed; the same bytes again get the same acknowledgement; other bytes for the same \
+            sequence 409; a body that is not the path's terminal's batch 400 or 403; a body over the batch \
+            size 413. GET /health. Prints `listening on HOST:PORT` once the socket is bound. SIGINT or SIGTERM \
+            stops it after the requests in flight.
+            """)
+
+    @OptionGroup var database: ClearingCommand.Database
+    @Option(help: "Clearing keyset with masterKeys.tac and masterKeys.batch; repeat it for each key version still in use.")
+    var keys: [String]
+    @Option(help: "HOST:PORT to listen on (port 0: any free port).")
+    var listen = "127.0.0.1:8443"
+    @Option(help: "Seconds a connection may stay idle before it is closed.")
+    var idleTimeout: Int64 = 30
+    @Option(help: "The largest upload body taken, in bytes (413 beyond it).")
+    var uploadBytesMax = FrontEnd.Options.uploadBytesMaxDefault
+
+    func validate() throws {
+        guard Self.hostPort(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
+        guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+        guard (1...BatchReader.fileBytesMax).contains(uploadBytesMax) else { throw ValidationError("--upload-bytes-max must be 1…\(BatchReader.fileBytesMax)") }
+    }
+
+    static func hostPort(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        let host = String(text[..<colon])
+        return host.isEmpty ? nil : (host, port)
+    }
+
+    func run() throws {
+        try reporting {
+            let (store, city) = try database.open()
+            let clearingKeys = try ClearingKeys(paths: keys)
+            guard let (host, port) = Self.hostPort(listen) else { throw CLIError("--listen must be HOST:PORT") }
+            let options = FrontEnd.Options(host: host, port: port, uploadBytesMax: uploadBytesMax, idleTimeoutSeconds: idleTimeout)
+            // The other commands are synchronous: this one waits here for the server's task.
+            let done = DispatchSemaphore(value: 0)
+            let outcome = Outcome()
+            nonisolated(unsafe) let (s, c) = (store, city)
+            Task.detached {
+                do {
+                    try await FrontEnd.serve(store: s, city: c, keys: clearingKeys, options: options) { address in
+                        print("listening on \(address)")
+                        flushOutput()
+                    }
+                } catch {
+                    outcome.error = error
+                }
+                done.signal()
+            }
+            done.wait()
+            if let e = outcome.error { throw e }
+        }
+    }
+
+    /// The server task's error, read after it ended.
+    final class Outcome: @unchecked Sendable { var error: (any Error)? }
+}

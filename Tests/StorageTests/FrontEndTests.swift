@@ -1,0 +1,201 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import OneCardCore
+import OneCardCrypto
+import OneCardTestSupport
+import Storage
+import Testing
+import UploadBatch
+
+/// `onecard serve` as a terminal meets it: a real process on a real socket.
+@Suite("the front-end over HTTP (onecard serve)", .serialized)
+struct FrontEndTests {
+    /// A running server and the port it bound.
+    final class Server {
+        let process: Process
+        let port: Int
+        init(_ binary: String, db: String, keys: String, extra: [String] = []) throws {
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["serve", "--db", db, "--keys", keys, "--listen", "127.0.0.1:0"] + extra
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // The first line says where it listens.
+            var line = Data()
+            while !line.contains(UInt8(ascii: "\n")) {
+                let chunk = out.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { break }
+                line += chunk
+            }
+            let text = String(decoding: line, as: UTF8.self)
+            guard let p = text.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+                process.terminate()
+                throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "serve printed \(text)"])
+            }
+            port = p
+        }
+        /// SIGKILL: no graceful anything.
+        func kill9() {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        deinit { if process.isRunning { kill9() } }
+    }
+
+    /// PUT (or GET without a body) on the server; status and body.
+    func request(_ port: Int, _ method: String, _ path: String, _ body: [UInt8]? = nil) throws -> (Int, String) {
+        var req = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        req.httpMethod = method
+        if let body { req.httpBody = Data(body) }
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: (Int, String) = (0, "")
+        URLSession.shared.dataTask(with: req) { data, response, error in
+            result = ((response as? HTTPURLResponse)?.statusCode ?? 0, data.map { String(decoding: $0, as: UTF8.self) } ?? "\(error.map { "\($0)" } ?? "")")
+            done.signal()
+        }.resume()
+        done.wait()
+        return result
+    }
+
+    func json(_ text: String) -> [String: Any] { (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:] }
+
+    @Test("every batch of a day uploaded over HTTP is cleared and acknowledged; replays get the first answer, other bytes 409, bad bodies 4xx and nothing stored; acknowledged uploads survive kill -9")
+    func uploadDay() throws {
+        guard let binary = onecardBinary() else { return }
+        try withTempDir { dir in
+            let keys = dir + "/keys.json"
+            try runOnecard(binary, ["keys", "new", "--out", keys])
+            // Yesterday: inside the upload window, and headers (yesterday 23:59:59) behind the clock.
+            let yesterday = BCDDate(daysSinceEpoch: LocalClockDay.today() - 1).description
+            try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "300", "--taps", "3000", "--seed", "8",
+                                    "--start-date", yesterday, "--out", dir + "/day", "--duplicates", "0.02", "--batch-records-max", "150"])
+            let db = dir + "/c.sqlite"
+            try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
+            let truth = json(String(decoding: try Data(contentsOf: URL(fileURLWithPath: dir + "/day/ground-truth.json")), as: UTF8.self))
+            let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted()
+            #expect(names.count > 20)
+            @Sendable func parts(_ name: String) -> (String, String) {
+                let stem = name.replacingOccurrences(of: ".ocub", with: "").split(separator: "-")
+                return (String(stem[0]), String(Int(stem[1])!))
+            }
+            func bytes(_ name: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/day/batches/" + name))) }
+
+            var server = try Server(binary, db: db, keys: keys)
+            #expect(try request(server.port, "GET", "/health").0 == 200)
+            // Half the day, a few uploads at a time (they share runs).
+            let half = names.count / 2
+            nonisolated(unsafe) var acks = [(Int, String)](repeating: (0, ""), count: names.count)
+            let port = server.port
+            let files = try names.map(bytes)
+            let paths = names.map { name in parts(name) }.map { "/v1/terminals/\($0.0)/batches/\($0.1)" }
+            let me = self
+            DispatchQueue.concurrentPerform(iterations: half) { i in
+                acks[i] = (try? me.request(port, "PUT", paths[i], files[i])) ?? (0, "")
+            }
+            #expect(acks[0..<half].allSatisfy { $0.0 == 200 }, "\(acks[0..<half].filter { $0.0 != 200 })")
+            // Killed with no warning after those acknowledgements: they are in the store.
+            server.kill9()
+            server = try Server(binary, db: db, keys: keys)
+            let (t0, s0) = parts(names[0])
+            let again = try request(server.port, "PUT", "/v1/terminals/\(t0)/batches/\(s0)", files[0])
+            #expect(again.0 == 200 && json(again.1)["status"] as? String == "replayed", "\(again)")
+            #expect(json(again.1)["accepted"] as? Int == json(acks[0].1)["accepted"] as? Int)
+            // The rest of the day.
+            for i in half..<names.count {
+                let (t, s) = parts(names[i])
+                acks[i] = try request(server.port, "PUT", "/v1/terminals/\(t)/batches/\(s)", files[i])
+            }
+            #expect(acks.allSatisfy { $0.0 == 200 })
+            let accepted = acks.reduce(0) { $0 + (json($1.1)["accepted"] as? Int ?? 0) }
+            #expect(accepted == truth["accepted"] as? Int, "accepted over HTTP = the ground truth")
+            let last = json(acks[names.count - 1].1)
+            #expect(last["nextSequence"] as? Int == (last["sequence"] as? Int).map { $0 + 1 })
+
+            // Hostile or broken bodies: each refused with its reason, nothing stored.
+            let runsBefore = try ClearingStore(path: db).runNumbers().count
+            let (t, s) = parts(names[1])
+            let good = files[1]
+            #expect(try request(server.port, "PUT", "/v1/terminals/\(t)/batches/\(s)", Array(good.prefix(good.count - 7))).0 == 400, "truncated")
+            #expect(try request(server.port, "PUT", "/v1/terminals/\(t)/batches/\(s)", Array(repeating: 0x41, count: 500)).0 == 400, "garbage")
+            #expect(try request(server.port, "PUT", "/v1/terminals/\(t)/batches/\(s)", []).0 == 400, "empty")
+            #expect(try request(server.port, "PUT", "/v1/terminals/\(t)/batches/\(Int(s)! + 50)", good).0 == 400, "another sequence")
+            let other = names.map(parts).first { $0.0 != t }!.0
+            let foreign = try request(server.port, "PUT", "/v1/terminals/\(other)/batches/\(s)", good)
+            #expect(foreign.0 == 403 && foreign.1.contains("only as itself"), "\(foreign)")
+            var tampered = good
+            tampered[100] ^= 0x01
+            #expect(try request(server.port, "PUT", "/v1/terminals/\(t)/batches/\(s)", tampered).0 == 403, "a MAC that does not verify")
+            #expect(try request(server.port, "PUT", "/v1/terminals/\(t)/batches/notanumber", good).0 == 400)
+            #expect(try request(server.port, "PUT", "/v1/terminals/XYZ/batches/\(s)", good).0 == 400)
+            // The same sequence with other bytes, properly signed by the terminal: a conflict.
+            let keyset = try Keyset.load(path: keys)
+            var batch = try BatchFile.decode(good, file: "b", key: BatchFile.uploadKey(batchMaster: try keyset.masterKey(.batch), terminal: TerminalID(hex: t)!))
+            batch.records.removeLast()
+            let resigned = batch.encode(key: BatchFile.uploadKey(batchMaster: try keyset.masterKey(.batch), terminal: TerminalID(hex: t)!))
+            let conflict = try request(server.port, "PUT", "/v1/terminals/\(t)/batches/\(s)", resigned)
+            #expect(conflict.0 == 409, "\(conflict)")
+            server.kill9()
+            // Oversized: a server with a small limit.
+            server = try Server(binary, db: db, keys: keys, extra: ["--upload-bytes-max", "4096"])
+            let big = try request(server.port, "PUT", "/v1/terminals/\(t)/batches/\(s)", Array(repeating: 0, count: 100_000))
+            #expect(big.0 == 413 && big.1.contains("--upload-bytes-max"), "\(big)")
+            #expect(try request(server.port, "GET", "/health").0 == 200, "the server is still up")
+            server.kill9()
+            // The conflict is recorded (in a run that posted nothing); nothing else was stored.
+            #expect(try ClearingStore(path: db).runNumbers().count == runsBefore + 1)
+            let conflicts = try runOnecard(binary, ["clearing", "conflicts", "--db", db, "--json"])
+            #expect(conflicts.contains(t), "the conflict is listed for an officer")
+        }
+    }
+}
+
+extension FrontEndTests {
+    @Test("a client that stops sending mid-body is cut off after the idle timeout, and the server keeps serving")
+    func slowClient() throws {
+        guard let binary = onecardBinary() else { return }
+        try withTempDir { dir in
+            let keys = dir + "/keys.json"
+            try runOnecard(binary, ["keys", "new", "--out", keys])
+            let db = dir + "/c.sqlite"
+            try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
+            let server = try Server(binary, db: db, keys: keys, extra: ["--idle-timeout", "1"])
+            defer { server.kill9() }
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            #expect(fd >= 0)
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(server.port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            #expect(connected == 0)
+            let head = "PUT /v1/terminals/710001000001/batches/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nOCUB"
+            _ = head.withCString { send(fd, $0, strlen($0), 0) }
+            // Then nothing: the server must close the connection by itself.
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let began = Date()
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            var n = 0
+            repeat { n = recv(fd, &buffer, buffer.count, 0) } while n > 0
+            let waited = Date().timeIntervalSince(began)
+            #expect(n == 0, "the server closed the connection (recv returned \(n), errno \(errno))")
+            #expect(waited < 4.5, "closed after the 1 s idle timeout, not the client's 5 s (\(waited) s)")
+            #expect(try request(server.port, "GET", "/health").0 == 200)
+        }
+    }
+}
+
+/// Today's day number (days since 1970), local time, as the server's clock reads it.
+enum LocalClockDay {
+    static func today() -> Int {
+        var t = time(nil)
+        var parts = tm()
+        localtime_r(&t, &parts)
+        return BCDDate(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday))!.daysSinceEpoch
+    }
+}
