@@ -37,9 +37,9 @@ public final class Ingestor {
     let keys: ClearingKeys
     /// The engine, kept across calls; rebuilt from the store after a failed commit.
     var engine: ClearingEngine
-    /// The highest batch sequence per terminal, as of the engine's generation `highestGeneration`.
+    /// The highest batch sequence per terminal the engine holds, built on first use and kept up
+    /// to date by ``clear(_:received:)`` (dropped when the engine is rebuilt).
     private var highestSequences: [UInt64: UInt32]?
-    private var highestGeneration: Int64 = -1
 
     /// Opens an ingestor on a store: loads its state once.
     public init(store: ClearingStore, city: City, keys: ClearingKeys, gapWindowDays: Int = 2) throws {
@@ -68,6 +68,7 @@ public final class Ingestor {
     ) throws -> Report {
         let seconds = ClearingTime.seconds(received)
         let businessDay = config.city.businessDay(of: received)
+        highestSequences = nil
         let chunks = Self.chunks(files, recordsMax: max(1, recordsPerRun))
         let total = chunks.reduce(0) { $0 + $1.records }
         var report = Report(summary: IngestSummary([], exceptions: 0), rejected: [], runs: 0)
@@ -233,10 +234,15 @@ public final class Ingestor {
             } catch StorageError.stale where attempt < Self.attemptsMax {
                 attempt += 1
                 engine = ClearingEngine(config: config, state: try store.loadState())
+                highestSequences = nil
                 continue
             } catch {
                 engine = ClearingEngine(config: config, state: try store.loadState())
+                highestSequences = nil
                 throw error
+            }
+            if highestSequences != nil {
+                for key in r.applied { highestSequences![key.terminal] = max(highestSequences![key.terminal] ?? 0, key.sequence) }
             }
             for (k, i) in positions.enumerated() {
                 switch r.status[k] {
@@ -253,11 +259,10 @@ public final class Ingestor {
     /// The batch sequence the centre expects next from a terminal: one past the highest it holds
     /// (1 for a terminal with none).
     public func nextSequence(terminal: TerminalID) -> UInt32 {
-        if highestSequences == nil || highestGeneration != engine.generation {
+        if highestSequences == nil {
             var map: [UInt64: UInt32] = [:]
             for key in engine.state.batches.keys { map[key.terminal] = max(map[key.terminal] ?? 0, key.sequence) }
             highestSequences = map
-            highestGeneration = engine.generation
         }
         return highestSequences?[terminal.rawValue].map { $0 &+ 1 } ?? 1
     }

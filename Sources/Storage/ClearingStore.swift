@@ -21,6 +21,8 @@ public final class ClearingStore: Sendable {
     /// (``snapshotRowsMinDefault``).
     public let snapshotRowsMin: Int
     let queue: DatabaseQueue
+    /// The terminal registry as last read, and the database version it was read at.
+    let registryCache = RegistryCache()
 
     /// Opens (creating if needed) a clearing database.
     ///

@@ -30,18 +30,27 @@ public struct RegisteredTerminal: Sendable, Codable, Equatable {
 
 extension ClearingStore {
     /// The terminal registry, by terminal.
+    ///
+    /// Read again only when the database changed since (`PRAGMA data_version`: a commit by
+    /// another connection, an officer suspending a terminal, say) or this store changed the
+    /// registry: a front-end clearing a run every few milliseconds does not re-read thousands
+    /// of rows each time.
     public func terminals() throws(StorageError) -> [TerminalID: RegisteredTerminal] {
         try StorageFailure.run(path, "reading the terminal registry") {
             try queue.read { db in
+                let version = try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? -1
+                if let cached = registryCache.get(version: version) { return cached }
                 var out: [TerminalID: RegisteredTerminal] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM clearing_terminal ORDER BY terminal") {
-                    guard let t = TerminalID(rawValue: UInt64(bitPattern: row["terminal"])),
-                          let status = RegisteredTerminal.Status(rawValue: row["status"])
+                let rows = try Row.fetchCursor(db, sql: "SELECT terminal, status, operator, key_version, changed FROM clearing_terminal ORDER BY terminal")
+                while let row = try rows.next() {
+                    guard let t = TerminalID(rawValue: UInt64(bitPattern: row[0])),
+                          let status = RegisteredTerminal.Status(rawValue: row[1])
                     else { throw StorageError.notAJournal(path: path, reason: "a corrupt terminal registry row") }
                     out[t] = RegisteredTerminal(
-                        terminal: t.description, operatorID: UInt16(clamping: row["operator"] as Int64),
-                        keyVersion: UInt8(clamping: row["key_version"] as Int64), status: status, changed: row["changed"])
+                        terminal: t.description, operatorID: UInt16(clamping: row[2] as Int64),
+                        keyVersion: UInt8(clamping: row[3] as Int64), status: status, changed: row[4])
                 }
+                registryCache.set(out, version: version)
                 return out
             }
         }
@@ -52,6 +61,7 @@ extension ClearingStore {
     ///
     /// - Throws: ``StorageError/decisionRefused(path:reason:)`` for a retired terminal.
     public func registerTerminal(_ terminal: TerminalID, operatorID: UInt16, keyVersion: UInt8, at: String) throws(StorageError) {
+        defer { registryCache.clear() }
         try StorageFailure.run(path, "registering terminal \(terminal)") {
             try queue.write { db in
                 if try String.fetchOne(db, sql: "SELECT status FROM clearing_terminal WHERE terminal = ?", arguments: [Int64(terminal.rawValue)]) == "retired" {
@@ -70,6 +80,7 @@ extension ClearingStore {
     ///
     /// - Throws: ``StorageError/decisionRefused(path:reason:)`` for an unknown or retired terminal.
     public func setTerminalStatus(_ terminal: TerminalID, _ status: RegisteredTerminal.Status, at: String) throws(StorageError) {
+        defer { registryCache.clear() }
         try StorageFailure.run(path, "changing terminal \(terminal)") {
             try queue.write { db in
                 guard let current = try String.fetchOne(db, sql: "SELECT status FROM clearing_terminal WHERE terminal = ?", arguments: [Int64(terminal.rawValue)]) else {
@@ -103,4 +114,16 @@ extension RegisteredTerminal {
         }
         return nil
     }
+}
+
+/// The registry as last read (``ClearingStore/terminals()``), valid while the database version
+/// it was read at holds.
+final class RegistryCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var version: Int64?
+    private var terminals: [TerminalID: RegisteredTerminal] = [:]
+
+    func get(version v: Int64) -> [TerminalID: RegisteredTerminal]? { lock.withLock { version == v ? terminals : nil } }
+    func set(_ t: [TerminalID: RegisteredTerminal], version v: Int64) { lock.withLock { (terminals, version) = (t, v) } }
+    func clear() { lock.withLock { version = nil } }
 }

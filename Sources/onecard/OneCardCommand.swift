@@ -26,6 +26,7 @@ struct OneCardCommand: ParsableCommand {
             ServeCommand.self,
             BenchPCSCCommand.self,
             BenchTapCommand.self,
+            BenchUploadCommand.self,
             LoadGenCommand.self,
             FuzzCommand.self,
         ]

@@ -174,3 +174,26 @@ struct ClearingRestartTests {
         }
     }
 }
+
+@Suite("the terminal registry as clearing reads it")
+struct TerminalRegistryCacheTests {
+    @Test("a registry change made through another connection is seen at the next read; one made through this store at once")
+    func changesAreSeen() throws {
+        try withTempDir { dir in
+            let path = dir + "/c.sqlite"
+            let clearing = try ClearingStore(path: path)
+            let officer = try ClearingStore(path: path)
+            let t = TerminalID(rawValue: 0x7100_0200_0501)!
+            try clearing.registerTerminal(t, operatorID: 2, keyVersion: 1, at: "2026-03-01T00:00:00Z")
+            #expect(try clearing.terminals()[t]?.status == .active)
+            // Another process (here: another connection) suspends it.
+            try officer.setTerminalStatus(t, .suspended, at: "2026-03-01T01:00:00Z")
+            #expect(try clearing.terminals()[t]?.status == .suspended)
+            // And this store re-registers another one.
+            let u = TerminalID(rawValue: 0x7100_0200_0502)!
+            try clearing.registerTerminal(u, operatorID: 2, keyVersion: 1, at: "2026-03-01T02:00:00Z")
+            #expect(try clearing.terminals()[u]?.status == .active)
+            #expect(try officer.terminals().count == 2)
+        }
+    }
+}

@@ -190,6 +190,65 @@ extension FrontEndTests {
     }
 }
 
+extension FrontEndTests {
+    @Test("kill -9 at random moments while terminals upload: once every batch is acknowledged, each was cleared exactly once, the ledger holds and the totals are the ground truth")
+    func killNineUnderLoad() throws {
+        guard let binary = onecardBinary() else { return }
+        try withTempDir { dir in
+            let keys = dir + "/keys.json"
+            try runOnecard(binary, ["keys", "new", "--out", keys])
+            let yesterday = BCDDate(daysSinceEpoch: LocalClockDay.today() - 1).description
+            try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "400", "--taps", "8000", "--seed", "21",
+                                    "--start-date", yesterday, "--out", dir + "/day", "--duplicates", "0.01", "--forged-tac", "0.01",
+                                    "--batch-records-max", "40"])
+            let db = dir + "/c.sqlite"
+            try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
+            let truth = json(String(decoding: try Data(contentsOf: URL(fileURLWithPath: dir + "/day/ground-truth.json")), as: UTF8.self))
+            var rng = SystemRandomNumberGenerator()
+            var kills = 0, interrupted = 0
+            // Terminals upload everything (a batch already cleared is answered `replayed`); the
+            // server is killed part-way, restarted, and the terminals send again.
+            for _ in 0..<6 {
+                let server = try Server(binary, db: db, keys: keys)
+                let client = Process()
+                client.executableURL = URL(fileURLWithPath: binary)
+                client.arguments = ["bench-upload", "--server", "http://127.0.0.1:\(server.port)", "--concurrency", "8",
+                                    "--acks", dir + "/acks.txt", dir + "/day/batches"]
+                client.standardOutput = FileHandle.nullDevice
+                client.standardError = FileHandle.nullDevice
+                try client.run()
+                Thread.sleep(forTimeInterval: Double(UInt64.random(in: 50...600, using: &rng)) / 1000)
+                server.kill9()
+                kills += 1
+                client.waitUntilExit()
+                if client.terminationStatus != 0 { interrupted += 1 }
+            }
+            // The last pass, nothing killed: every batch acknowledged, with its first outcome.
+            let server = try Server(binary, db: db, keys: keys)
+            let final = try runOnecardStatus(binary, ["bench-upload", "--server", "http://127.0.0.1:\(server.port)", "--concurrency", "8",
+                                                      "--acks", dir + "/final.txt", dir + "/day/batches"])
+            server.kill9()
+            // No acknowledged upload was lost: every batch acknowledged before a kill is answered
+            // `replayed` now, none is cleared afresh.
+            func lines(_ file: String) throws -> [String] {
+                String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data(), as: UTF8.self).split(separator: "\n").map(String.init)
+            }
+            let acknowledged = Set(try lines(dir + "/acks.txt").map { String($0.split(separator: " ")[0]) })
+            let finalStatus = Dictionary(try lines(dir + "/final.txt").map { ($0.split(separator: " ").map(String.init)[0], $0.split(separator: " ").map(String.init)[1]) },
+                                         uniquingKeysWith: { a, _ in a })
+            #expect(!acknowledged.isEmpty, "some uploads were acknowledged before a kill")
+            #expect(acknowledged.allSatisfy { finalStatus[$0] == "replayed" }, "an acknowledged batch was cleared again: \(acknowledged.filter { finalStatus[$0] != "replayed" }.prefix(5))")
+            #expect(final.status == 0, "every batch acknowledged at last: \(final.out)")
+            let report = json(final.out)
+            #expect(report["accepted"] as? Int == truth["accepted"] as? Int, "each batch cleared once: \(final.out)")
+            #expect(kills == 6)
+            #expect(interrupted > 0, "at least one kill landed while uploads were in flight")
+            let check = try runOnecardStatus(binary, ["clearing", "check", "--db", db])
+            #expect(check.status == 0 && check.out.contains("ledger OK"), "\(check.out)")
+        }
+    }
+}
+
 /// Today's day number (days since 1970), local time, as the server's clock reads it.
 enum LocalClockDay {
     static func today() -> Int {
