@@ -7,7 +7,8 @@
 #      fare terminal's PSAM (personalised for it) sits in the second slot for its taps;
 #   3. exports every terminal's journal as an upload batch;
 #   4. adds a generated full day (loadgen, DEMO_TAPS taps) on top;
-#   5. ingests everything into clearing, checks the ledger and the totals against the ground
+#   5. has every terminal upload its batches to the front-end (onecard serve), which clears and
+#      acknowledges each; checks the ledger and the totals against the ground
 #      truth, settles the day, reconciles the bus company's statement, prints the report's path;
 #   6. stops what it started.
 #
@@ -173,11 +174,30 @@ step "generating a full day of traffic: $TAPS taps by $GENERATED_CARDS cards (lo
 "$BIN" loadgen --city "$CITY" --keys "$OUT/keys.json" --cards "$GENERATED_CARDS" --taps "$TAPS" --seed 7 \
     --start-date "$DAY" --out "$OUT/generated"
 
-step "clearing: ingesting every batch"
-# Received after midnight, before the 02:00 cut-off: still business day $DAY, after every header time.
+step "clearing: every terminal uploads its batches to the front-end (onecard serve), which clears and acknowledges each"
+# Received after midnight, before the 02:00 cut-off: still business day $DAY, after every header
+# time. The server's clearing clock is fixed there (--received-at), as for a replay of the day.
 "$BIN" clearing terminals add --db "$OUT/clearing.sqlite" --city "$CITY" --from-city
-"$BIN" clearing ingest --db "$OUT/clearing.sqlite" --keys "$OUT/keys/clearing.json" --received-at "$NEXT_DAY""T01:00:00" \
-    "$OUT"/batches/*.ocub "$OUT"/generated/batches/*.ocub --json | tee "$OUT/ingest.json"
+rm -f "$OUT/serve.out"
+"$BIN" serve --db "$OUT/clearing.sqlite" --keys "$OUT/keys/clearing.json" --listen 127.0.0.1:0 \
+    --received-at "$NEXT_DAY""T01:00:00" >"$OUT/serve.out" 2>"$OUT/serve.log" &
+SERVER=$!
+for _ in $(seq 1 100); do grep -q listening "$OUT/serve.out" 2>/dev/null && break; sleep 0.1; done
+PORT=$(sed -n 's/listening on 127.0.0.1://p' "$OUT/serve.out")
+[ -n "$PORT" ] || { cat "$OUT/serve.log" >&2; echo "onecard serve did not start" >&2; exit 1; }
+# Each terminal sends its batches in sequence order, the next after the acknowledgement; the
+# service counter uploads at closing time, after the fare terminals: its refund and replacement
+# are judged against the card's cleared fares (docs/architecture.md, "Clearing streams").
+fares=$(ls "$OUT"/batches/*.ocub | grep -v "/$COUNTER.ocub")
+"$BIN" bench-upload --server "http://127.0.0.1:$PORT" --concurrency 16 $fares "$OUT"/generated/batches | tee "$OUT/upload-fares.json"
+"$BIN" bench-upload --server "http://127.0.0.1:$PORT" --concurrency 1 "$OUT/batches/$COUNTER.ocub" | tee "$OUT/upload-counter.json"
+kill -TERM "$SERVER"; wait "$SERVER" || true
+python3 - "$OUT" <<'PY'
+import json, sys
+out = sys.argv[1]
+parts = [json.load(open(f"{out}/upload-{p}.json")) for p in ("fares", "counter")]
+json.dump({k: sum(p[k] for p in parts) for k in ("uploads", "records", "accepted", "acceptedAmountFen")}, open(f"{out}/ingest.json", "w"), separators=(",", ":"))
+PY
 step "clearing: checking the ledger"
 "$BIN" clearing check --db "$OUT/clearing.sqlite"
 
@@ -210,5 +230,5 @@ step "reconciling the bus company's own statement (per terminal: count and amoun
 "$BIN" reconcile --db "$OUT/clearing.sqlite" --date "$DAY" --statement "$OUT/bus-statement.csv"
 
 step "done"
-echo "outputs in $OUT/: taps.jsonl, counter.jsonl, batches/, generated/, ingest.json, clearing.sqlite, settlement/"
+echo "outputs in $OUT/: taps.jsonl, counter.jsonl, batches/, generated/, ingest.json (the acknowledgements' totals), clearing.sqlite, settlement/"
 echo "the settlement report: $(cd "$OUT/settlement" && pwd)/report.html"

@@ -29,17 +29,24 @@ public enum FrontEnd {
         public var uploadBytesMax: Int
         /// A connection idle this long is closed (a client that stops sending).
         public var idleTimeoutSeconds: Int64
+        /// A fixed clearing clock for every receipt (replays, demos, tests); `nil`: the local
+        /// wall clock.
+        public var receivedAt: BCDDateTime?
 
         /// The default body limit, 16 MiB: a batch of 131,000 records, more than a terminal's day
         /// (and what one request may make the server hold).
         public static let uploadBytesMaxDefault = 16 << 20
 
         /// The defaults: loopback, 16 MiB bodies, 30 s idle.
-        public init(host: String = "127.0.0.1", port: Int = 8443, uploadBytesMax: Int = Options.uploadBytesMaxDefault, idleTimeoutSeconds: Int64 = 30) {
+        public init(
+            host: String = "127.0.0.1", port: Int = 8443, uploadBytesMax: Int = Options.uploadBytesMaxDefault, idleTimeoutSeconds: Int64 = 30,
+            receivedAt: BCDDateTime? = nil
+        ) {
             self.host = host
             self.port = port
             self.uploadBytesMax = uploadBytesMax
             self.idleTimeoutSeconds = idleTimeoutSeconds
+            self.receivedAt = receivedAt
         }
     }
 
@@ -48,7 +55,9 @@ public enum FrontEnd {
     public static func serve(
         store: ClearingStore, city: City, keys: ClearingKeys, options: Options, onListening: @escaping @Sendable (String) -> Void
     ) async throws {
-        let desk = try UploadDesk(store: store, city: city, keys: keys)
+        let fixed = options.receivedAt
+        let clock: @Sendable () -> BCDDateTime = { fixed ?? LocalClock.now() }
+        let desk = try UploadDesk(store: store, city: city, keys: keys, clock: clock)
         let router = Router()
         router.get("health") { _, _ in
             try json(.ok, ["status": "ok"])
@@ -160,9 +169,12 @@ final class UploadDesk: @unchecked Sendable {
     /// Guarded by `lock`.
     private var waiting: [(Ingestor.Upload, CheckedContinuation<(Ingestor.UploadResult, UInt32), any Error>)] = []
     private var draining = false
+    /// The clearing clock a run's receipts are stamped with.
+    private let clock: @Sendable () -> BCDDateTime
 
-    init(store: ClearingStore, city: City, keys: ClearingKeys) throws {
+    init(store: ClearingStore, city: City, keys: ClearingKeys, clock: @escaping @Sendable () -> BCDDateTime) throws {
         ingestor = try Ingestor(store: store, city: city, keys: keys)
+        self.clock = clock
     }
 
     /// Clears an upload (with whatever else is waiting) and returns its result and the
@@ -188,7 +200,7 @@ final class UploadDesk: @unchecked Sendable {
             }
             guard !group.isEmpty else { return }
             do {
-                let results = try ingestor.clear(group.map(\.0), received: LocalClock.now())
+                let results = try ingestor.clear(group.map(\.0), received: clock())
                 for (k, item) in group.enumerated() {
                     let terminal = (try? BatchFile.peekHeader(item.0.bytes, file: item.0.name))?.terminal
                     item.1.resume(returning: (results[k], terminal.map { ingestor.nextSequence(terminal: $0) } ?? 1))

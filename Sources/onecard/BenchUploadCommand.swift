@@ -86,11 +86,13 @@ struct BenchUploadCommand: ParsableCommand {
                             let done = DispatchSemaphore(value: 0)
                             nonisolated(unsafe) var status = 0
                             nonisolated(unsafe) var accepted = 0
+                            nonisolated(unsafe) var amount = 0
                             nonisolated(unsafe) var outcome = ""
                             session.dataTask(with: request) { data, response, _ in
                                 status = (response as? HTTPURLResponse)?.statusCode ?? 0
                                 if let data, let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
                                     accepted = o["accepted"] as? Int ?? 0
+                                    amount = o["acceptedAmountFen"] as? Int ?? 0
                                     outcome = o["status"] as? String ?? ""
                                 }
                                 done.signal()
@@ -99,7 +101,7 @@ struct BenchUploadCommand: ParsableCommand {
                             if status == 200, let ackLog {
                                 ackLock.withLock { ackLog.write(Data("\(u.terminal)/\(u.sequence) \(outcome)\n".utf8)) }
                             }
-                            results.add(status: status, records: u.records, accepted: accepted, nanoseconds: DispatchTime.now().uptimeNanoseconds - t0)
+                            results.add(status: status, records: u.records, accepted: accepted, amountFen: amount, nanoseconds: DispatchTime.now().uptimeNanoseconds - t0)
                         }
                     }
                     group.leave()
@@ -111,8 +113,8 @@ struct BenchUploadCommand: ParsableCommand {
             let latencies = r.latencies.sorted()
             func percentile(_ p: Double) -> Double { latencies.isEmpty ? 0 : Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]) / 1e6 }
             let statuses = r.statuses.keys.sorted().map { "\"\($0)\":\(r.statuses[$0]!)" }.joined(separator: ",")
-            print(String(format: "{\"uploads\":%d,\"terminals\":%d,\"records\":%d,\"accepted\":%d,\"seconds\":%.2f,\"uploadsPerSecond\":%.0f,\"recordsPerSecond\":%.0f,\"p50Ms\":%.1f,\"p99Ms\":%.1f,\"maxMs\":%.1f,\"concurrency\":%d,\"statuses\":{%@}}",
-                         latencies.count, queues.count, r.records, r.accepted, seconds, Double(latencies.count) / seconds, Double(r.records) / seconds,
+            print(String(format: "{\"uploads\":%d,\"terminals\":%d,\"records\":%d,\"accepted\":%d,\"acceptedAmountFen\":%d,\"seconds\":%.2f,\"uploadsPerSecond\":%.0f,\"recordsPerSecond\":%.0f,\"p50Ms\":%.1f,\"p99Ms\":%.1f,\"maxMs\":%.1f,\"concurrency\":%d,\"statuses\":{%@}}",
+                         latencies.count, queues.count, r.records, r.accepted, r.amountFen, seconds, Double(latencies.count) / seconds, Double(r.records) / seconds,
                          percentile(0.50), percentile(0.99), percentile(1.0), concurrency, statuses))
             if r.statuses.keys.contains(where: { $0 != 200 }) { throw ExitCode(1) }
         }
@@ -138,17 +140,19 @@ struct BenchUploadCommand: ParsableCommand {
         private var statuses: [Int: Int] = [:]
         private var records = 0
         private var accepted = 0
+        private var amountFen = 0
         init(count: Int) { latencies.reserveCapacity(count) }
-        func add(status: Int, records: Int, accepted: Int, nanoseconds: UInt64) {
+        func add(status: Int, records: Int, accepted: Int, amountFen: Int, nanoseconds: UInt64) {
             lock.withLock {
                 latencies.append(nanoseconds)
                 statuses[status, default: 0] += 1
                 self.records += records
                 self.accepted += accepted
+                self.amountFen += amountFen
             }
         }
-        func snapshot() -> (latencies: [UInt64], statuses: [Int: Int], records: Int, accepted: Int) {
-            lock.withLock { (latencies, statuses, records, accepted) }
+        func snapshot() -> (latencies: [UInt64], statuses: [Int: Int], records: Int, accepted: Int, amountFen: Int) {
+            lock.withLock { (latencies, statuses, records, accepted, amountFen) }
         }
     }
 }

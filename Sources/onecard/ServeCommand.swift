@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClearingIngest
 import Foundation
+import OneCardCore
 import FrontEnd
 
 /// `onecard serve`: the front-end processor terminals upload to (docs/frontend.md).
@@ -26,10 +27,13 @@ struct ServeCommand: ParsableCommand {
     var idleTimeout: Int64 = 30
     @Option(help: "The largest upload body taken, in bytes (413 beyond it).")
     var uploadBytesMax = FrontEnd.Options.uploadBytesMaxDefault
+    @Option(help: "A fixed clearing clock for every receipt, YYYY-MM-DDTHH:MM:SS (replays and demos; default: the local clock).")
+    var receivedAt: String?
 
     func validate() throws {
         guard Self.hostPort(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+        if let receivedAt, BCDDateTime(iso: receivedAt) == nil { throw ValidationError("--received-at must be YYYY-MM-DDTHH:MM:SS") }
         guard (1...BatchReader.fileBytesMax).contains(uploadBytesMax) else { throw ValidationError("--upload-bytes-max must be 1…\(BatchReader.fileBytesMax)") }
     }
 
@@ -44,7 +48,9 @@ struct ServeCommand: ParsableCommand {
             let (store, city) = try database.open()
             let clearingKeys = try ClearingKeys(paths: keys)
             guard let (host, port) = Self.hostPort(listen) else { throw CLIError("--listen must be HOST:PORT") }
-            let options = FrontEnd.Options(host: host, port: port, uploadBytesMax: uploadBytesMax, idleTimeoutSeconds: idleTimeout)
+            let options = FrontEnd.Options(
+                host: host, port: port, uploadBytesMax: uploadBytesMax, idleTimeoutSeconds: idleTimeout,
+                receivedAt: receivedAt.flatMap { BCDDateTime(iso: $0) })
             // The other commands are synchronous: this one waits here for the server's task.
             let done = DispatchSemaphore(value: 0)
             let outcome = Outcome()
