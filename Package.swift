@@ -51,6 +51,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // The network front-end only (module FrontEnd): the core modules do not depend on it.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(name: "OneCardCore", swiftSettings: strict),
@@ -121,6 +122,7 @@ let package = Package(
             name: "FrontEnd",
             dependencies: ["OneCardCore", "City", "UploadBatch", "Clearing", "Storage", "ClearingIngest",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),

@@ -57,13 +57,21 @@ public enum FrontEnd {
     ) async throws {
         let fixed = options.receivedAt
         let clock: @Sendable () -> BCDDateTime = { fixed ?? LocalClock.now() }
-        let desk = try UploadDesk(store: store, city: city, keys: keys, clock: clock)
+        let metrics = FrontEndMetrics()
+        let desk = try UploadDesk(store: store, city: city, keys: keys, clock: clock, metrics: metrics)
         let router = Router()
         router.get("health") { _, _ in
             try json(.ok, ["status": "ok"])
         }
+        router.get("metrics") { _, _ in
+            var buffer = ByteBuffer()
+            buffer.writeBytes(metrics.text())
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: buffer))
+        }
         router.put("v1/terminals/:terminal/batches/:sequence") { request, context in
-            try await upload(request, context, desk: desk, limit: options.uploadBytesMax)
+            let (response, bytes) = try await upload(request, context, desk: desk, limit: options.uploadBytesMax)
+            metrics.answered(status: Int(response.status.code), bytes: bytes)
+            return response
         }
         let app = Application(
             router: router,
@@ -78,7 +86,14 @@ public enum FrontEnd {
     }
 
     /// One upload: checked against its path, cleared with whatever else is waiting, answered.
-    static func upload(_ request: Request, _ context: BasicRequestContext, desk: UploadDesk, limit: Int) async throws -> Response {
+    static func upload(_ request: Request, _ context: BasicRequestContext, desk: UploadDesk, limit: Int) async throws -> (Response, Int) {
+        var received = 0
+        let response = try await answer(request, context, desk: desk, limit: limit, received: &received)
+        return (response, received)
+    }
+
+    /// The answer to one upload; `received` gets the body's length.
+    static func answer(_ request: Request, _ context: BasicRequestContext, desk: UploadDesk, limit: Int, received: inout Int) async throws -> Response {
         guard let terminalText = context.parameters.get("terminal"), let terminal = TerminalID(hex: terminalText) else {
             return try json(.badRequest, ["error": "the path's terminal must be 12 hex digits"])
         }
@@ -93,6 +108,7 @@ public enum FrontEnd {
             return try json(.contentTooLarge, ["error": "\(name): the body is larger than \(limit) bytes (--upload-bytes-max): split the batch"])
         }
         let bytes = Array(body.readableBytesView)
+        received = bytes.count
         let header: BatchHeader
         do {
             header = try BatchFile.peekHeader(bytes, file: name)
@@ -167,14 +183,16 @@ final class UploadDesk: @unchecked Sendable {
     private let queue = DispatchQueue(label: "onecard.frontend.clearing")
     private let lock = NSLock()
     /// Guarded by `lock`.
-    private var waiting: [(Ingestor.Upload, CheckedContinuation<(Ingestor.UploadResult, UInt32), any Error>)] = []
+    private var waiting: [(Ingestor.Upload, CheckedContinuation<(Ingestor.UploadResult, UInt32), any Error>, UInt64)] = []
     private var draining = false
     /// The clearing clock a run's receipts are stamped with.
     private let clock: @Sendable () -> BCDDateTime
+    private let metrics: FrontEndMetrics
 
-    init(store: ClearingStore, city: City, keys: ClearingKeys, clock: @escaping @Sendable () -> BCDDateTime) throws {
+    init(store: ClearingStore, city: City, keys: ClearingKeys, clock: @escaping @Sendable () -> BCDDateTime, metrics: FrontEndMetrics) throws {
         ingestor = try Ingestor(store: store, city: city, keys: keys)
         self.clock = clock
+        self.metrics = metrics
     }
 
     /// Clears an upload (with whatever else is waiting) and returns its result and the
@@ -182,7 +200,8 @@ final class UploadDesk: @unchecked Sendable {
     func submit(_ upload: Ingestor.Upload) async throws -> (Ingestor.UploadResult, UInt32) {
         try await withCheckedThrowingContinuation { continuation in
             let start = lock.withLock {
-                waiting.append((upload, continuation))
+                waiting.append((upload, continuation, DispatchTime.now().uptimeNanoseconds))
+                metrics.setWaiting(waiting.count)
                 defer { draining = true }
                 return !draining
             }
@@ -195,12 +214,15 @@ final class UploadDesk: @unchecked Sendable {
             let group = lock.withLock {
                 let g = Array(waiting.prefix(Self.uploadsPerRunMax))
                 waiting.removeFirst(g.count)
+                metrics.setWaiting(waiting.count)
                 if g.isEmpty { draining = false }
                 return g
             }
             guard !group.isEmpty else { return }
             do {
                 let results = try ingestor.clear(group.map(\.0), received: clock())
+                let oldest = group.map(\.2).min() ?? DispatchTime.now().uptimeNanoseconds
+                metrics.run(results, oldestWaitNanoseconds: DispatchTime.now().uptimeNanoseconds - oldest)
                 for (k, item) in group.enumerated() {
                     let terminal = (try? BatchFile.peekHeader(item.0.bytes, file: item.0.name))?.terminal
                     item.1.resume(returning: (results[k], terminal.map { ingestor.nextSequence(terminal: $0) } ?? 1))

@@ -138,6 +138,19 @@ struct FrontEndTests {
             let resigned = batch.encode(key: BatchFile.uploadKey(batchMaster: try keyset.masterKey(.batch), terminal: TerminalID(hex: t)!))
             let conflict = try request(server.port, "PUT", "/v1/terminals/\(t)/batches/\(s)", resigned)
             #expect(conflict.0 == 409, "\(conflict)")
+            // What the server counted (this process: the second half of the day and the bad bodies).
+            let (metricsStatus, text) = try request(server.port, "GET", "/metrics")
+            #expect(metricsStatus == 200)
+            func value(_ line: String) -> Double? {
+                text.split(separator: "\n").first { $0.hasPrefix(line + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+            }
+            #expect(value("onecard_uploads_total{status=\"409\"}") == 1, "\(text)")
+            #expect(value("onecard_uploads_total{status=\"403\"}") == 2)
+            #expect(value("onecard_uploads_total{status=\"400\"}") == 6, "truncated, garbage, empty, another sequence, two bad paths")
+            #expect((value("onecard_uploads_total{status=\"200\"}") ?? 0) == Double(names.count - half + 1))
+            let acceptedHere = acks[half...].reduce(0) { $0 + (json($1.1)["accepted"] as? Int ?? 0) }
+            #expect(value("onecard_records_accepted_total") == Double(acceptedHere), "replays are not counted again")
+            #expect(value("onecard_clearing_waiting_uploads") == 0)
             server.kill9()
             // Oversized: a server with a small limit.
             server = try Server(binary, db: db, keys: keys, extra: ["--upload-bytes-max", "4096"])
