@@ -262,6 +262,111 @@ extension FrontEndTests {
     }
 }
 
+extension FrontEndTests {
+    /// Checks a JSON value against a schema of docs/openapi.json: the subset it uses (object,
+    /// required, properties, string, integer, enum, pattern, minimum, maximum,
+    /// additionalProperties, $ref).
+    static func violations(_ value: Any, _ schema: [String: Any], _ components: [String: Any], at path: String = "$") -> [String] {
+        if let ref = schema["$ref"] as? String, let name = ref.split(separator: "/").last {
+            return violations(value, components[String(name)] as? [String: Any] ?? [:], components, at: path)
+        }
+        var out: [String] = []
+        switch schema["type"] as? String {
+        case "object":
+            guard let o = value as? [String: Any] else { return ["\(path) is not an object"] }
+            for r in schema["required"] as? [String] ?? [] where o[r] == nil { out.append("\(path).\(r) is missing") }
+            let properties = schema["properties"] as? [String: Any] ?? [:]
+            for (k, v) in o {
+                if let p = properties[k] as? [String: Any] {
+                    out += violations(v, p, components, at: "\(path).\(k)")
+                } else if let extra = schema["additionalProperties"] as? [String: Any] {
+                    out += violations(v, extra, components, at: "\(path).\(k)")
+                } else if !properties.isEmpty {
+                    out.append("\(path).\(k) is not in the schema")
+                }
+            }
+        case "string":
+            guard let text = value as? String else { return ["\(path) is not a string"] }
+            if let e = schema["enum"] as? [String], !e.contains(text) { out.append("\(path) = \(text) is not one of \(e)") }
+            if let pattern = schema["pattern"] as? String, text.range(of: pattern, options: .regularExpression) == nil {
+                out.append("\(path) = \(text) does not match \(pattern)")
+            }
+        case "integer":
+            guard !(value is Bool), let n = value as? NSNumber, n.doubleValue == n.doubleValue.rounded() else {
+                return ["\(path) is not an integer"]
+            }
+            if let min = schema["minimum"] as? Double, n.doubleValue < min { out.append("\(path) = \(n) is below \(min)") }
+            if let max = schema["maximum"] as? Double, n.doubleValue > max { out.append("\(path) = \(n) is above \(max)") }
+        default:
+            break
+        }
+        return out
+    }
+
+    @Test("the running server answers as docs/openapi.json says: each documented route, each status it was made to give, each JSON body against its schema")
+    func openAPI() throws {
+        guard let binary = onecardBinary() else { return }
+        let spec = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: TestPaths.root.appendingPathComponent("docs/openapi.json"))) as? [String: Any])
+        let paths = try #require(spec["paths"] as? [String: Any])
+        let components = (spec["components"] as? [String: Any])?["schemas"] as? [String: Any] ?? [:]
+        try withTempDir { dir in
+            let keys = dir + "/keys.json"
+            try runOnecard(binary, ["keys", "new", "--out", keys])
+            let yesterday = BCDDate(daysSinceEpoch: LocalClockDay.today() - 1).description
+            try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "50", "--taps", "400", "--seed", "4",
+                                    "--start-date", yesterday, "--out", dir + "/day", "--batch-records-max", "100"])
+            let db = dir + "/c.sqlite"
+            try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
+            let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted()
+            let file = try #require(names.first)
+            let stem = file.replacingOccurrences(of: ".ocub", with: "").split(separator: "-")
+            let (t, s) = (String(stem[0]), String(Int(stem[1])!))
+            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/day/batches/" + file)))
+            let other = try #require(names.map { String($0.prefix(12)) }.first { $0 != t })
+            let server = try Server(binary, db: db, keys: keys, extra: ["--upload-bytes-max", "1000000"])
+            defer { server.kill9() }
+            let keyset = try Keyset.load(path: keys)
+            let uploadKey = BatchFile.uploadKey(batchMaster: try keyset.masterKey(.batch), terminal: TerminalID(hex: t)!)
+            var changed = try BatchFile.decode(bytes, file: file, key: uploadKey)
+            changed.records.removeLast()
+            // (documented path, method, request path, body, the status it must give)
+            let cases: [(String, String, String, [UInt8]?, Int)] = [
+                ("/health", "get", "/health", nil, 200),
+                ("/metrics", "get", "/metrics", nil, 200),
+                ("/v1/terminals/{terminal}/batches/{sequence}", "put", "/v1/terminals/\(t)/batches/\(s)", bytes, 200),
+                ("/v1/terminals/{terminal}/batches/{sequence}", "put", "/v1/terminals/\(t)/batches/\(s)", bytes, 200),
+                ("/v1/terminals/{terminal}/batches/{sequence}", "put", "/v1/terminals/\(t)/batches/\(s)", Array(bytes.prefix(90)), 400),
+                ("/v1/terminals/{terminal}/batches/{sequence}", "put", "/v1/terminals/\(other)/batches/\(s)", bytes, 403),
+                ("/v1/terminals/{terminal}/batches/{sequence}", "put", "/v1/terminals/\(t)/batches/\(s)", changed.encode(key: uploadKey), 409),
+                ("/v1/terminals/{terminal}/batches/{sequence}", "put", "/v1/terminals/\(t)/batches/\(s)", Array(repeating: 7, count: 1_500_000), 413),
+            ]
+            var exercised: Set<String> = []
+            for (template, method, path, body, expected) in cases {
+                let (status, text) = try request(server.port, method.uppercased(), path, body)
+                #expect(status == expected, "\(method) \(path): \(status) \(text)")
+                let operation = (paths[template] as? [String: Any])?[method] as? [String: Any]
+                let documented = try #require(operation?["responses"] as? [String: Any], "\(method) \(template) is documented")
+                let response = try #require(documented[String(status)] as? [String: Any], "\(status) is documented for \(method) \(template)")
+                exercised.insert("\(method) \(template) \(status)")
+                if let schema = ((response["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"] as? [String: Any] {
+                    let value = try JSONSerialization.jsonObject(with: Data(text.utf8))
+                    let problems = Self.violations(value, schema, components)
+                    #expect(problems.isEmpty, "\(method) \(path) \(status): \(problems)")
+                }
+            }
+            // Every documented route was called; every documented status but 503 (a failed
+            // commit) was produced.
+            for (template, item) in paths {
+                for (method, operation) in item as? [String: Any] ?? [:] {
+                    for status in ((operation as? [String: Any])?["responses"] as? [String: Any] ?? [:]).keys where status != "503" {
+                        #expect(exercised.contains("\(method) \(template) \(status)"), "\(method) \(template) \(status) was not exercised")
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Today's day number (days since 1970), local time, as the server's clock reads it.
 enum LocalClockDay {
     static func today() -> Int {
