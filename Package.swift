@@ -122,6 +122,7 @@ let package = Package(
             name: "FrontEnd",
             dependencies: ["OneCardCore", "City", "UploadBatch", "Clearing", "Storage", "ClearingIngest",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict

@@ -32,6 +32,8 @@ public enum FrontEnd {
         /// A fixed clearing clock for every receipt (replays, demos, tests); `nil`: the local
         /// wall clock.
         public var receivedAt: BCDDateTime?
+        /// TLS (and mutual TLS with a client CA); `nil`: plain HTTP.
+        public var tls: TLSFiles?
 
         /// The default body limit, 16 MiB: a batch of 131,000 records, more than a terminal's day
         /// (and what one request may make the server hold).
@@ -40,13 +42,14 @@ public enum FrontEnd {
         /// The defaults: loopback, 16 MiB bodies, 30 s idle.
         public init(
             host: String = "127.0.0.1", port: Int = 8443, uploadBytesMax: Int = Options.uploadBytesMaxDefault, idleTimeoutSeconds: Int64 = 30,
-            receivedAt: BCDDateTime? = nil
+            receivedAt: BCDDateTime? = nil, tls: TLSFiles? = nil
         ) {
             self.host = host
             self.port = port
             self.uploadBytesMax = uploadBytesMax
             self.idleTimeoutSeconds = idleTimeoutSeconds
             self.receivedAt = receivedAt
+            self.tls = tls
         }
     }
 
@@ -71,11 +74,16 @@ public enum FrontEnd {
         router.put("v1/terminals/:terminal/batches/:sequence") { request, context in
             let (response, bytes) = try await upload(request, context, desk: desk, limit: options.uploadBytesMax)
             metrics.answered(status: Int(response.status.code), bytes: bytes)
+            // One line an upload: the terminal, the batch, the answer; no card number is logged.
+            context.logger.info("upload", metadata: [
+                "terminal": .string(context.parameters.get("terminal") ?? "?"), "sequence": .string(context.parameters.get("sequence") ?? "?"),
+                "status": .stringConvertible(response.status.code), "bytes": .stringConvertible(bytes),
+            ])
             return response
         }
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(options.idleTimeoutSeconds))),
+            server: try serverBuilder(options),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "onecard-frontend"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? options.port

@@ -29,11 +29,19 @@ struct ServeCommand: ParsableCommand {
     var uploadBytesMax = FrontEnd.Options.uploadBytesMaxDefault
     @Option(help: "A fixed clearing clock for every receipt, YYYY-MM-DDTHH:MM:SS (replays and demos; default: the local clock).")
     var receivedAt: String?
+    @Option(help: "TLS: the server's certificate chain (PEM). With --tls-key.")
+    var tlsCertificate: String?
+    @Option(help: "TLS: the server's private key (PEM).")
+    var tlsKey: String?
+    @Option(help: "Mutual TLS: the CA (PEM) whose certificates terminals must present.")
+    var tlsClientCA: String?
 
     func validate() throws {
         guard Self.hostPort(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
         if let receivedAt, BCDDateTime(iso: receivedAt) == nil { throw ValidationError("--received-at must be YYYY-MM-DDTHH:MM:SS") }
+        guard (tlsCertificate == nil) == (tlsKey == nil) else { throw ValidationError("--tls-certificate and --tls-key go together") }
+        guard tlsClientCA == nil || tlsCertificate != nil else { throw ValidationError("--tls-client-ca needs --tls-certificate and --tls-key") }
         guard (1...BatchReader.fileBytesMax).contains(uploadBytesMax) else { throw ValidationError("--upload-bytes-max must be 1…\(BatchReader.fileBytesMax)") }
     }
 
@@ -50,7 +58,8 @@ struct ServeCommand: ParsableCommand {
             guard let (host, port) = Self.hostPort(listen) else { throw CLIError("--listen must be HOST:PORT") }
             let options = FrontEnd.Options(
                 host: host, port: port, uploadBytesMax: uploadBytesMax, idleTimeoutSeconds: idleTimeout,
-                receivedAt: receivedAt.flatMap { BCDDateTime(iso: $0) })
+                receivedAt: receivedAt.flatMap { BCDDateTime(iso: $0) },
+                tls: tlsCertificate.map { FrontEnd.TLSFiles(certificateChain: $0, privateKey: tlsKey ?? "", clientCA: tlsClientCA) })
             // The other commands are synchronous: this one waits here for the server's task.
             let done = DispatchSemaphore(value: 0)
             let outcome = Outcome()

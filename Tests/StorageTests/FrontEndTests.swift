@@ -367,6 +367,67 @@ extension FrontEndTests {
     }
 }
 
+extension FrontEndTests {
+    /// Runs a program to the end: exit status and standard output.
+    func run(_ program: String, _ arguments: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: program)
+        p.arguments = arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("with TLS and a client CA, a terminal with a certificate the CA signed uploads over HTTPS; one without a certificate, or over plain HTTP, gets nothing")
+    func mutualTLS() throws {
+        guard let binary = onecardBinary() else { return }
+        try withTempDir { dir in
+            let openssl = "/usr/bin/openssl", curl = "/usr/bin/curl"
+            try #require(FileManager.default.isExecutableFile(atPath: openssl) && FileManager.default.isExecutableFile(atPath: curl),
+                         "the TLS test needs openssl and curl (scripts/install-deps.sh installs them)")
+            func ok(_ args: [String]) throws { #expect(try run(openssl, args).0 == 0, "openssl \(args.prefix(2))") }
+            try ok(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/ca.key", "-out", dir + "/ca.pem", "-days", "2", "-subj", "/CN=OneCard test CA"])
+            try Data("subjectAltName=IP:127.0.0.1\n".utf8).write(to: URL(fileURLWithPath: dir + "/san.ext"))
+            for (name, subject, ext) in [("server", "/CN=127.0.0.1", [dir + "/san.ext"]), ("terminal", "/CN=710001000001", [])] {
+                try ok(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).csr", "-subj", subject])
+                try ok(["x509", "-req", "-in", "\(dir)/\(name).csr", "-CA", dir + "/ca.pem", "-CAkey", dir + "/ca.key", "-CAcreateserial",
+                        "-out", "\(dir)/\(name).pem", "-days", "2"] + (ext.isEmpty ? [] : ["-extfile", ext[0]]))
+            }
+            let keys = dir + "/keys.json"
+            try runOnecard(binary, ["keys", "new", "--out", keys])
+            let yesterday = BCDDate(daysSinceEpoch: LocalClockDay.today() - 1).description
+            try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "30", "--taps", "200", "--seed", "5",
+                                    "--start-date", yesterday, "--out", dir + "/day"])
+            let db = dir + "/c.sqlite"
+            try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
+            let server = try Server(binary, db: db, keys: keys, extra: [
+                "--tls-certificate", dir + "/server.pem", "--tls-key", dir + "/server.key", "--tls-client-ca", dir + "/ca.pem"])
+            defer { server.kill9() }
+            let base = "https://127.0.0.1:\(server.port)"
+            let terminal = ["--cacert", dir + "/ca.pem", "--cert", dir + "/terminal.pem", "--key", dir + "/terminal.key"]
+            let health = try run(curl, ["-s", "-w", " %{http_code}"] + terminal + [base + "/health"])
+            #expect(health.0 == 0 && health.1.hasSuffix(" 200"), "\(health)")
+            let file = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().first)
+            let stem = file.replacingOccurrences(of: ".ocub", with: "").split(separator: "-")
+            let upload = try run(curl, ["-s", "-w", " %{http_code}", "-X", "PUT", "--data-binary", "@" + dir + "/day/batches/" + file] + terminal
+                                       + ["\(base)/v1/terminals/\(stem[0])/batches/\(Int(stem[1])!)"])
+            #expect(upload.0 == 0 && upload.1.hasSuffix(" 200") && upload.1.contains("\"status\":\"cleared\""), "\(upload)")
+            // No client certificate: the handshake fails, no HTTP status at all.
+            let anonymous = try run(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", dir + "/ca.pem", base + "/health"])
+            #expect(anonymous.0 != 0 && anonymous.1 == "000", "\(anonymous)")
+            // Plain HTTP to the TLS port: no answer either.
+            let plain = try run(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5", "http://127.0.0.1:\(server.port)/health"])
+            #expect(plain.1 != "200", "\(plain)")
+            // And the server still serves the terminal.
+            #expect(try run(curl, ["-s", "-w", " %{http_code}"] + terminal + [base + "/health"]).1.hasSuffix(" 200"))
+        }
+    }
+}
+
 /// Today's day number (days since 1970), local time, as the server's clock reads it.
 enum LocalClockDay {
     static func today() -> Int {
