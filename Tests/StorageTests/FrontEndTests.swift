@@ -368,18 +368,10 @@ extension FrontEndTests {
 }
 
 extension FrontEndTests {
-    /// Runs a program to the end: exit status and standard output.
+    /// Runs a program (openssl, curl) to the end: exit status and standard output.
     func run(_ program: String, _ arguments: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: program)
-        p.arguments = arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try runOnecardStatus(program, arguments)
+        return (r.status, r.out)
     }
 
     @Test("with TLS and a client CA, a terminal with a certificate the CA signed uploads over HTTPS; one without a certificate, or over plain HTTP, gets nothing")

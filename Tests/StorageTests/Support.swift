@@ -68,7 +68,7 @@ func onecardBinary() -> String? {
     return binary
 }
 
-/// Runs the real onecard binary to the end: its exit status and standard output.
+/// Runs the real onecard binary (or any program) to the end: its exit status and standard output.
 func runOnecardStatus(_ binary: String, _ arguments: [String]) throws -> (status: Int32, out: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: binary)
