@@ -74,9 +74,11 @@ public enum FrontEnd {
         router.put("v1/terminals/:terminal/batches/:sequence") { request, context in
             let (response, bytes) = try await upload(request, context, desk: desk, limit: options.uploadBytesMax)
             metrics.answered(status: Int(response.status.code), bytes: bytes)
-            // One line an upload: the terminal, the batch, the answer; no card number is logged.
+            // One line an upload: the terminal, the batch, the answer; no card number is logged,
+            // and only parsed values (a path is the client's text).
             context.logger.info("upload", metadata: [
-                "terminal": .string(context.parameters.get("terminal") ?? "?"), "sequence": .string(context.parameters.get("sequence") ?? "?"),
+                "terminal": .string(context.parameters.get("terminal").flatMap { TerminalID(hex: $0)?.description } ?? "invalid"),
+                "sequence": .string(context.parameters.get("sequence").flatMap { UInt32($0)?.description } ?? "invalid"),
                 "status": .stringConvertible(response.status.code), "bytes": .stringConvertible(bytes),
             ])
             return response
@@ -133,8 +135,10 @@ public enum FrontEnd {
         do {
             (result, next) = try await desk.submit(Ingestor.Upload(name: name, bytes: bytes))
         } catch {
-            // Nothing of the run was stored: the terminal keeps the batch and sends it again.
-            return try json(.serviceUnavailable, ["error": "\(name): not stored, send it again: \(error)"])
+            // Nothing of the run was stored: the terminal keeps the batch and sends it again. The
+            // cause (which names the database) goes to the log, not to the client.
+            context.logger.error("clearing run not committed", metadata: ["upload": .string(name), "error": .string("\(error)")])
+            return try json(.serviceUnavailable, ["error": "\(name): not stored (the clearing run could not be committed): send it again"])
         }
         switch result {
         case .cleared(let outcome, let replayed):
