@@ -44,6 +44,8 @@ struct SyntheticDay {
         let counter = TerminalID(hex: "710001000001")!
         let buses = city.terminals.values.filter { $0.location.operatorKind == .bus }.map(\.id).sorted()
         let created = TripleDESPurse.packedDateTime(BCDDateTime(iso: "2026-11-29T23:30:00")!)
+        // Received at the end of the day, after every header time.
+        let received = ClearingTime.seconds(BCDDateTime(iso: "2026-11-29T23:59:59")!)
         var loads: [BatchRecord] = []
         var perBus = [[BatchRecord]](repeating: [], count: buses.count)
         var rng = SystemRandomNumberGenerator()
@@ -69,10 +71,10 @@ struct SyntheticDay {
             offline[c] += 1
             balance[c] -= 100
         }
-        batches.append(IncomingBatch(file: "counter", batch: BatchFile(header: BatchHeader(terminal: counter, operatorID: 1, sequence: 1, createdBCD: created), records: loads)))
+        batches.append(IncomingBatch(file: "counter", batch: BatchFile(header: BatchHeader(terminal: counter, operatorID: 1, sequence: 1, createdBCD: created), records: loads), received: received))
         for (i, bus) in buses.enumerated() {
             let op = city.terminal(bus)!.operatorID.rawValue
-            batches.append(IncomingBatch(file: "\(bus)", batch: BatchFile(header: BatchHeader(terminal: bus, operatorID: op, sequence: 1, createdBCD: created), records: perBus[i])))
+            batches.append(IncomingBatch(file: "\(bus)", batch: BatchFile(header: BatchHeader(terminal: bus, operatorID: op, sequence: 1, createdBCD: created), records: perBus[i]), received: received))
         }
     }
 }
