@@ -133,7 +133,7 @@ public enum FrontEnd {
         }
         let result: Ingestor.UploadResult, next: UInt32
         do {
-            (result, next) = try await desk.submit(Ingestor.Upload(name: name, bytes: bytes))
+            (result, next) = try await desk.submit(Ingestor.Upload(name: name, bytes: bytes), terminal: terminal)
         } catch {
             // Nothing of the run was stored: the terminal keeps the batch and sends it again. The
             // cause (which names the database) goes to the log, not to the client.
@@ -195,7 +195,7 @@ final class UploadDesk: @unchecked Sendable {
     private let queue = DispatchQueue(label: "onecard.frontend.clearing")
     private let lock = NSLock()
     /// Guarded by `lock`.
-    private var waiting: [(Ingestor.Upload, CheckedContinuation<(Ingestor.UploadResult, UInt32), any Error>, UInt64)] = []
+    private var waiting: [(Ingestor.Upload, CheckedContinuation<(Ingestor.UploadResult, UInt32), any Error>, UInt64, TerminalID)] = []
     private var draining = false
     /// The clearing clock a run's receipts are stamped with.
     private let clock: @Sendable () -> BCDDateTime
@@ -209,10 +209,10 @@ final class UploadDesk: @unchecked Sendable {
 
     /// Clears an upload (with whatever else is waiting) and returns its result and the
     /// terminal's next expected sequence, once the run is committed.
-    func submit(_ upload: Ingestor.Upload) async throws -> (Ingestor.UploadResult, UInt32) {
+    func submit(_ upload: Ingestor.Upload, terminal: TerminalID) async throws -> (Ingestor.UploadResult, UInt32) {
         try await withCheckedThrowingContinuation { continuation in
             let start = lock.withLock {
-                waiting.append((upload, continuation, DispatchTime.now().uptimeNanoseconds))
+                waiting.append((upload, continuation, DispatchTime.now().uptimeNanoseconds, terminal))
                 metrics.setWaiting(waiting.count)
                 defer { draining = true }
                 return !draining
@@ -236,8 +236,8 @@ final class UploadDesk: @unchecked Sendable {
                 let oldest = group.map(\.2).min() ?? DispatchTime.now().uptimeNanoseconds
                 metrics.run(results, oldestWaitNanoseconds: DispatchTime.now().uptimeNanoseconds - oldest)
                 for (k, item) in group.enumerated() {
-                    let terminal = (try? BatchFile.peekHeader(item.0.bytes, file: item.0.name))?.terminal
-                    item.1.resume(returning: (results[k], terminal.map { ingestor.nextSequence(terminal: $0) } ?? 1))
+                    // The terminal the handler read off the header, not parsed again here.
+                    item.1.resume(returning: (results[k], ingestor.nextSequence(terminal: item.3)))
                 }
             } catch {
                 for item in group { item.1.resume(throwing: error) }

@@ -70,7 +70,7 @@ struct FrontEndTests {
             let keys = dir + "/keys.json"
             try runOnecard(binary, ["keys", "new", "--out", keys])
             // Yesterday: inside the upload window, and headers (yesterday 23:59:59) behind the clock.
-            let yesterday = BCDDate(daysSinceEpoch: LocalClockDay.today() - 1).description
+            let yesterday = BCDDate(daysSinceEpoch: LocalClock.now().date.daysSinceEpoch - 1).description
             try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "300", "--taps", "3000", "--seed", "8",
                                     "--start-date", yesterday, "--out", dir + "/day", "--duplicates", "0.02", "--batch-records-max", "150"])
             let db = dir + "/c.sqlite"
@@ -210,7 +210,7 @@ extension FrontEndTests {
         try withTempDir { dir in
             let keys = dir + "/keys.json"
             try runOnecard(binary, ["keys", "new", "--out", keys])
-            let yesterday = BCDDate(daysSinceEpoch: LocalClockDay.today() - 1).description
+            let yesterday = BCDDate(daysSinceEpoch: LocalClock.now().date.daysSinceEpoch - 1).description
             try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "400", "--taps", "8000", "--seed", "21",
                                     "--start-date", yesterday, "--out", dir + "/day", "--duplicates", "0.01", "--forged-tac", "0.01",
                                     "--batch-records-max", "40"])
@@ -312,7 +312,7 @@ extension FrontEndTests {
         try withTempDir { dir in
             let keys = dir + "/keys.json"
             try runOnecard(binary, ["keys", "new", "--out", keys])
-            let yesterday = BCDDate(daysSinceEpoch: LocalClockDay.today() - 1).description
+            let yesterday = BCDDate(daysSinceEpoch: LocalClock.now().date.daysSinceEpoch - 1).description
             try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "50", "--taps", "400", "--seed", "4",
                                     "--start-date", yesterday, "--out", dir + "/day", "--batch-records-max", "100"])
             let db = dir + "/c.sqlite"
@@ -391,7 +391,7 @@ extension FrontEndTests {
             }
             let keys = dir + "/keys.json"
             try runOnecard(binary, ["keys", "new", "--out", keys])
-            let yesterday = BCDDate(daysSinceEpoch: LocalClockDay.today() - 1).description
+            let yesterday = BCDDate(daysSinceEpoch: LocalClock.now().date.daysSinceEpoch - 1).description
             try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "30", "--taps", "200", "--seed", "5",
                                     "--start-date", yesterday, "--out", dir + "/day"])
             let db = dir + "/c.sqlite"
@@ -417,15 +417,5 @@ extension FrontEndTests {
             // And the server still serves the terminal.
             #expect(try run(curl, ["-s", "-w", " %{http_code}"] + terminal + [base + "/health"]).1.hasSuffix(" 200"))
         }
-    }
-}
-
-/// Today's day number (days since 1970), local time, as the server's clock reads it.
-enum LocalClockDay {
-    static func today() -> Int {
-        var t = time(nil)
-        var parts = tm()
-        localtime_r(&t, &parts)
-        return BCDDate(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday))!.daysSinceEpoch
     }
 }
