@@ -120,7 +120,7 @@ let package = Package(
         ),
         .target(
             name: "FrontEnd",
-            dependencies: ["OneCardCore", "City", "UploadBatch", "Clearing", "Storage", "ClearingIngest",
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Terminal", "Clearing", "Storage", "ClearingIngest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -40,6 +40,14 @@ final class FrontEndMetrics: Sendable {
         }
     }
 
+    /// One answered parameter download, by kind and HTTP status.
+    func parameterRequest(kind: String, status: Int) {
+        registry.makeCounter(
+            name: "onecard_parameter_requests_total", labels: [("kind", kind), ("status", String(status))],
+            help: "Parameter downloads answered, by kind (index, city, hotlist) and HTTP status."
+        ).increment()
+    }
+
     func setWaiting(_ n: Int) { waiting.set(Int64(n)) }
 
     /// The text exposition.

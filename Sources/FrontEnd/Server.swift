@@ -6,6 +6,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 public import OneCardCore
+public import OneCardCrypto
 public import Storage
 import UploadBatch
 
@@ -34,6 +35,8 @@ public enum FrontEnd {
         public var receivedAt: BCDDateTime?
         /// TLS (and mutual TLS with a client CA); `nil`: plain HTTP.
         public var tls: TLSFiles?
+        /// The key the parameters are signed with; `nil`: `GET /v1/parameters…` answer 503.
+        public var parameterKey: Ed25519.PrivateKey?
 
         /// The default body limit, 16 MiB: a batch of 131,000 records, more than a terminal's day
         /// (and what one request may make the server hold).
@@ -42,8 +45,9 @@ public enum FrontEnd {
         /// The defaults: loopback, 16 MiB bodies, 30 s idle.
         public init(
             host: String = "127.0.0.1", port: Int = 8443, uploadBytesMax: Int = Options.uploadBytesMaxDefault, idleTimeoutSeconds: Int64 = 30,
-            receivedAt: BCDDateTime? = nil, tls: TLSFiles? = nil
+            receivedAt: BCDDateTime? = nil, tls: TLSFiles? = nil, parameterKey: Ed25519.PrivateKey? = nil
         ) {
+            self.parameterKey = parameterKey
             self.host = host
             self.port = port
             self.uploadBytesMax = uploadBytesMax
@@ -71,6 +75,23 @@ public enum FrontEnd {
             buffer.writeBytes(metrics.text())
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: buffer))
         }
+        let parameters = options.parameterKey.map { ParameterDesk(store: store, key: $0, clock: clock) }
+        func serving(_ kind: String, _ body: @escaping @Sendable (ParameterDesk, Request, BasicRequestContext) async throws -> Response)
+            -> @Sendable (Request, BasicRequestContext) async throws -> Response {
+            { request, context in
+                guard let parameters else {
+                    return try json(.serviceUnavailable, ["error": "parameters are not served: start onecard serve with --parameter-key"])
+                }
+                let response = try await body(parameters, request, context)
+                metrics.parameterRequest(kind: kind, status: Int(response.status.code))
+                return response
+            }
+        }
+        router.get("v1/parameters", use: serving("index") { desk, request, _ in try await desk.index(request) })
+        router.get("v1/parameters/city/:version", use: serving("city") { desk, request, context in
+            try await desk.city(request, version: context.parameters.get("version"))
+        })
+        router.get("v1/parameters/hotlist", use: serving("hotlist") { desk, request, _ in try await desk.hotlist(request) })
         router.put("v1/terminals/:terminal/batches/:sequence") { request, context in
             let (response, bytes) = try await upload(request, context, desk: desk, limit: options.uploadBytesMax)
             metrics.answered(status: Int(response.status.code), bytes: bytes)

@@ -215,5 +215,34 @@ enum ClearingSchema {
                 );
                 """)
         }
+        m.registerMigration("clearing-v7") { db in
+            try db.execute(sql: """
+                -- Every city file ever stored, with the first business day it is in force (NULL: from the
+                -- beginning). Settling a day uses the version in force that day; versions are kept.
+                CREATE TABLE clearing_city (
+                    version INTEGER PRIMARY KEY,
+                    effective TEXT,
+                    body BLOB NOT NULL,
+                    stored TEXT NOT NULL
+                );
+                CREATE TRIGGER clearing_city_no_update BEFORE UPDATE ON clearing_city
+                    BEGIN SELECT RAISE(ABORT, 'city versions are immutable'); END;
+                CREATE TRIGGER clearing_city_no_delete BEFORE DELETE ON clearing_city
+                    BEGIN SELECT RAISE(ABORT, 'city versions are kept'); END;
+                INSERT INTO clearing_city (version, effective, body, stored)
+                    SELECT 1, NULL, value, strftime('%Y-%m-%dT%H:%M:%SZ', 'now') FROM clearing_meta WHERE key = 'city';
+                DELETE FROM clearing_meta WHERE key = 'city';
+                -- Every change to the hotlist's membership, numbered: the hotlist's version is the last
+                -- change's, and a terminal at version N gets the changes after N as a delta.
+                CREATE TABLE clearing_hotlist_change (
+                    version INTEGER PRIMARY KEY,
+                    serial INTEGER NOT NULL,
+                    listed INTEGER NOT NULL CHECK (listed IN (0, 1)),
+                    changed TEXT NOT NULL
+                );
+                CREATE INDEX clearing_hotlist_change_serial ON clearing_hotlist_change(serial, version);
+                INSERT INTO clearing_hotlist_change (serial, listed, changed) SELECT serial, 1, added FROM clearing_hotlist ORDER BY serial;
+                """)
+        }
     }
 }

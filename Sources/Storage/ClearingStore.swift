@@ -49,22 +49,6 @@ public final class ClearingStore: Sendable {
 
     // MARK: Settings kept in the database
 
-    /// The city file's bytes stored with `clearing ingest --city`, if any.
-    public func cityJSON() throws(StorageError) -> Data? {
-        try StorageFailure.run(path, "reading the city") {
-            try queue.read { db in try Data.fetchOne(db, sql: "SELECT value FROM clearing_meta WHERE key = 'city'") }
-        }
-    }
-
-    /// Stores the city file's bytes.
-    public func setCityJSON(_ data: Data) throws(StorageError) {
-        try StorageFailure.run(path, "storing the city") {
-            try queue.write { db in
-                try db.execute(sql: "INSERT INTO clearing_meta (key, value) VALUES ('city', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [data])
-            }
-        }
-    }
-
     /// The run the newest snapshot of the card shadows was taken at (0: none yet).
     public func snapshotRun() throws(StorageError) -> Int64 {
         try StorageFailure.run(path, "reading the snapshot") {
@@ -467,12 +451,26 @@ extension ClearingStore {
     /// Adds or updates a hotlist entry: the card's transactions from `since` (seconds since
     /// 1970, local time) are refused.
     public func hotlistAdd(_ serial: CardSerial, since: UInt32, reason: String) throws(StorageError) {
+        try hotlistAdd([(serial, since)], reason: reason)
+    }
+
+    /// Adds or updates many hotlist entries in one transaction (an import).
+    public func hotlistAdd(_ entries: [(serial: CardSerial, since: UInt32)], reason: String) throws(StorageError) {
         try StorageFailure.run(path, "adding to the hotlist") {
             try queue.write { db in
-                try db.execute(sql: """
+                let now = AuditTime.now()
+                let exists = try db.makeStatement(sql: "SELECT 1 FROM clearing_hotlist WHERE serial = ?")
+                let upsert = try db.makeStatement(sql: """
                     INSERT INTO clearing_hotlist (serial, since, reason, added) VALUES (?, ?, ?, ?)
                     ON CONFLICT(serial) DO UPDATE SET since = excluded.since, reason = excluded.reason
-                    """, arguments: [Int64(bitPattern: serial.rawValue), Int64(since), reason, AuditTime.now()])
+                    """)
+                for (serial, since) in entries {
+                    let key = Int64(bitPattern: serial.rawValue)
+                    let listed = try Bool.fetchOne(exists, arguments: [key]) ?? false
+                    try upsert.execute(arguments: [key, Int64(since), reason, now])
+                    // A new version only when the list's membership changed (what terminals hold).
+                    if !listed { try Self.logHotlistChange(db, key, listed: true, at: now) }
+                }
             }
         }
     }
@@ -482,8 +480,11 @@ extension ClearingStore {
     public func hotlistRemove(_ serial: CardSerial) throws(StorageError) -> Bool {
         try StorageFailure.run(path, "removing from the hotlist") {
             try queue.write { db in
-                try db.execute(sql: "DELETE FROM clearing_hotlist WHERE serial = ?", arguments: [Int64(bitPattern: serial.rawValue)])
-                return db.changesCount > 0
+                let key = Int64(bitPattern: serial.rawValue)
+                try db.execute(sql: "DELETE FROM clearing_hotlist WHERE serial = ?", arguments: [key])
+                guard db.changesCount > 0 else { return false }
+                try Self.logHotlistChange(db, key, listed: false, at: AuditTime.now())
+                return true
             }
         }
     }

@@ -129,14 +129,7 @@ extension SQLiteJournal {
     /// Step 2: builds the batch's file from its rows alone and writes it atomically, then marks
     /// the batch written. Building from stored rows is what makes a rewrite byte-identical.
     private func writeBatch(_ sequence: UInt32, to out: String, _ signer: Signer, outcome: ExportResult.Outcome) throws(StorageError) -> ExportResult {
-        var file = try batchFile(sequence)
-        file.header.uploadKeyVersion = signer.version
-        let bytes: [UInt8]
-        do {
-            bytes = try file.encode(sign: signer.sign)
-        } catch {
-            throw .batchUnwritable(path: out, reason: "the batch could not be signed (\(error)); check the terminal's PSAM")
-        }
+        let (file, bytes) = try signedBatch(sequence, signer, path: out)
         do {
             try AtomicFile.write(Data(bytes), to: out)
         } catch {
@@ -150,6 +143,59 @@ extension SQLiteJournal {
             amountFen: file.records.reduce(0) { $0 + UInt64($1.amountFen) },
             depositFen: file.records.reduce(0) { $0 + UInt64($1.depositFen) },
             greyCount: file.records.count { $0.kind == .grey }, path: out)
+    }
+
+    /// A batch's file and its signed bytes, built from its rows alone (so byte-identical each
+    /// time).
+    private func signedBatch(_ sequence: UInt32, _ signer: Signer, path: String) throws(StorageError) -> (BatchFile, [UInt8]) {
+        var file = try batchFile(sequence)
+        file.header.uploadKeyVersion = signer.version
+        do {
+            return (file, try file.encode(sign: signer.sign))
+        } catch {
+            throw .batchUnwritable(path: path, reason: "the batch could not be signed (\(error)); check the terminal's PSAM")
+        }
+    }
+
+    // MARK: Uploading to the front-end (`onecard terminal sync`)
+
+    /// The oldest batch the front-end has not acknowledged, signed, assigning a new batch of the
+    /// unexported records when every batch was acknowledged; `nil` when nothing is left. A batch
+    /// exported to a file but never acknowledged comes back here too, byte-identical.
+    public func nextUpload(
+        sign: @escaping ([UInt8]) throws -> [UInt8], uploadKeyVersion: UInt8 = 1, createdAt: BCDDateTime, includeGrey: Bool = false
+    ) throws(StorageError) -> (sequence: UInt32, records: Int, bytes: [UInt8])? {
+        let signer = Signer(sign: sign, version: uploadKeyVersion)
+        let oldest = try read("looking for an unacknowledged batch") { db in
+            try Int64.fetchOne(db, sql: "SELECT sequence FROM journal_batch WHERE acknowledged IS NULL ORDER BY sequence LIMIT 1")
+                .map { UInt32(truncatingIfNeeded: $0) }
+        }
+        let assigned: UInt32? = if let oldest { oldest } else { try assignBatch(createdAt: createdAt, includeGrey: includeGrey) }
+        guard let sequence = assigned else { return nil }
+        let (file, bytes) = try signedBatch(sequence, signer, path: "\(path) batch \(sequence)")
+        try write("marking batch \(sequence) written") { db in
+            try db.execute(sql: "UPDATE journal_batch SET written = 1 WHERE sequence = ?", arguments: [Int64(sequence)])
+        }
+        return (sequence, file.records.count, bytes)
+    }
+
+    /// Records the front-end's acknowledgement of a batch (its JSON as received): its records
+    /// are uploaded. Idempotent for the same acknowledgement.
+    public func markAcknowledged(_ sequence: UInt32, acknowledgement: String) throws(StorageError) {
+        try write("marking batch \(sequence) acknowledged") { db in
+            try db.execute(
+                sql: "UPDATE journal_batch SET acknowledged = coalesce(acknowledged, ?) WHERE sequence = ?",
+                arguments: [acknowledgement, Int64(sequence)])
+            guard db.changesCount == 1 else { throw StorageError.notAJournal(path: self.path, reason: "batch \(sequence) is not recorded") }
+        }
+    }
+
+    /// Batches not yet acknowledged by the front-end, and the records in them.
+    public func unacknowledged() throws(StorageError) -> (batches: Int, records: Int) {
+        try read("counting unacknowledged batches") { db in
+            let row = try Row.fetchOne(db, sql: "SELECT count(*) AS b, coalesce(sum(record_count), 0) AS r FROM journal_batch WHERE acknowledged IS NULL")
+            return (row?["b"] ?? 0, row?["r"] ?? 0)
+        }
     }
 
     /// The batch as stored: its header and records in journal order. The stored count and

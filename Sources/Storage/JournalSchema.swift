@@ -8,6 +8,9 @@ enum JournalSchema {
         migrator.registerMigration("journal-v1") { db in
             try db.execute(sql: v1)
         }
+        migrator.registerMigration("journal-v2") { db in
+            try db.execute(sql: v2)
+        }
     }
 
     /// Version 1: identity, counters, grey records, journaled records, batches.
@@ -81,5 +84,14 @@ enum JournalSchema {
         CREATE TRIGGER journal_counter_monotonic BEFORE UPDATE ON journal_counter
         WHEN NEW.value <= OLD.value OR NEW.name IS NOT OLD.name
         BEGIN SELECT RAISE(ABORT, 'journal counters only increase'); END;
+        """
+
+    /// Version 2: the front-end's acknowledgement of each batch (`onecard terminal sync`):
+    /// a batch's records count as uploaded only once it is stored, and it is stored once.
+    static let v2 = """
+        ALTER TABLE journal_batch ADD COLUMN acknowledged TEXT;
+        CREATE TRIGGER journal_batch_acknowledged_once BEFORE UPDATE ON journal_batch
+        WHEN OLD.acknowledged IS NOT NULL AND NEW.acknowledged IS NOT OLD.acknowledged
+        BEGIN SELECT RAISE(ABORT, 'a batch is acknowledged once'); END;
         """
 }

@@ -13,8 +13,8 @@ import UploadBatch
 struct ClearingCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clearing",
-        abstract: "Ingest terminal batches into the double-entry ledger, check it, manage the hotlist.",
-        subcommands: [Ingest.self, Check.self, Exceptions.self, Conflicts.self, Terminals.self, Hotlist.self]
+        abstract: "Ingest terminal batches into the double-entry ledger, check it, manage the hotlist and the city versions.",
+        subcommands: [Ingest.self, Check.self, Exceptions.self, Conflicts.self, Terminals.self, Hotlist.self, CityVersions.self]
     )
 
     /// The database and, once, the city it clears for.
@@ -24,18 +24,32 @@ struct ClearingCommand: ParsableCommand {
         @Option(help: "The city file; stored in the database, so later commands may omit it.")
         var city: String?
 
+        /// The store and the newest city version (storing `--city` first, as a new version in
+        /// force from the first open day, when it differs from the newest).
         func open() throws -> (ClearingStore, City) {
+            let (store, stored) = try openStore()
+            guard let (version, data) = try stored ?? store.newestCity() else { throw noCity }
+            return (store, try City.parse(data: data, source: "\(db) (city version \(version))"))
+        }
+
+        /// The store and the city version in force on a business day (settling, reconciling).
+        func open(day: BCDDate) throws -> (ClearingStore, City, version: Int64) {
+            let (store, _) = try openStore()
+            guard let (version, data) = try store.city(forDay: day) else {
+                if try store.newestCity() == nil { throw noCity }
+                throw CLIError("\(db) has no city version in force on \(day): see onecard clearing city list")
+            }
+            return (store, try City.parse(data: data, source: "\(db) (city version \(version))"), version)
+        }
+
+        private var noCity: CLIError { CLIError("\(db) has no city yet: pass --city CITY once (it is then stored in the database)") }
+
+        private func openStore() throws -> (ClearingStore, (Int64, Data)?) {
             let store = try ClearingStore(path: db)
-            if let city {
-                let data = try Data(contentsOf: URL(fileURLWithPath: city))
-                let parsed = try City.parse(data: data, source: city)
-                try store.setCityJSON(data)
-                return (store, parsed)
-            }
-            guard let data = try store.cityJSON() else {
-                throw CLIError("\(db) has no city yet: pass --city CITY once (it is then stored in the database)")
-            }
-            return (store, try City.parse(data: data, source: "\(db) (stored city)"))
+            guard let city else { return (store, nil) }
+            let data = try Data(contentsOf: URL(fileURLWithPath: city))
+            _ = try City.parse(data: data, source: city)
+            return (store, (try store.addCity(data), data))
         }
     }
 

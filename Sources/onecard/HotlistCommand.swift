@@ -83,9 +83,7 @@ extension ClearingCommand {
                 try reporting {
                     let (store, _) = try database.open()
                     let entries = try HotlistFile.entries(path: file)
-                    for (serial, since) in entries {
-                        try store.hotlistAdd(serial, since: UInt32(clamping: since.secondsSinceEpoch), reason: reason)
-                    }
+                    try store.hotlistAdd(entries.map { ($0.0, UInt32(clamping: $0.1.secondsSinceEpoch)) }, reason: reason)
                     print("hotlisted \(entries.count) card(s) from \(file)")
                 }
             }

@@ -27,8 +27,8 @@ struct ReconcileCommand: ParsableCommand {
 
     func run() throws {
         let result: Reconciliation = try reporting {
-            let (store, city) = try database.open()
             let day = try parseDay(date)
+            let (store, city, _) = try database.open(day: day)
             guard let data = FileManager.default.contents(atPath: statement) else { throw CLIError("cannot read \(statement)") }
             let lines = try Reconciler.parse(String(decoding: data, as: UTF8.self), file: statement)
             let runs = try store.runs(businessDay: day)

@@ -2,6 +2,7 @@ import ArgumentParser
 import ClearingIngest
 import Foundation
 import OneCardCore
+import OneCardCrypto
 import FrontEnd
 
 /// `onecard serve`: the front-end processor terminals upload to (docs/frontend.md).
@@ -14,7 +15,8 @@ struct ServeCommand: ParsableCommand {
             acknowledgement (records accepted, refused by code, the next expected sequence) after the run that \
             cleared it is committed; the same bytes again get the same acknowledgement; other bytes for the same \
             sequence 409; a body that is not the path's terminal's batch 400 or 403; a body over the batch \
-            size 413. GET /health. Prints `listening on HOST:PORT` once the socket is bound. SIGINT or SIGTERM \
+            size 413. GET /v1/parameters (the signed index of versions), GET /v1/parameters/city/{version}, \
+            GET /v1/parameters/hotlist[?since=N] (the full list or a delta, OCHL) with --parameter-key. GET /health, /metrics. Prints `listening on HOST:PORT` once the socket is bound. SIGINT or SIGTERM \
             stops it after the requests in flight.
             """)
 
@@ -35,6 +37,8 @@ struct ServeCommand: ParsableCommand {
     var tlsKey: String?
     @Option(help: "Mutual TLS: the CA (PEM) whose certificates terminals must present.")
     var tlsClientCA: String?
+    @Option(help: "The Ed25519 private key (PEM, openssl genpkey -algorithm ed25519) the parameters are signed with; without it GET /v1/parameters… answer 503.")
+    var parameterKey: String?
 
     func validate() throws {
         guard Self.hostPort(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
@@ -56,10 +60,15 @@ struct ServeCommand: ParsableCommand {
             let (store, city) = try database.open()
             let clearingKeys = try ClearingKeys(paths: keys)
             guard let (host, port) = Self.hostPort(listen) else { throw CLIError("--listen must be HOST:PORT") }
+            let signing = try parameterKey.map { path in
+                guard let pem = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read --parameter-key \(path)") }
+                return try Ed25519.PrivateKey(pem: Array(pem), source: path)
+            }
             let options = FrontEnd.Options(
                 host: host, port: port, uploadBytesMax: uploadBytesMax, idleTimeoutSeconds: idleTimeout,
                 receivedAt: receivedAt.flatMap { BCDDateTime(iso: $0) },
-                tls: tlsCertificate.map { FrontEnd.TLSFiles(certificateChain: $0, privateKey: tlsKey ?? "", clientCA: tlsClientCA) })
+                tls: tlsCertificate.map { FrontEnd.TLSFiles(certificateChain: $0, privateKey: tlsKey ?? "", clientCA: tlsClientCA) },
+                parameterKey: signing)
             // The other commands are synchronous: this one waits here for the server's task.
             let done = DispatchSemaphore(value: 0)
             let outcome = Outcome()

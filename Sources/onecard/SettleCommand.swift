@@ -33,8 +33,8 @@ struct SettleCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let (store, city) = try database.open()
             let day = try parseDay(date)
+            let (store, city, _) = try database.open(day: day)
             let now = try close ? at.map { text in
                 guard let t = BCDDateTime(iso: text) else { throw CLIError("--at must be YYYY-MM-DDTHH:MM:SS, got \(text)") }
                 return t

@@ -13,7 +13,7 @@ struct TerminalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "terminal",
         abstract: "Work with a terminal's journal (export upload batches) and its hotlist store.",
-        subcommands: [Export.self, JournalStress.self, HotlistStoreCommand.self]
+        subcommands: [Export.self, Sync.self, JournalStress.self, HotlistStoreCommand.self]
     )
 
     struct Export: ParsableCommand {
@@ -50,15 +50,7 @@ struct TerminalCommand: ParsableCommand {
                 guard op.id.rawValue == journal.operatorID else {
                     throw CLIError("the city file puts terminal \(journal.terminal) under operator \(op.id), the journal under \(journal.operatorID)")
                 }
-                let psam: PSAMModule
-                do {
-                    psam = try PSAMModule(channel: try ReaderAccess.card(in: psamReader, context: try PCSCContext()))
-                } catch let e as TerminalError {
-                    throw CLIError("\(psamReader) does not hold a working PSAM (\(e)): insert terminal \(journal.terminal)'s PSAM")
-                }
-                guard psam.terminal == journal.terminal else {
-                    throw CLIError("the PSAM in \(psamReader) is terminal \(psam.terminal)'s, not \(journal.terminal)'s: a terminal signs its batches with its own PSAM only")
-                }
+                let psam = try TerminalCommand.psam(in: psamReader, for: journal.terminal)
                 let version = psam.uploadKeyVersion
                 let created = try at.map { text in
                     guard let t = BCDDateTime(iso: text) else { throw CLIError("--at must be YYYY-MM-DDTHH:MM:SS, got \(text)") }

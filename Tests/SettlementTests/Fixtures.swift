@@ -66,7 +66,7 @@ struct HandDay {
     /// Ingests the day into a new clearing database (with the city stored, as the CLI needs).
     func store(at path: String) throws -> ClearingStore {
         let store = try ClearingStore(path: path)
-        try store.setCityJSON(Data(contentsOf: URL(fileURLWithPath: Self.cityPath)))
+        try store.addCity(Data(contentsOf: URL(fileURLWithPath: Self.cityPath)))
         let engine = Day.engine()
         try store.commit(engine.run(batches), files: batches.map(\.file), engine: engine, received: receivedAt, businessDay: settleDay)
         return store

@@ -30,7 +30,7 @@ struct OfficerSafetyTests {
 
         func store(_ path: String, _ batches: [IncomingBatch]) throws -> ClearingStore {
             let store = try ClearingStore(path: path)
-            try store.setCityJSON(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
+            try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
             try ingest(store, batches)
             return store
         }

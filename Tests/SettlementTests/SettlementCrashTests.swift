@@ -74,7 +74,7 @@ struct SettlementCrashTests {
     /// A day big enough that a debug-build settlement takes a while: 4,000 cards × 25 taps.
     static func bigDay(_ path: String) throws {
         let store = try ClearingStore(path: path)
-        try store.setCityJSON(Data(contentsOf: URL(fileURLWithPath: HandDay.cityPath)))
+        try store.addCity(Data(contentsOf: URL(fileURLWithPath: HandDay.cityPath)))
         var day = SyntheticDay(city: Day.city, tacMaster: Day.tacMaster, date: settleDay, tapsPerCard: 25)
         let engine = Day.engine()
         for first in stride(from: 0, to: 4_000, by: 1_000) {

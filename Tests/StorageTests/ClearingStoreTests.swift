@@ -25,7 +25,7 @@ struct ClearingStoreTests {
         try withTempDir { dir in
             let path = dir + "/c.sqlite"
             let store = try ClearingStore(path: path)
-            try store.setCityJSON(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
+            try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
             let (loads, taps) = Self.day()
             let engine = Day.engine()
             let r = engine.run([loads, taps])

@@ -270,8 +270,20 @@ extension FrontEndTests {
         if let ref = schema["$ref"] as? String, let name = ref.split(separator: "/").last {
             return violations(value, components[String(name)] as? [String: Any] ?? [:], components, at: path)
         }
+        if let types = schema["type"] as? [String] {
+            // A union such as ["string", "null"].
+            if value is NSNull { return types.contains("null") ? [] : ["\(path) is null"] }
+            var one = schema
+            one["type"] = types.first { $0 != "null" }
+            return violations(value, one, components, at: path)
+        }
         var out: [String] = []
         switch schema["type"] as? String {
+        case "array":
+            guard let a = value as? [Any] else { return ["\(path) is not an array"] }
+            if let items = schema["items"] as? [String: Any] {
+                for (i, v) in a.enumerated() { out += violations(v, items, components, at: "\(path)[\(i)]") }
+            }
         case "object":
             guard let o = value as? [String: Any] else { return ["\(path) is not an object"] }
             for r in schema["required"] as? [String] ?? [] where o[r] == nil { out.append("\(path).\(r) is missing") }
@@ -292,7 +304,8 @@ extension FrontEndTests {
                 out.append("\(path) = \(text) does not match \(pattern)")
             }
         case "integer":
-            guard !(value is Bool), let n = value as? NSNumber, n.doubleValue == n.doubleValue.rounded() else {
+            // A JSON true/false is an NSNumber of type "c" (on Linux `is Bool` holds for 0 and 1 too).
+            guard let n = value as? NSNumber, String(cString: n.objCType) != "c", n.doubleValue == n.doubleValue.rounded() else {
                 return ["\(path) is not an integer"]
             }
             if let min = schema["minimum"] as? Double, n.doubleValue < min { out.append("\(path) = \(n) is below \(min)") }
@@ -323,7 +336,8 @@ extension FrontEndTests {
             let (t, s) = (String(stem[0]), String(Int(stem[1])!))
             let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/day/batches/" + file)))
             let other = try #require(names.map { String($0.prefix(12)) }.first { $0 != t })
-            let server = try Server(binary, db: db, keys: keys, extra: ["--upload-bytes-max", "1000000"])
+            let (pem, _) = try parameterKey(in: dir)
+            let server = try Server(binary, db: db, keys: keys, extra: ["--upload-bytes-max", "1000000", "--parameter-key", pem])
             defer { server.kill9() }
             let keyset = try Keyset.load(path: keys)
             let uploadKey = BatchFile.uploadKey(batchMaster: try keyset.masterKey(.batch), terminal: TerminalID(hex: t)!)
@@ -340,7 +354,34 @@ extension FrontEndTests {
                 ("/v1/terminals/{terminal}/batches/{sequence}", "put", "/v1/terminals/\(t)/batches/\(s)", changed.encode(key: uploadKey), 409),
                 ("/v1/terminals/{terminal}/batches/{sequence}", "put", "/v1/terminals/\(t)/batches/\(s)", Array(repeating: 7, count: 1_500_000), 413),
             ]
+            // The parameter routes, with the ETag an earlier answer gave.
+            let tags = try ["/v1/parameters", "/v1/parameters/city/1", "/v1/parameters/hotlist"].map { try exchange(server.port, "GET", $0).1["etag"] ?? "" }
+            let parameterCases: [(String, String, [String: String], Int)] = [
+                ("/v1/parameters", "/v1/parameters", [:], 200),
+                ("/v1/parameters", "/v1/parameters", ["If-None-Match": tags[0]], 304),
+                ("/v1/parameters/city/{version}", "/v1/parameters/city/1", [:], 200),
+                ("/v1/parameters/city/{version}", "/v1/parameters/city/1", ["If-None-Match": tags[1]], 304),
+                ("/v1/parameters/city/{version}", "/v1/parameters/city/zero", [:], 400),
+                ("/v1/parameters/city/{version}", "/v1/parameters/city/7", [:], 404),
+                ("/v1/parameters/hotlist", "/v1/parameters/hotlist", [:], 200),
+                ("/v1/parameters/hotlist", "/v1/parameters/hotlist", ["If-None-Match": tags[2]], 304),
+                ("/v1/parameters/hotlist", "/v1/parameters/hotlist?since=1", [:], 304),
+                ("/v1/parameters/hotlist", "/v1/parameters/hotlist?since=one", [:], 400),
+                ("/v1/parameters/hotlist", "/v1/parameters/hotlist?since=5", [:], 409),
+            ]
             var exercised: Set<String> = []
+            for (template, path, headers, expected) in parameterCases {
+                let (status, _, body) = try exchange(server.port, "GET", path, headers: headers)
+                #expect(status == expected, "GET \(path): \(status)")
+                let operation = (paths[template] as? [String: Any])?["get"] as? [String: Any]
+                let documented = try #require(operation?["responses"] as? [String: Any], "get \(template) is documented")
+                let response = try #require(documented[String(status)] as? [String: Any], "\(status) is documented for get \(template)")
+                exercised.insert("get \(template) \(status)")
+                if let schema = ((response["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"] as? [String: Any] {
+                    let problems = Self.violations(try JSONSerialization.jsonObject(with: Data(body)), schema, components)
+                    #expect(problems.isEmpty, "GET \(path) \(status): \(problems)")
+                }
+            }
             for (template, method, path, body, expected) in cases {
                 let (status, text) = try request(server.port, method.uppercased(), path, body)
                 #expect(status == expected, "\(method) \(path): \(status) \(text)")

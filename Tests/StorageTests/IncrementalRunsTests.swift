@@ -31,7 +31,7 @@ struct IncrementalRunsTests {
 
             func open(_ name: String, snapshotRowsMin: Int = ClearingStore.snapshotRowsMinDefault) throws -> ClearingStore {
                 let store = try ClearingStore(path: dir + "/" + name + ".sqlite", snapshotRowsMin: snapshotRowsMin)
-                try store.setCityJSON(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
+                try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
                 for (id, t) in city.terminals { try store.registerTerminal(id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-03-01T00:00:00Z") }
                 return store
             }

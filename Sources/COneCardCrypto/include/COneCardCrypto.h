@@ -48,6 +48,20 @@ int onecard_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data,
 /// Returns 1 on success, 0 on failure.
 int onecard_sha256(const uint8_t *data, size_t data_len, uint8_t out[32]);
 
+/// Ed25519 (RFC 8032, OpenSSL's EVP_PKEY_ED25519): the signature over the parameters the
+/// front-end serves. All return 1 on success, 0 on failure (a bad key, a bad signature).
+///
+/// The 32-byte public key of a 32-byte private key (seed).
+int onecard_ed25519_public(const uint8_t private_key[32], uint8_t public_key[32]);
+/// Signs `data`; writes the 64-byte signature.
+int onecard_ed25519_sign(const uint8_t private_key[32], const uint8_t *data, size_t data_len, uint8_t signature[64]);
+/// Verifies a signature: 1 when it is `public_key`'s over `data`.
+int onecard_ed25519_verify(const uint8_t public_key[32], const uint8_t *data, size_t data_len, const uint8_t signature[64]);
+/// Reads a PEM Ed25519 key (a PKCS #8 private key or a SubjectPublicKeyInfo public key, as
+/// `openssl genpkey -algorithm ed25519` and `openssl pkey -pubout` write them) into its raw
+/// 32 bytes. `want_private` selects which. Returns 1 on success.
+int onecard_ed25519_read_pem(const uint8_t *pem, size_t pem_len, int want_private, uint8_t raw[32]);
+
 #ifdef __cplusplus
 }
 #endif
