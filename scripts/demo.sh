@@ -8,7 +8,8 @@
 #   3. exports every terminal's journal as an upload batch;
 #   4. adds a generated full day (loadgen, DEMO_TAPS taps) on top;
 #   5. has every terminal upload its batches to the front-end (onecard serve), which clears and
-#      acknowledges each; checks the ledger and the totals against the ground
+#      acknowledges each (the real terminals with `onecard terminal sync`, which also fetches the
+#      signed hotlist and city file); checks the ledger and the totals against the ground
 #      truth, settles the day, reconciles the bus company's statement, prints the report's path;
 #   6. stops what it started.
 #
@@ -177,26 +178,49 @@ step "generating a full day of traffic: $TAPS taps by $GENERATED_CARDS cards (lo
 step "clearing: every terminal uploads its batches to the front-end (onecard serve), which clears and acknowledges each"
 # Received after midnight, before the 02:00 cut-off: still business day $DAY, after every header
 # time. The server's clearing clock is fixed there (--received-at), as for a replay of the day.
+# The parameters it serves (hotlist, city file) are signed with the centre's Ed25519 key.
 "$BIN" clearing terminals add --db "$OUT/clearing.sqlite" --city "$CITY" --from-city
-rm -f "$OUT/serve.out"
+mkdir -p "$OUT/keys" "$OUT/terminals"
+[ -f "$OUT/keys/parameters.pem" ] || openssl genpkey -algorithm ed25519 -out "$OUT/keys/parameters.pem" 2>/dev/null
+openssl pkey -in "$OUT/keys/parameters.pem" -pubout -out "$OUT/keys/parameters.pub" 2>/dev/null
+rm -f "$OUT/serve.out" "$OUT/syncs.jsonl"
 "$BIN" serve --db "$OUT/clearing.sqlite" --keys "$OUT/keys/clearing.json" --listen 127.0.0.1:0 \
-    --received-at "$NEXT_DAY""T01:00:00" >"$OUT/serve.out" 2>"$OUT/serve.log" &
+    --parameter-key "$OUT/keys/parameters.pem" --received-at "$NEXT_DAY""T01:00:00" >"$OUT/serve.out" 2>"$OUT/serve.log" &
 SERVER=$!
 for _ in $(seq 1 100); do grep -q listening "$OUT/serve.out" 2>/dev/null && break; sleep 0.1; done
 PORT=$(sed -n 's/listening on 127.0.0.1://p' "$OUT/serve.out")
 [ -n "$PORT" ] || { cat "$OUT/serve.log" >&2; echo "onecard serve did not start" >&2; exit 1; }
-# Each terminal sends its batches in sequence order, the next after the acknowledgement; the
-# service counter uploads at closing time, after the fare terminals: its refund and replacement
-# are judged against the card's cleared fares (docs/architecture.md, "Clearing streams").
-fares=$(ls "$OUT"/batches/*.ocub | grep -v "/$COUNTER.ocub")
-"$BIN" bench-upload --server "http://127.0.0.1:$PORT" --concurrency 16 $fares "$OUT"/generated/batches | tee "$OUT/upload-fares.json"
-"$BIN" bench-upload --server "http://127.0.0.1:$PORT" --concurrency 1 "$OUT/batches/$COUNTER.ocub" | tee "$OUT/upload-counter.json"
+sync_terminal() {  # journal: the terminal's own PSAM signs; acknowledged batches are marked uploaded
+    local journal="$1" terminal
+    terminal="$(basename "$journal" .sqlite)"
+    psam_in "$terminal"
+    "$BIN" terminal sync --journal "$journal" --psam-reader "$PSAM_READER" --server "http://127.0.0.1:$PORT" \
+        --parameter-key "$OUT/keys/parameters.pub" --hotlist "$OUT/terminals/$terminal.ochl" --city-out "$OUT/terminals/$terminal-city.json" \
+        --at "${DAY}T23:00:00" --json >>"$OUT/syncs.jsonl"
+    psam_out
+}
+# The real fare terminals sync (their exported batch goes up again, byte-identical, and is
+# acknowledged), each generated terminal sends its batches in sequence order, the next after the
+# acknowledgement; the service counter syncs at closing time, after the fare terminals: its
+# refund and replacement are judged against the card's cleared fares (docs/architecture.md,
+# "Clearing streams").
+for journal in "$OUT"/journals/*.sqlite; do
+    [ "$(basename "$journal" .sqlite)" = "$COUNTER" ] || sync_terminal "$journal"
+done
+"$BIN" bench-upload --server "http://127.0.0.1:$PORT" --concurrency 16 "$OUT"/generated/batches | tee "$OUT/upload-fares.json"
+sync_terminal "$OUT/journals/$COUNTER.sqlite"
+echo "$(wc -l <"$OUT/syncs.jsonl") terminals synced; hotlist and city file in $OUT/terminals/"
 kill -TERM "$SERVER"; wait "$SERVER" || true
 python3 - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]
-parts = [json.load(open(f"{out}/upload-{p}.json")) for p in ("fares", "counter")]
-json.dump({k: sum(p[k] for p in parts) for k in ("uploads", "records", "accepted", "acceptedAmountFen")}, open(f"{out}/ingest.json", "w"), separators=(",", ":"))
+generated = json.load(open(f"{out}/upload-fares.json"))
+batches = [b for line in open(f"{out}/syncs.jsonl") for b in json.loads(line)["batches"]]
+total = {k: generated[k] for k in ("uploads", "records", "accepted", "acceptedAmountFen")}
+total["uploads"] += len(batches)
+for k in ("records", "accepted", "acceptedAmountFen"):
+    total[k] += sum(b[k] for b in batches)
+json.dump(total, open(f"{out}/ingest.json", "w"), separators=(",", ":"))
 PY
 step "clearing: checking the ledger"
 "$BIN" clearing check --db "$OUT/clearing.sqlite"
