@@ -133,10 +133,10 @@ final class ParameterDesk: @unchecked Sendable {
                 day = clock().date
             }
             let inForce = try store.city(forDay: day)?.version
-            let (hotlistVersion, serials) = try store.hotlistSerials()
+            let (hotlistVersion, cards) = try store.hotlistSummary()
             let index = Parameters.Index(
                 city: .init(businessDay: day.description, inForce: inForce, versions: versions),
-                hotlist: .init(version: hotlistVersion, cards: serials.count), signingKey: keyID)
+                hotlist: .init(version: hotlistVersion, cards: cards), signingKey: keyID)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             return Array(try encoder.encode(index)) + [UInt8(ascii: "\n")]

@@ -157,6 +157,13 @@ extension ClearingStore {
         UInt64(try Int64.fetchOne(db, sql: "SELECT max(version) FROM clearing_hotlist_change") ?? 0) + 1
     }
 
+    /// The hotlist's version and how many cards are on it.
+    public func hotlistSummary() throws(StorageError) -> (version: UInt64, cards: Int) {
+        try StorageFailure.run(path, "reading the hotlist version") {
+            try queue.read { db in (try Self.hotlistVersion(db), try Int.fetchOne(db, sql: "SELECT count(*) FROM clearing_hotlist") ?? 0) }
+        }
+    }
+
     /// The hotlisted serials, ascending as unsigned numbers, and the version they are at (read
     /// in one transaction).
     public func hotlistSerials() throws(StorageError) -> (version: UInt64, serials: [UInt64]) {

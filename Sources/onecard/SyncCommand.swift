@@ -144,16 +144,21 @@ extension TerminalCommand {
             guard let hotlist else { preconditionFailure("called with --hotlist only") }
             if let local {
                 let answer = try client.send("GET", "/v1/parameters/hotlist?since=\(local.version)")
-                if answer.status == 200 {
+                switch answer.status {
+                case 200:
                     let delta = try checked(answer, kind: "hotlist", key: key)
                     let path = hotlist + ".delta"
                     try HotlistStore.writeAtomically(delta, to: path)
                     defer { unlink(path) }
                     try local.apply(deltaAt: path)
                     return local
+                case 304:
+                    return local
+                case 409:
+                    break  // The centre has no delta from this version: take the full list.
+                default:
+                    throw CLIError("GET hotlist since \(local.version) from \(server): HTTP \(answer.status) (\(answer.errorText))")
                 }
-                // 409: the centre has no delta from this version; take the full list.
-                guard answer.status == 409 else { _ = try checked(answer, kind: "hotlist", key: key); preconditionFailure() }
             }
             let full = try checked(try client.send("GET", "/v1/parameters/hotlist"), kind: "hotlist", key: key)
             let header = try full.withUnsafeBytes { raw throws(HotlistStore.StoreError) in try HotlistStore.check(raw, path: "\(server) hotlist") }
@@ -244,7 +249,7 @@ struct HTTPClient {
         }.resume()
         done.wait()
         guard let response = result.1 as? HTTPURLResponse else {
-            throw CLIError("\(method) \(base)\(path): no answer (\(result.2.map { "\($0.localizedDescription)" } ?? "no response")): nothing is marked uploaded; run sync again")
+            throw CLIError("\(method) \(base)\(path): no answer (\(result.2.map { "\($0.localizedDescription)" } ?? "no response")): nothing is marked uploaded or changed; run sync again")
         }
         var headers: [String: String] = [:]
         for (k, v) in response.allHeaderFields { if let k = k as? String, let v = v as? String { headers[k] = v } }
