@@ -129,7 +129,13 @@ let package = Package(
         ),
         .target(
             name: "ClearingService",
-            dependencies: ["OneCardCore", "City", "Clearing", "Settlement", "Storage"],
+            dependencies: ["OneCardCore", "City", "UploadBatch", "Clearing", "Settlement", "Storage"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Simulation",
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "EPurse", "PSAMCard", "UploadBatch", "Terminal", "Clearing",
+                           "Settlement", "Storage", "ClearingIngest", "ClearingService"],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -154,7 +160,7 @@ let package = Package(
             name: "onecard",
             dependencies: [
                 "OneCardCore", "OneCardCrypto", "EPurse", "PSAMCard", "City", "UploadBatch", "Terminal", "Clearing", "Storage", "OneCardPCSC",
-                "VirtualReader", "LoadGen", "Settlement", "ClearingFuzz", "ClearingIngest", "ClearingService", "FrontEnd",
+                "VirtualReader", "LoadGen", "Settlement", "ClearingFuzz", "ClearingIngest", "ClearingService", "FrontEnd", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

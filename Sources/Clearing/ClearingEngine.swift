@@ -181,6 +181,9 @@ public final class ClearingEngine {
     /// Takes a card off the hotlist.
     public func unhotlist(_ serial: CardSerial) { state.hotlist[serial.rawValue] = nil }
 
+    /// Replaces the whole hotlist (since, seconds, by serial): the list as stored now.
+    public func replaceHotlist(_ entries: [UInt64: UInt32]) { state.hotlist = entries }
+
     /// Ingests batches: replays return their stored outcome and apply nothing; a batch whose
     /// key was taken by other bytes, or whose header time is invalid or ahead of the centre's
     /// clock, is refused whole; new batches are verified and posted.

@@ -28,8 +28,12 @@ public struct ClearingKeys: Sendable {
     ///   error when one cannot be read.
     public init(paths: [String]) throws {
         guard !paths.isEmpty else { throw IngestError("--keys: give the clearing keyset (masterKeys.tac and masterKeys.batch)") }
-        for path in paths {
-            let k = try Keyset.load(path: path)
+        try self.init(keysets: try paths.map { try Keyset.load(path: $0) })
+    }
+
+    /// The TAC and batch master keys of keysets, one per key version.
+    public init(keysets: [Keyset]) throws {
+        for k in keysets {
             let v = k.keyVersion.rawValue
             guard tac[v] == nil else { throw IngestError("--keys: two keysets of key version \(v)") }
             tac[v] = try k.masterKey(.tac)

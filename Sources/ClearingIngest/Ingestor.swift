@@ -41,12 +41,26 @@ public final class Ingestor {
     /// to date by ``clear(_:received:)`` (dropped when the engine is rebuilt).
     private var highestSequences: [UInt64: UInt32]?
 
+    /// The hotlist stamp the engine's hotlist was read at.
+    private var hotlistStamp: Int64
+
     /// Opens an ingestor on a store: loads its state once.
     public init(store: ClearingStore, city: City, keys: ClearingKeys, gapWindowDays: Int = 2) throws {
         self.store = store
         self.keys = keys
         self.config = ClearingConfig(city: city, tacMasters: keys.tac, gapWindowDays: gapWindowDays)
+        // The stamp first: a change between the two reads is read again at the first run.
+        hotlistStamp = try store.hotlistStamp()
         self.engine = ClearingEngine(config: config, state: try store.loadState())
+    }
+
+    /// Reads the hotlist again when it was written since the engine read it (an officer's
+    /// `clearing hotlist add` while the front-end runs): one row read per run otherwise.
+    private func refreshHotlist() throws {
+        guard try store.hotlistStamp() != hotlistStamp else { return }
+        let (entries, stamp) = try store.hotlistEntries()
+        engine.replaceHotlist(entries)
+        hotlistStamp = stamp
     }
 
     /// The cards the engine holds a shadow for.
@@ -67,6 +81,7 @@ public final class Ingestor {
         progress: ((Int, Int) -> Void)? = nil, phase: ((String, Int) -> Void)? = nil
     ) throws -> Report {
         let seconds = ClearingTime.seconds(received)
+        try refreshHotlist()
         let businessDay = config.city.businessDay(of: received)
         highestSequences = nil
         let chunks = Self.chunks(files, recordsMax: max(1, recordsPerRun))
@@ -210,6 +225,7 @@ public final class Ingestor {
     /// upload, in order.
     public func clear(_ uploads: [Upload], received: BCDDateTime) throws -> [UploadResult] {
         let seconds = ClearingTime.seconds(received)
+        try refreshHotlist()
         let registry = try store.terminals()
         var results = [UploadResult?](repeating: nil, count: uploads.count)
         var incoming: [IncomingBatch] = []

@@ -244,5 +244,18 @@ enum ClearingSchema {
                 INSERT INTO clearing_hotlist_change (serial, listed, changed) SELECT serial, 1, added FROM clearing_hotlist ORDER BY serial;
                 """)
         }
+        m.registerMigration("clearing-v8") { db in
+            try db.execute(sql: """
+                -- Moves on with every write to the hotlist (a card added, removed, a new time): a running
+                -- clearing reads the list again when it moved, before its next run.
+                INSERT INTO clearing_meta (key, value) VALUES ('hotlistStamp', 0);
+                CREATE TRIGGER clearing_hotlist_stamp_insert AFTER INSERT ON clearing_hotlist
+                    BEGIN UPDATE clearing_meta SET value = value + 1 WHERE key = 'hotlistStamp'; END;
+                CREATE TRIGGER clearing_hotlist_stamp_update AFTER UPDATE ON clearing_hotlist
+                    BEGIN UPDATE clearing_meta SET value = value + 1 WHERE key = 'hotlistStamp'; END;
+                CREATE TRIGGER clearing_hotlist_stamp_delete AFTER DELETE ON clearing_hotlist
+                    BEGIN UPDATE clearing_meta SET value = value + 1 WHERE key = 'hotlistStamp'; END;
+                """)
+        }
     }
 }

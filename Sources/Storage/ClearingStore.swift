@@ -475,6 +475,20 @@ extension ClearingStore {
         }
     }
 
+    /// Every batch the store holds (ingested, or replayed), by (terminal, batch sequence).
+    public func batchKeys() throws(StorageError) -> Set<BatchKey> {
+        try StorageFailure.run(path, "reading the ingested batches") {
+            try queue.read { db in
+                var out = Set<BatchKey>()
+                let rows = try Row.fetchCursor(db, sql: "SELECT terminal, sequence FROM clearing_batch")
+                while let row = try rows.next() {
+                    out.insert(BatchKey(terminal: UInt64(bitPattern: row[0]), sequence: UInt32(truncatingIfNeeded: row[1] as Int64)))
+                }
+                return out
+            }
+        }
+    }
+
     /// Removes a hotlist entry; returns whether there was one.
     @discardableResult
     public func hotlistRemove(_ serial: CardSerial) throws(StorageError) -> Bool {
@@ -485,6 +499,26 @@ extension ClearingStore {
                 guard db.changesCount > 0 else { return false }
                 try Self.logHotlistChange(db, key, listed: false, at: AuditTime.now())
                 return true
+            }
+        }
+    }
+
+    /// A number that moves on with every write to the hotlist (migration `clearing-v8`).
+    public func hotlistStamp() throws(StorageError) -> Int64 {
+        try StorageFailure.run(path, "reading the hotlist stamp") {
+            try queue.read { db in try Int64.fetchOne(db, sql: "SELECT value FROM clearing_meta WHERE key = 'hotlistStamp'") ?? 0 }
+        }
+    }
+
+    /// The hotlist as clearing applies it: since (seconds) by serial, and the stamp it was read at.
+    public func hotlistEntries() throws(StorageError) -> (entries: [UInt64: UInt32], stamp: Int64) {
+        try StorageFailure.run(path, "reading the hotlist") {
+            try queue.read { db in
+                var out: [UInt64: UInt32] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT serial, since FROM clearing_hotlist") {
+                    out[UInt64(bitPattern: row["serial"])] = UInt32(truncatingIfNeeded: row["since"] as Int64)
+                }
+                return (out, try Int64.fetchOne(db, sql: "SELECT value FROM clearing_meta WHERE key = 'hotlistStamp'") ?? 0)
             }
         }
     }

@@ -23,12 +23,21 @@ extension TapTerminal {
         let counter = PurseCounter(rawValue: grey.counter)
         let proof = try ch.transmit(PurseCommand.getTransactionProve(type: type, offlineCounter: counter))
         if proof.status == .proveNotAvailable {
-            guard try debitLogged(&ch, grey) else {
+            switch try debitLogged(&ch, grey) {
+            case .logged:
+                try completeRecovered(grey, tac: 0, verified: false, &r)
+                return true
+            case .notLogged:
                 try faulting("void the grey record") { try journal.void(serial: grey.serial, counter: grey.counter) }
                 return false
+            case .beyondLog:
+                // The card made more purchases since than its log holds: nothing here can tell
+                // whether the torn debit happened. Voiding it could lose a real debit; it is kept,
+                // with TAC 0, for clearing to settle by hand (refused 01, the counter tells), and
+                // this presentation is a new tap.
+                try faulting("keep the grey record for settling by hand") { try journal.complete(Self.unproven(grey, tac: 0, verified: false)) }
+                return false
             }
-            try completeRecovered(grey, tac: 0, verified: false, &r)
-            return true
         }
         guard proof.status == .success, proof.data.count == 8, let mac2 = proof.data.bigEndianInteger(count: 4),
               let tac = proof.data.bigEndianInteger(at: 4, count: 4)
@@ -44,13 +53,19 @@ extension TapTerminal {
         return true
     }
 
-    private func completeRecovered(_ grey: BatchRecord, tac: UInt32, verified: Bool, _ r: inout TapResult) throws {
+    /// The grey record completed as a recovered purchase.
+    static func unproven(_ grey: BatchRecord, tac: UInt32, verified: Bool) -> BatchRecord {
         var done = grey
         done.kind = .purchase
         done.tac = tac
         done.relatedSerial = CardSerial(rawValue: 0)
         done.flags.insert(.recovered)
         if !verified { done.flags.insert(.mac2Unverified) }
+        return done
+    }
+
+    private func completeRecovered(_ grey: BatchRecord, tac: UInt32, verified: Bool, _ r: inout TapResult) throws {
+        let done = Self.unproven(grey, tac: tac, verified: verified)
         try faulting("complete the recovered record") { try journal.complete(done) }
         r.outcome = .recovered
         r.transactionType = TransactionType(rawValue: grey.transactionType)
@@ -64,15 +79,29 @@ extension TapTerminal {
         r.reason = "Your earlier tap\(when) went through: \(Fen.yuan(Int64(grey.amountFen))) yuan was paid. You are not charged again."
     }
 
+    /// What the card's transaction log says of the grey record's debit.
+    enum LogAnswer {
+        /// The log holds this terminal's debit at that counter.
+        case logged
+        /// The log holds another transaction at that counter, or reaches back past it without one.
+        case notLogged
+        /// Every purchase the log holds is newer: it no longer reaches that counter.
+        case beyondLog
+    }
+
     /// Whether the card's transaction log holds this terminal's debit for the grey record.
-    private func debitLogged(_ ch: inout some CardChannel, _ grey: BatchRecord) throws -> Bool {
+    private func debitLogged(_ ch: inout some CardChannel, _ grey: BatchRecord) throws -> LogAnswer {
+        var oldestAfter: UInt16?
         for n in 1...Self.logRecordsMax {
-            guard let raw = try readRecord(&ch, sfi: 0x18, number: n, byteCount: TransactionLogRecord.byteCount) else { return false }
+            guard let raw = try readRecord(&ch, sfi: 0x18, number: n, byteCount: TransactionLogRecord.byteCount) else { break }
             guard let log = TransactionLogRecord(bytes: raw), !log.type.isLoad else { continue }
             if log.counterAfter.rawValue == grey.counter &+ 1 {
-                return log.terminal == grey.terminal && log.amountFen == grey.amountFen && log.type.rawValue == grey.transactionType
+                return log.terminal == grey.terminal && log.amountFen == grey.amountFen && log.type.rawValue == grey.transactionType ? .logged : .notLogged
             }
+            oldestAfter = min(oldestAfter ?? log.counterAfter.rawValue, log.counterAfter.rawValue)
         }
-        return false
+        // Counters only grow: a log whose oldest purchase came after the grey's counter cannot see it.
+        if let oldestAfter, oldestAfter > grey.counter &+ 1 { return .beyondLog }
+        return .notLogged
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import City
 import Clearing
 import ClearingIngest
+import ClearingService
 import Dispatch
 import Foundation
 import OneCardCore
@@ -132,25 +133,7 @@ struct ClearingCommand: ParsableCommand {
         func run() throws {
             try reporting {
                 let (store, _) = try database.open()
-                var audit = LedgerAudit()
-                // Settlement postings and officers' adjustments live outside the run pages: first,
-                // so that each run's records are checked against the adjustments as it closes.
-                audit.add(try store.settlementTransfers())
-                // One run at a time: its transfers against the records it accepted.
-                for run in try store.runNumbers() {
-                    try store.forEachPage("transfers", runs: [run]) { page in
-                        guard let t = Packing.transfers(page) else { throw CLIError("a transfer page of \(database.db) is corrupt") }
-                        audit.add(t)
-                    }
-                    var accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)] = []
-                    try store.forEachPage("details", runs: [run]) { page in
-                        guard let a = Packing.acceptedRefs(page) else { throw CLIError("a detail page of \(database.db) is corrupt") }
-                        accepted += a
-                    }
-                    audit.closeRun(accepted: accepted)
-                }
-                let adjusted = Set(try store.decisions().filter { $0.status == "accepted" }.compactMap { RecordRef($0.record) })
-                audit.finish(shadows: try store.loadState().cards, adjusted: adjusted)
+                let audit = try LedgerCheck.run(store)
                 let acceptedCount = audit.acceptedCount
                 if json {
                     printJSON(CheckJSON(holds: audit.holds, transfers: audit.transferCount, totalFen: audit.totalFen, accepted: acceptedCount, violations: audit.violations))

@@ -18,6 +18,7 @@ struct OneCardCommand: ParsableCommand {
             RefundCommand.self,
             ReplaceCommand.self,
             TapCommand.self,
+            SimulateCommand.self,
             TerminalCommand.self,
             ClearingCommand.self,
             SettleCommand.self,

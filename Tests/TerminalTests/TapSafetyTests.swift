@@ -141,4 +141,25 @@ struct TapTearTests {
         #expect(rig.journal.records.first?.flags.isSuperset(of: [.recovered, .mac2Unverified]) == true)
         #expect(card.state.balanceFen == 5000 - 100 - 1000)
     }
+
+    @Test("a torn card that made more purchases elsewhere than its log holds: the debit is kept for settling by hand, not voided, and the new fare is charged (found by onecard simulate --seed 45)")
+    func tornThenBeyondTheLog() throws {
+        let card = Tap.card(balanceFen: 20000)
+        let rig = try Rig(Tap.bus5)
+        var torn = TearChannel(card: card, cutAt: 7, responseLost: true)
+        let first = try rig.terminal.tap(&torn, at: Tap.at("2026-03-02T08:00:00"))
+        #expect(first.outcome == .cardRemoved && card.state.offlineCounter.rawValue == 1 && rig.journal.greys.count == 1)
+        // More purchases elsewhere than the card's log holds (10): it no longer reaches the torn one.
+        let taxi = try Rig(Tap.taxi)
+        for k in 0..<11 { _ = try taxi.tap(card, "2026-03-02T09:\(10 + k):00", amountFen: 100) }
+        let back = try rig.tap(card, "2026-03-02T10:00:00")
+        #expect(back.outcome == .approved, "a new fare: \(back.reason)")
+        #expect(rig.journal.greys.isEmpty)
+        let records = rig.journal.records
+        #expect(records.count == 2, "the torn debit and the new fare")
+        let kept = try #require(records.first { $0.counter == 0 })
+        #expect(kept.kind == .purchase && kept.tac == 0 && kept.flags.isSuperset(of: [.recovered, .mac2Unverified]), "\(kept.flags)")
+        #expect(records.contains { $0.counter == 12 && Tap.tacVerifies($0) })
+        #expect(card.state.balanceFen == 20000 - 100 - 11 * 100 - 100)
+    }
 }
