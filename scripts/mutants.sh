@@ -7,28 +7,39 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS="${1:-20}"
 BIN=.build/debug/onecard
-restore() { git checkout -- Sources; swift build --product onecard >/dev/null 2>&1 || true; }
+# Only committed sources are mutated: a mutant's files are restored from git afterwards.
+git diff --quiet -- Sources || { echo "Sources has uncommitted changes: commit or stash them first" >&2; exit 1; }
+files=()
+restore() { [ ${#files[@]} -eq 0 ] || git checkout -- "${files[@]}"; swift build --product onecard >/dev/null 2>&1 || true; }
 trap restore EXIT
-# name | file | exact text | replacement | fault class
+# name | fault class | file | exact text | replacement [| file | text | replacement …]
 mutants=(
-  "tac-unchecked|Sources/Clearing/Verifier.swift|if tac != r.tac { return Verdict(.tacError) }|if tac != r.tac, false { return Verdict(.tacError) }|hostile terminals: forged records"
-  "hotlist-read-once|Sources/ClearingIngest/Ingestor.swift|guard try store.hotlistStamp() != hotlistStamp else { return }|guard try store.hotlistStamp() != hotlistStamp, false else { return }|hotlist changes racing with taps"
-  "torn-debit-voided|Sources/Terminal/TapTerminal+Recovery.swift|if let oldestAfter, oldestAfter > grey.counter \&+ 1 { return .beyondLog }|if let oldestAfter, oldestAfter > grey.counter \&+ 1, false { return .beyondLog }|cards torn at an APDU"
-  "batches-not-stored|Sources/Storage/ClearingStore.swift|try insertBatches(db, run: run, p)|_ = (db, run)|clearing killed; uploads duplicated and replayed"
-  "closed-day-reopened|Sources/Storage/SettlementStore.swift|throw StorageError.dayClosed(path: path, day: day.description)|_ = 0|a closed day never changes"
+  "tac-unchecked|hostile terminals: forged records|Sources/Clearing/Verifier.swift|if tac != r.tac { return Verdict(.tacError) }|if tac != r.tac, false { return Verdict(.tacError) }"
+  "hotlist-read-once|hotlist changes racing with taps|Sources/ClearingIngest/Ingestor.swift|guard try store.hotlistStamp() != hotlistStamp else { return }|guard try store.hotlistStamp() != hotlistStamp, false else { return }"
+  "recovered-tac-garbled|cards torn at an APDU|Sources/Terminal/TapTerminal+Recovery.swift|        done.tac = tac|        done.tac = tac ^ 1"
+  "batches-not-stored|clearing killed; uploads lost, duplicated, replayed|Sources/Storage/ClearingStore.swift|try insertBatches(db, run: run, p)|_ = (db, run)"
+  "closed-day-reopened|a closed day never changes|Sources/ClearingIngest/Ingestor.swift|        let businessDay = config.city.businessDay(of: received)
+        var attempt = 1|        let businessDay = config.city.businessDay(of: BCDDateTime(secondsSinceEpoch: received.secondsSinceEpoch - 4 * 3600))
+        var attempt = 1|Sources/Storage/ClearingStore.swift|arguments: [p.businessDay]) == true {|arguments: [p.businessDay]) == true, false {"
 )
 printf '| mutant | fault class | first failing seed | seeds run | what the checker said |\n|---|---|---|---|---|\n'
 failed=0
 for m in "${mutants[@]}"; do
-    IFS='|' read -r name file text replacement class <<<"$m"
-    python3 - "$file" "$text" "$replacement" <<'PY'
+    IFS='|' read -r -d '' -a f <<<"$m" || true
+    f[${#f[@]}-1]="${f[${#f[@]}-1]%$'\n'}"
+    name="${f[0]}" class="${f[1]}"
+    files=()
+    for ((i = 2; i < ${#f[@]}; i += 3)); do
+        files+=("${f[i]}")
+        python3 - "${f[i]}" "${f[i+1]}" "${f[i+2]}" <<'PY'
 import sys
-path, old, new = sys.argv[1], sys.argv[2].replace("\\&", "&"), sys.argv[3].replace("\\&", "&")
+path, old, new = sys.argv[1:4]
 s = open(path).read()
 if s.count(old) != 1:
     sys.exit(f"{path}: the mutant's text is not there exactly once: {old}")
 open(path, "w").write(s.replace(old, new))
 PY
+    done
     swift build --product onecard >/dev/null 2>&1 || { echo "mutant $name does not build" >&2; exit 1; }
     first="" said=""
     for seed in $(seq 1 "$SEEDS"); do
@@ -38,7 +49,7 @@ PY
             break
         fi
     done
-    git checkout -- "$file"
+    git checkout -- "${files[@]}"
     if [ -z "$first" ]; then
         printf '| %s | %s | none | %s | NOT CAUGHT |\n' "$name" "$class" "$SEEDS"
         failed=1

@@ -178,6 +178,7 @@ extension Simulator {
         if sum != 0 { violation("the day's positions sum to \(sum) fen, not 0") }
         log("settled and closed \(day): positions \(settled.summary.positions.map(\.positionFen))")
         let closedPostings = try store.settlementTransfers(day: day)
+        let closedRuns = try store.runs(businessDay: day)
         // After the cut-off: one more tap and its upload, on the next business day.
         now = BCDDateTime(iso: "2026-11-30T03:30:00")!.secondsSinceEpoch
         step += 1
@@ -186,6 +187,7 @@ extension Simulator {
         try sync(any: false, includeGrey: true)
         try deliverFaultFree()
         if try store.settlementTransfers(day: day) != closedPostings { violation("the closed day \(day)'s postings changed") }
+        if try store.runs(businessDay: day) != closedRuns { violation("the closed day \(day) got runs after it closed: \(try store.runs(businessDay: day))") }
         do {
             _ = try DaySettlement(store: store, city: city, day: day, out: dir + "/again").settle()
             violation("the closed day \(day) was settled again")
