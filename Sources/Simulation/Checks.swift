@@ -75,36 +75,9 @@ extension Simulator {
         try settleAndClose()
     }
 
-    /// Deliveries with no clearing crash (the end of the day).
+    /// Deliveries with no clearing crash (the end of the day): the answers of one round too.
     func deliverFaultFree() throws {
-        for _ in 0..<3 {
-            for payload in network.due(at: step) {
-                switch payload {
-                case .upload(let terminal, let sequence, let bytes): arrived.append((terminal, sequence, bytes))
-                case .answer(let terminal, let sequence, let ok, let json):
-                    guard let t = ([counter] + terminals + [hostile] as [any Uploading]).first(where: { $0.id == terminal }) else { continue }
-                    try t.answered(sequence: sequence, acknowledged: ok, json: json)
-                    log("answer to \(terminal)/\(sequence): \(ok ? "acknowledged" : json)")
-                }
-            }
-            guard !arrived.isEmpty else { continue }
-            let uploads = arrived.map { Ingestor.Upload(name: "\($0.terminal)/\($0.sequence)", bytes: $0.bytes) }
-            let results = try ingestor.clear(uploads, received: clock)
-            for (k, item) in arrived.enumerated() {
-                switch results[k] {
-                case .cleared(let outcome, let replayed):
-                    acknowledged.insert(BatchKey(terminal: item.terminal.rawValue, sequence: item.sequence))
-                    log("cleared \(item.terminal)/\(item.sequence)\(replayed ? " (replay)" : ""): \(outcome.accepted)/\(outcome.records) accepted")
-                    network.send(.answer(terminal: item.terminal, sequence: item.sequence, acknowledged: true, json: "{\"accepted\":\(outcome.accepted)}"), step: step, rng: &rng)
-                case .conflict(let why):
-                    log("conflict \(item.terminal)/\(item.sequence): \(why)")
-                case .refused(let refusal):
-                    log("refused \(item.terminal)/\(item.sequence): \(refusal.reason)")
-                    network.send(.answer(terminal: item.terminal, sequence: item.sequence, acknowledged: false, json: "4xx"), step: step, rng: &rng)
-                }
-            }
-            arrived.removeAll()
-        }
+        for _ in 0..<3 { try deliver(crashes: false) }
     }
 
     /// Every debit and credit a card made is accepted exactly once, to the terminal it was made

@@ -260,9 +260,10 @@ public final class Simulator {
     // MARK: The front-end
 
     /// Delivers what the network has due: uploads reach the front-end and are cleared in one
-    /// run; answers reach their terminals. Clearing may die before its commit (the run is lost,
-    /// no answer) or after it (the answers are lost); it then restarts from the store.
-    func deliver() throws {
+    /// run; answers reach their terminals. With `crashes`, clearing may die before its commit
+    /// (the run is lost, no answer) or after it (the answers are lost); it then restarts from
+    /// the store.
+    func deliver(crashes: Bool = true) throws {
         for payload in network.due(at: step) {
             switch payload {
             case .upload(let terminal, let sequence, let bytes):
@@ -274,7 +275,7 @@ public final class Simulator {
             }
         }
         guard !arrived.isEmpty else { return }
-        let crash = rng.below(100)
+        let crash = crashes ? rng.below(100) : 100
         if crash < 3 {
             log("clearing killed before committing \(arrived.count) upload(s): the run is lost")
             count("clearing crashes")

@@ -8,16 +8,7 @@ import Testing
 struct SimulationTests {
     func simulate(_ arguments: [String]) throws -> (status: Int32, out: String) {
         guard let binary = onecardBinary() else { return (-1, "") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["simulate", "--city", TestPaths.city] + arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try runOnecardStatus(binary, ["simulate", "--city", TestPaths.city] + arguments)
     }
 
     @Test("the same seed gives the same trace, byte for byte; another seed another")
