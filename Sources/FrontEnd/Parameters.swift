@@ -88,6 +88,8 @@ public enum Parameters {
 /// version (a new city version or hotlist change is seen at the next request).
 final class ParameterDesk: @unchecked Sendable {
     private let store: ClearingStore
+    /// The city the server clears with: its cut-off makes today's business day.
+    private let city: City
     private let key: Ed25519.PrivateKey
     private let clock: @Sendable () -> BCDDateTime
     private let queue = DispatchQueue(label: "onecard.frontend.parameters")
@@ -96,8 +98,9 @@ final class ParameterDesk: @unchecked Sendable {
     private var deltas: [UInt64: [UInt8]] = [:]
     private var deltasVersion: UInt64 = 0
 
-    init(store: ClearingStore, key: Ed25519.PrivateKey, clock: @escaping @Sendable () -> BCDDateTime) {
+    init(store: ClearingStore, city: City, key: Ed25519.PrivateKey, clock: @escaping @Sendable () -> BCDDateTime) {
         self.store = store
+        self.city = city
         self.key = key
         self.clock = clock
     }
@@ -122,16 +125,10 @@ final class ParameterDesk: @unchecked Sendable {
     }
 
     func index(_ request: Request) async throws -> Response {
-        let (store, clock, keyID) = (store, clock, key.publicKey.keyID)
+        let (store, city, clock, keyID) = (store, city, clock, key.publicKey.keyID)
         let body: [UInt8] = try await onQueue {
             let versions = try store.cityVersions()
-            let newest = try store.newestCity()
-            let day: BCDDate
-            if let newest, let city = try? City.parse(data: newest.file, source: "city version \(newest.version)") {
-                day = city.businessDay(of: clock())
-            } else {
-                day = clock().date
-            }
+            let day = city.businessDay(of: clock())
             let inForce = try store.city(forDay: day)?.version
             let (hotlistVersion, cards) = try store.hotlistSummary()
             let index = Parameters.Index(

@@ -75,7 +75,7 @@ public enum FrontEnd {
             buffer.writeBytes(metrics.text())
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: buffer))
         }
-        let parameters = options.parameterKey.map { ParameterDesk(store: store, key: $0, clock: clock) }
+        let parameters = options.parameterKey.map { ParameterDesk(store: store, city: city, key: $0, clock: clock) }
         func serving(_ kind: String, _ body: @escaping @Sendable (ParameterDesk, Request, BasicRequestContext) async throws -> Response)
             -> @Sendable (Request, BasicRequestContext) async throws -> Response {
             { request, context in
