@@ -86,9 +86,14 @@ extension Simulator {
     func checkCardsAgainstClearing() throws {
         struct Key: Hashable { var serial: UInt64; var load: Bool; var counter: UInt16 }
         var accepted: [Key: [AcceptedDetail]] = [:]
-        try store.forEachPage("details", runs: try store.runNumbers()) { page in
-            for d in Packing.details(page) ?? [] where d.kind == .purchase || d.kind == .load {
-                accepted[Key(serial: d.serial.rawValue, load: d.kind == .load, counter: d.counter), default: []].append(d)
+        var acceptedIn: [Key: Int64] = [:]
+        for run in try store.runNumbers() {
+            try store.forEachPage("details", runs: [run]) { page in
+                for d in Packing.details(page) ?? [] where d.kind == .purchase || d.kind == .load {
+                    let key = Key(serial: d.serial.rawValue, load: d.kind == .load, counter: d.counter)
+                    accepted[key, default: []].append(d)
+                    acceptedIn[key] = run
+                }
             }
         }
         var refused: [Key: [Refusal]] = [:]
@@ -111,7 +116,10 @@ extension Simulator {
                     if let d = found.first {
                         if d.amountFen != e.amountFen { violation("\(what) was cleared as \(d.amountFen) fen") }
                         if d.ref.terminal != e.terminal { violation("\(what) was cleared to terminal \(d.ref.terminal)") }
-                        if !load, let since = hotlisted[c.serial], let at = Self.seconds(d.dateTimeBCD), at >= since {
+                        // Only a run after the hotlisting can know of it (a terminal whose clock is
+                        // fast can date a record after a hotlisting that came later).
+                        if !load, let since = hotlisted[c.serial], let at = Self.seconds(d.dateTimeBCD), at >= since.seconds,
+                           let run = acceptedIn[key], run > since.afterRun {
                             violation("\(what) was cleared although the card was hotlisted before it")
                         }
                         continue

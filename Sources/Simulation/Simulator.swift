@@ -83,8 +83,8 @@ public final class Simulator {
     var acknowledged: Set<BatchKey> = []
     /// Honest uploads seen on the wire (what a hostile terminal can replay).
     var sniffed: [(TerminalID, UInt32, [UInt8])] = []
-    /// Hotlisted cards and from when (seconds).
-    var hotlisted: [CardSerial: Int64] = [:]
+    /// Hotlisted cards: from when (seconds), and the last clearing run before the hotlisting.
+    var hotlisted: [CardSerial: (seconds: Int64, afterRun: Int64)] = [:]
 
     public init(_ options: Options) throws {
         self.options = options
@@ -251,7 +251,7 @@ public final class Simulator {
     func hotlistCard() throws {
         let card = cards[rng.below(cards.count)]
         guard hotlisted[card.serial] == nil else { return }
-        hotlisted[card.serial] = now
+        hotlisted[card.serial] = (now, try store.runNumbers().last ?? 0)
         try store.hotlistAdd(card.serial, since: UInt32(now), reason: "simulated loss")
         count("hotlisted")
         log("centre hotlists \(card.serial) from \(clock)")

@@ -28,6 +28,7 @@ struct SimulationTests {
     static let regressions: [(UInt64, String)] = [
         (1, "a card hotlisted while clearing ran was still accepted (the ingestor read the hotlist once)"),
         (45, "a torn debit was voided when the card's log no longer reached it"),
+        (8436, "the checker's own: a terminal 10 minutes fast dated a record after a hotlisting that came after its run"),
     ]
 
     @Test("the seeds that found bugs pass", arguments: regressions.map(\.0))
