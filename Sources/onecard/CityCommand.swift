@@ -29,7 +29,10 @@ extension ClearingCommand {
             func run() throws {
                 try reporting {
                     let store = try ClearingStore(path: db)
-                    let day = try effective.map(parseDay)
+                    let day = try effective.map { text in
+                        guard let d = BCDDate(text) else { throw CLIError("--effective must be YYYY-MM-DD, got \(text)") }
+                        return d
+                    }
                     let data = try Data(contentsOf: URL(fileURLWithPath: file))
                     _ = try City.parse(data: data, source: file)
                     let before = try store.newestCity()?.version
@@ -81,7 +84,8 @@ extension ClearingCommand {
                     if let version {
                         file = try store.cityFile(version: version)
                     } else if let day {
-                        file = try store.city(forDay: try parseDay(day))?.file
+                        guard let d = BCDDate(day) else { throw CLIError("--day must be YYYY-MM-DD, got \(day)") }
+                        file = try store.city(forDay: d)?.file
                     } else {
                         file = try store.newestCity()?.file
                     }
