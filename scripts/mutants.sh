@@ -17,6 +17,10 @@ mutants=(
   "tac-unchecked|hostile terminals: forged records|Sources/Clearing/Verifier.swift|if tac != r.tac { return Verdict(.tacError) }|if tac != r.tac, false { return Verdict(.tacError) }"
   "hotlist-read-once|hotlist changes racing with taps|Sources/ClearingIngest/Ingestor.swift|guard try store.hotlistStamp() != hotlistStamp else { return }|guard try store.hotlistStamp() != hotlistStamp, false else { return }"
   "recovered-tac-garbled|cards torn at an APDU|Sources/Terminal/TapTerminal+Recovery.swift|        done.tac = tac|        done.tac = tac ^ 1"
+  "restart-forgets-uploads|terminals crashing at any point|Sources/Storage/SQLiteJournal.swift|        try self.init(path: path, identity: nil, migrations: JournalSchema.register)
+    }|        try self.init(path: path, identity: nil, migrations: JournalSchema.register)
+        try? queue.write { try \$0.execute(sql: \"UPDATE journal_batch SET acknowledged = 'restart' WHERE acknowledged IS NULL\") }
+    }"
   "batches-not-stored|clearing killed; uploads lost, duplicated, replayed|Sources/Storage/ClearingStore.swift|try insertBatches(db, run: run, p)|_ = (db, run)"
   "closed-day-reopened|a closed day never changes|Sources/ClearingIngest/Ingestor.swift|        let businessDay = config.city.businessDay(of: received)
         var attempt = 1|        let businessDay = config.city.businessDay(of: BCDDateTime(secondsSinceEpoch: received.secondsSinceEpoch - 4 * 3600))
