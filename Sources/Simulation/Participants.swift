@@ -52,17 +52,44 @@ final class SimCard {
     }
 }
 
-/// What uploads: a fare terminal (its PSAM signs) or the service counter.
+/// What uploads: a fare terminal (its PSAM signs) or the service counter (its upload key
+/// signs), from its journal, as `onecard terminal sync` does.
 protocol Uploading: AnyObject {
     var id: TerminalID { get }
-    func nextUpload(at: Int64, includeGrey: Bool) throws -> (sequence: UInt32, records: Int, bytes: [UInt8])?
-    func answered(sequence: UInt32, acknowledged: Bool, json: String) throws
-    /// Whether everything it journaled was acknowledged.
-    func allAcknowledged() throws -> Bool
+    var journal: SQLiteJournal { get }
+    var world: Simulator { get }
+    /// The batch sent and not yet answered, and the step it was sent at.
+    var awaiting: (sequence: UInt32, step: Int)? { get set }
+    /// Seconds its clock is ahead of the simulation's.
+    var skew: Int64 { get }
+    /// Makes the batch file's MAC.
+    func sign(_ digest: [UInt8]) throws -> [UInt8]
 }
 
 /// Sends a terminal's oldest unacknowledged batch again when no answer came for this many steps.
 let resendSteps = 8
+
+extension Uploading {
+    /// The oldest unacknowledged batch (or a new one), unless one is out and not yet overdue.
+    func nextUpload(at: Int64, includeGrey: Bool) throws -> (sequence: UInt32, records: Int, bytes: [UInt8])? {
+        if let awaiting, world.step - awaiting.step < resendSteps { return nil }
+        guard let u = try journal.nextUpload(
+            sign: { try self.sign($0) }, uploadKeyVersion: 1, createdAt: BCDDateTime(secondsSinceEpoch: at + skew), includeGrey: includeGrey)
+        else { return nil }
+        awaiting = (u.sequence, world.step)
+        return u
+    }
+
+    /// The front-end's answer: an acknowledgement marks the batch uploaded.
+    func answered(sequence: UInt32, acknowledged: Bool, json: String) throws {
+        guard acknowledged else { return }
+        try journal.markAcknowledged(sequence, acknowledgement: json)
+        if awaiting?.sequence == sequence { awaiting = nil }
+    }
+
+    /// Whether everything it journaled was acknowledged.
+    func allAcknowledged() throws -> Bool { try journal.unacknowledged().batches == 0 }
+}
 
 /// A fare terminal: its journal on disk, its PSAM (an emulated card, which survives a crash of
 /// the terminal as hardware would), the real `TapTerminal` on top.
@@ -116,29 +143,11 @@ final class SimTerminal: Uploading {
         return "\(result.outcome.rawValue) \(result.amountFen) fen\(result.outcome == .declined ? " (\(result.reason))" : "")"
     }
 
-    func nextUpload(at: Int64, includeGrey: Bool) throws -> (sequence: UInt32, records: Int, bytes: [UInt8])? {
-        if let awaiting, world.step - awaiting.step < resendSteps { return nil }
-        let psam = psam
-        guard let u = try journal.nextUpload(
-            sign: { try psam.signBatch(digest: $0, keyVersion: 1) }, uploadKeyVersion: 1,
-            createdAt: BCDDateTime(secondsSinceEpoch: at + skew), includeGrey: includeGrey)
-        else { return nil }
-        awaiting = (u.sequence, world.step)
-        return u
-    }
-
-    func answered(sequence: UInt32, acknowledged: Bool, json: String) throws {
-        guard acknowledged, id != world.hostile?.id else { return }
-        try journal.markAcknowledged(sequence, acknowledgement: json)
-        if awaiting?.sequence == sequence { awaiting = nil }
-    }
-
-    func allAcknowledged() throws -> Bool { try journal.unacknowledged().batches == 0 }
+    func sign(_ digest: [UInt8]) throws -> [UInt8] { try psam.signBatch(digest: digest, keyVersion: 1) }
 
     /// A batch of this terminal's, signed by its PSAM (the hostile terminal's forgeries).
     func signed(_ header: BatchHeader, _ records: [BatchRecord]) throws -> [UInt8] {
-        let psam = psam
-        return try BatchFile(header: header, records: records).encode(sign: { try psam.signBatch(digest: $0, keyVersion: 1) })
+        try BatchFile(header: header, records: records).encode(sign: sign)
     }
 }
 
@@ -150,6 +159,7 @@ final class SimCounter: Uploading {
     let counter: ServiceCounter
     let uploadKey: [UInt8]
     var awaiting: (sequence: UInt32, step: Int)?
+    let skew: Int64 = 0
     unowned let world: Simulator
 
     init(world: Simulator, terminal id: TerminalID) throws {
@@ -182,20 +192,5 @@ final class SimCounter: Uploading {
         }
     }
 
-    func nextUpload(at: Int64, includeGrey: Bool) throws -> (sequence: UInt32, records: Int, bytes: [UInt8])? {
-        if let awaiting, world.step - awaiting.step < resendSteps { return nil }
-        let key = uploadKey
-        guard let u = try journal.nextUpload(sign: { BatchFile.mac(key: key, digest: $0) }, createdAt: BCDDateTime(secondsSinceEpoch: at), includeGrey: includeGrey)
-        else { return nil }
-        awaiting = (u.sequence, world.step)
-        return u
-    }
-
-    func answered(sequence: UInt32, acknowledged: Bool, json: String) throws {
-        guard acknowledged else { return }
-        try journal.markAcknowledged(sequence, acknowledgement: json)
-        if awaiting?.sequence == sequence { awaiting = nil }
-    }
-
-    func allAcknowledged() throws -> Bool { try journal.unacknowledged().batches == 0 }
+    func sign(_ digest: [UInt8]) throws -> [UInt8] { BatchFile.mac(key: uploadKey, digest: digest) }
 }

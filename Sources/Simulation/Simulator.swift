@@ -270,7 +270,8 @@ public final class Simulator {
                 arrived.append((terminal, sequence, bytes))
             case .answer(let terminal, let sequence, let ok, let json):
                 guard let t = ([counter] + terminals + [hostile] as [any Uploading]).first(where: { $0.id == terminal }) else { continue }
-                try t.answered(sequence: sequence, acknowledged: ok, json: json)
+                // The hostile terminal keeps no journal of what it sends: it ignores answers.
+                if t !== hostile { try t.answered(sequence: sequence, acknowledged: ok, json: json) }
                 log("answer to \(terminal)/\(sequence): \(ok ? "acknowledged" : json)")
             }
         }

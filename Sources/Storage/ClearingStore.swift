@@ -116,9 +116,7 @@ public final class ClearingStore: Sendable {
                     guard let kind = AccountKind(rawValue: UInt8(row["kind"] as Int64)) else { continue }
                     s.accountNetFen[AccountID(kind: kind, number: UInt64(bitPattern: row["number"]))] = row["net"]
                 }
-                for row in try Row.fetchAll(db, sql: "SELECT serial, since FROM clearing_hotlist") {
-                    s.hotlist[UInt64(bitPattern: row["serial"])] = UInt32(row["since"] as Int64)
-                }
+                s.hotlist = try Self.hotlistEntries(db)
                 s.newestDay = try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM clearing_meta WHERE key = 'newestDay'") ?? 0
                 return s
             }
@@ -514,13 +512,18 @@ extension ClearingStore {
     public func hotlistEntries() throws(StorageError) -> (entries: [UInt64: UInt32], stamp: Int64) {
         try StorageFailure.run(path, "reading the hotlist") {
             try queue.read { db in
-                var out: [UInt64: UInt32] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT serial, since FROM clearing_hotlist") {
-                    out[UInt64(bitPattern: row["serial"])] = UInt32(truncatingIfNeeded: row["since"] as Int64)
-                }
-                return (out, try Int64.fetchOne(db, sql: "SELECT value FROM clearing_meta WHERE key = 'hotlistStamp'") ?? 0)
+                (try Self.hotlistEntries(db), try Int64.fetchOne(db, sql: "SELECT value FROM clearing_meta WHERE key = 'hotlistStamp'") ?? 0)
             }
         }
+    }
+
+    /// The hotlist rows as the engine holds them (startup and a running clearing's re-read).
+    static func hotlistEntries(_ db: Database) throws -> [UInt64: UInt32] {
+        var out: [UInt64: UInt32] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT serial, since FROM clearing_hotlist") {
+            out[UInt64(bitPattern: row["serial"])] = UInt32(clamping: row["since"] as Int64)
+        }
+        return out
     }
 
     /// The hotlist: serial, since (seconds), reason.

@@ -11,17 +11,19 @@ import Testing
 
 extension FrontEndTests {
     /// A request with headers; status, response headers (lower-cased names) and body bytes.
-    func exchange(_ port: Int, _ method: String, _ path: String, headers: [String: String] = [:]) throws -> (Int, [String: String], [UInt8]) {
+    func exchange(_ port: Int, _ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8]? = nil) throws -> (Int, [String: String], [UInt8]) {
         var req = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         req.httpMethod = method
+        if let body { req.httpBody = Data(body) }
         for (k, v) in headers { req.setValue(v, forHTTPHeaderField: k) }
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var result: (Int, [String: String], [UInt8]) = (0, [:], [])
-        URLSession(configuration: .ephemeral).dataTask(with: req) { data, response, _ in
+        URLSession.shared.dataTask(with: req) { data, response, error in
             let http = response as? HTTPURLResponse
             var h: [String: String] = [:]
             for (k, v) in http?.allHeaderFields ?? [:] { if let k = k as? String, let v = v as? String { h[k.lowercased()] = v } }
-            result = (http?.statusCode ?? 0, h, data.map(Array.init) ?? [])
+            // No answer: the error's text as the body, for the test's message.
+            result = (http?.statusCode ?? 0, h, data.map(Array.init) ?? Array("\(error.map { "\($0)" } ?? "")".utf8))
             done.signal()
         }.resume()
         done.wait()

@@ -46,19 +46,10 @@ struct FrontEndTests {
         deinit { if process.isRunning { kill9() } }
     }
 
-    /// PUT (or GET without a body) on the server; status and body.
+    /// PUT (or GET without a body) on the server; status and body as text.
     func request(_ port: Int, _ method: String, _ path: String, _ body: [UInt8]? = nil) throws -> (Int, String) {
-        var req = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        req.httpMethod = method
-        if let body { req.httpBody = Data(body) }
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: (Int, String) = (0, "")
-        URLSession.shared.dataTask(with: req) { data, response, error in
-            result = ((response as? HTTPURLResponse)?.statusCode ?? 0, data.map { String(decoding: $0, as: UTF8.self) } ?? "\(error.map { "\($0)" } ?? "")")
-            done.signal()
-        }.resume()
-        done.wait()
-        return result
+        let (status, _, bytes) = try exchange(port, method, path, body: body)
+        return (status, String(decoding: bytes, as: UTF8.self))
     }
 
     func json(_ text: String) -> [String: Any] { (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:] }
