@@ -16,8 +16,9 @@
 //   VirtualReader   puts an emulated card into pcscd through vsmartcard's vpcd (Hardware/).
 //   ClearingFuzz    a seeded mutation fuzzer over batch decode → verify → post (`onecard fuzz`).
 //   Settlement      the pure daily settlement: fees, nets, positions, postings, files, report.
-//   Storage         SQLite (through GRDB): the terminal journal and the issuer database.
-//                   The only module that talks SQL.
+//   Storage         SQLite (through GRDB): the terminal journal, the issuer database and the
+//                   clearing store, whose SQL is written once for both engines (SQLEngine).
+//   PostgresStorage the clearing store on PostgreSQL (postgres-nio): `--db postgresql://…`.
 //   onecard         the command-line tool, a thin shell over the libraries.
 import PackageDescription
 
@@ -45,6 +46,7 @@ let package = Package(
         .library(name: "Settlement", targets: ["Settlement"]),
         .library(name: "ClearingIngest", targets: ["ClearingIngest"]),
         .library(name: "ClearingService", targets: ["ClearingService"]),
+        .library(name: "PostgresStorage", targets: ["PostgresStorage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,6 +54,8 @@ let package = Package(
         // The network front-end only (module FrontEnd): the core modules do not depend on it.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The clearing store on PostgreSQL only (module PostgresStorage).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(name: "OneCardCore", swiftSettings: strict),
@@ -109,6 +113,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "PostgresStorage",
+            dependencies: ["Storage", .product(name: "PostgresNIO", package: "postgres-nio")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Settlement",
             dependencies: ["OneCardCore", "City", "UploadBatch", "Clearing"],
             swiftSettings: strict
@@ -161,6 +170,7 @@ let package = Package(
             dependencies: [
                 "OneCardCore", "OneCardCrypto", "EPurse", "PSAMCard", "City", "UploadBatch", "Terminal", "Clearing", "Storage", "OneCardPCSC",
                 "VirtualReader", "LoadGen", "Settlement", "ClearingFuzz", "ClearingIngest", "ClearingService", "FrontEnd", "Simulation",
+                "PostgresStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -193,6 +203,12 @@ let package = Package(
             path: "Tests/Support",
             swiftSettings: strict
         ),
+        .target(
+            name: "StoreTestSupport",
+            dependencies: ["OneCardCore", "OneCardCrypto", "Storage", "PostgresStorage"],
+            path: "Tests/StoreSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ClearingTests",
             dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing", "ClearingFuzz", "OneCardTestSupport"],
@@ -205,14 +221,14 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage", "City", "Clearing", "ClearingIngest", "OneCardTestSupport",
+            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage", "City", "Clearing", "ClearingIngest", "OneCardTestSupport", "StoreTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "SettlementTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing", "Settlement", "Storage", "OneCardTestSupport"],
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "Clearing", "Settlement", "Storage", "OneCardTestSupport", "StoreTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

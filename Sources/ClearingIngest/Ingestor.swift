@@ -43,6 +43,9 @@ public final class Ingestor {
 
     /// The hotlist stamp the engine's hotlist was read at.
     private var hotlistStamp: Int64
+    /// Set when a commit failed and the engine, which posted that run in memory, could not be
+    /// rebuilt from the store yet (the database was lost): no call runs on it until it is.
+    private var needsRebuild = false
 
     /// Opens an ingestor on a store: loads its state once.
     public init(store: ClearingStore, city: City, keys: ClearingKeys, gapWindowDays: Int = 2) throws {
@@ -52,6 +55,21 @@ public final class Ingestor {
         // The stamp first: a change between the two reads is read again at the first run.
         hotlistStamp = try store.hotlistStamp()
         self.engine = ClearingEngine(config: config, state: try store.loadState())
+    }
+
+    /// Rebuilds the engine from the store, after a commit failed: its memory holds a run the
+    /// store does not. Until this succeeds every call fails (``needsRebuild``) rather than
+    /// answer from that memory (a batch never stored taken for a replay).
+    private func rebuild() throws {
+        needsRebuild = true
+        engine = ClearingEngine(config: config, state: try store.loadState())
+        highestSequences = nil
+        needsRebuild = false
+    }
+
+    /// The engine, rebuilt first if a failed commit left it ahead of the store.
+    private func readyEngine() throws {
+        if needsRebuild { try rebuild() }
     }
 
     /// Reads the hotlist again when it was written since the engine read it (an officer's
@@ -81,6 +99,7 @@ public final class Ingestor {
         progress: ((Int, Int) -> Void)? = nil, phase: ((String, Int) -> Void)? = nil
     ) throws -> Report {
         let seconds = ClearingTime.seconds(received)
+        try readyEngine()
         try refreshHotlist()
         let businessDay = config.city.businessDay(of: received)
         highestSequences = nil
@@ -122,10 +141,10 @@ public final class Ingestor {
                     try store.commit(r, files: decoded.batches.map(\.file), engine: engine, received: received, businessDay: businessDay)
                 } catch StorageError.stale where attempt < Self.attemptsMax {
                     attempt += 1
-                    engine = ClearingEngine(config: config, state: try store.loadState())
+                    try rebuild()
                     continue
                 } catch {
-                    engine = ClearingEngine(config: config, state: try store.loadState())
+                    try? rebuild()
                     throw error
                 }
                 account(r, decoded, records: records)
@@ -143,8 +162,11 @@ public final class Ingestor {
                 return true
             case .failure(let error):
                 // The engine moved on in memory (this run and the next); the store did not.
-                engine = ClearingEngine(config: config, state: try store.loadState())
-                guard case .stale = error else { throw error }
+                guard case .stale = error else {
+                    try? rebuild()
+                    throw error
+                }
+                try rebuild()
                 try runAndCommit(posted.decoded, records: posted.records)
                 if let then { try runAndCommit(then.decoded, records: then.records) }
                 return false
@@ -225,6 +247,7 @@ public final class Ingestor {
     /// upload, in order.
     public func clear(_ uploads: [Upload], received: BCDDateTime) throws -> [UploadResult] {
         let seconds = ClearingTime.seconds(received)
+        try readyEngine()
         try refreshHotlist()
         let registry = try store.terminals()
         var results = [UploadResult?](repeating: nil, count: uploads.count)
@@ -249,12 +272,10 @@ public final class Ingestor {
                 try store.commit(r, files: incoming.map(\.file), engine: engine, received: received, businessDay: businessDay)
             } catch StorageError.stale where attempt < Self.attemptsMax {
                 attempt += 1
-                engine = ClearingEngine(config: config, state: try store.loadState())
-                highestSequences = nil
+                try rebuild()
                 continue
             } catch {
-                engine = ClearingEngine(config: config, state: try store.loadState())
-                highestSequences = nil
+                try? rebuild()
                 throw error
             }
             if highestSequences != nil {

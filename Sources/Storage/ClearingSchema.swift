@@ -257,5 +257,18 @@ enum ClearingSchema {
                     BEGIN UPDATE clearing_meta SET value = value + 1 WHERE key = 'hotlistStamp'; END;
                 """)
         }
+        m.registerMigration("clearing-v9") { db in
+            try db.execute(sql: """
+                -- Runs are the ledger's index: never changed or removed, and none lands in a closed day
+                -- (the same rules as PostgreSQL's schema, enforced by the database whatever the client).
+                CREATE TRIGGER clearing_run_no_update BEFORE UPDATE ON clearing_run
+                    BEGIN SELECT RAISE(ABORT, 'clearing runs are immutable'); END;
+                CREATE TRIGGER clearing_run_no_delete BEFORE DELETE ON clearing_run
+                    BEGIN SELECT RAISE(ABORT, 'clearing runs are immutable'); END;
+                CREATE TRIGGER clearing_run_closed_day BEFORE INSERT ON clearing_run
+                    WHEN EXISTS (SELECT 1 FROM settlement_day WHERE day = NEW.business_day AND closed IS NOT NULL)
+                    BEGIN SELECT RAISE(ABORT, 'the business day is closed'); END;
+                """)
+        }
     }
 }

@@ -15,111 +15,127 @@ import UploadBatch
 public final class ClearingStore: Sendable {
     /// Rows per page.
     public static let pageRowsMax = 65_536
-    /// The database file.
+    /// Where the database is, for messages: the SQLite file, or the PostgreSQL URL without its password.
     public let path: String
     /// Shadow rows written since the last snapshot that make the next one due, at the least
     /// (``snapshotRowsMinDefault``).
     public let snapshotRowsMin: Int
-    let queue: DatabaseQueue
+    /// The database the tables are in (SQLite here; PostgreSQL through module PostgresStorage).
+    public let engine: any SQLEngine
     /// The terminal registry as last read, and the database version it was read at.
     let registryCache = RegistryCache()
 
-    /// Opens (creating if needed) a clearing database.
+    /// Opens (creating if needed) a clearing database in a SQLite file.
     ///
     /// - Throws: ``StorageError`` naming the file.
-    public init(path: String, snapshotRowsMin: Int = ClearingStore.snapshotRowsMinDefault) throws(StorageError) {
-        var config = Configuration()
-        config.journalMode = .wal
-        config.busyMode = .timeout(5)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        let queue = try StorageFailure.run(path, "opening the clearing database") { try DatabaseQueue(path: path, configuration: config) }
+    public convenience init(path: String, snapshotRowsMin: Int = ClearingStore.snapshotRowsMinDefault) throws(StorageError) {
+        let engine = try StorageFailure.run(path, "opening the clearing database") { try SQLiteEngine(path: path) }
         var migrator = DatabaseMigrator()
         ClearingSchema.register(&migrator)
         try StorageFailure.run(path, "creating the clearing schema") {
-            let foreign = try queue.read { db in
+            let foreign = try engine.queue.read { db in
                 try !db.tableExists("grdb_migrations") && !String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'").isEmpty
             }
             if foreign { throw StorageError.notAJournal(path: path, reason: "a SQLite file with other tables, not a clearing database") }
-            try migrator.migrate(queue)
+            try migrator.migrate(engine.queue)
         }
-        self.path = path
-        self.queue = queue
+        self.init(engine: engine, snapshotRowsMin: snapshotRowsMin)
+    }
+
+    /// A clearing store over a database whose clearing schema is in place (module
+    /// PostgresStorage opens PostgreSQL this way).
+    public init(engine: any SQLEngine, snapshotRowsMin: Int = ClearingStore.snapshotRowsMinDefault) {
+        self.engine = engine
+        self.path = engine.location
         self.snapshotRowsMin = max(1, snapshotRowsMin)
+    }
+
+    /// Runs `body` in a read transaction; failures as ``StorageError`` naming `operation`.
+    func reading<T>(_ operation: String, _ body: (any SQLSession) throws -> T) throws(StorageError) -> T {
+        try StorageFailure.run(path, operation, engine: engine) { try engine.read(body) }
+    }
+
+    /// Runs `body` in a write transaction; failures as ``StorageError`` naming `operation`.
+    func writing<T>(_ operation: String, _ body: (any SQLSession) throws -> T) throws(StorageError) -> T {
+        try StorageFailure.run(path, operation, engine: engine) { try engine.write(body) }
     }
 
     // MARK: Settings kept in the database
 
     /// The run the newest snapshot of the card shadows was taken at (0: none yet).
     public func snapshotRun() throws(StorageError) -> Int64 {
-        try StorageFailure.run(path, "reading the snapshot") {
-            try queue.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(run) FROM clearing_snapshot") ?? 0 }
-        }
+        try reading("reading the snapshot") { db in try db.int("SELECT MAX(run) FROM clearing_snapshot") ?? 0 }
     }
 
     /// The newest day (since 1970) batches were received on (0 before the first run).
     public func newestDay() throws(StorageError) -> Int {
-        try StorageFailure.run(path, "reading the newest day") {
-            try queue.read { db in try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM clearing_meta WHERE key = 'newestDay'") ?? 0 }
-        }
+        try reading("reading the newest day") { db in Int(try Self.meta(db, "newestDay")) }
+    }
+
+    /// An integer kept in `clearing_meta` (0 when absent).
+    static func meta(_ db: any SQLSession, _ key: String) throws -> Int64 {
+        try db.int("SELECT CAST(value AS BIGINT) FROM clearing_meta WHERE key = ?", key) ?? 0
+    }
+
+    /// Sets an integer kept in `clearing_meta`.
+    static func setMeta(_ db: any SQLSession, _ key: String, _ value: Int64) throws {
+        try db.execute("INSERT INTO clearing_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
     }
 
     // MARK: Startup
 
     /// Rebuilds the engine's in-memory state from the database.
     public func loadState() throws(StorageError) -> ClearingState {
-        try StorageFailure.run(path, "loading the clearing state") {
-            try queue.read { db in
-                var s = ClearingState()
-                // The newest snapshot of every shadow, then the shadows runs changed after it.
-                let snapshot = try Int64.fetchOne(db, sql: "SELECT MAX(run) FROM clearing_snapshot") ?? 0
-                // Room for every card the snapshot holds at once: no rehashing while rows stream in.
-                s.cards.reserveCapacity(try Int.fetchOne(db, sql: "SELECT SUM(count) FROM clearing_snapshot WHERE run = ?", arguments: [snapshot]) ?? 0)
-                let pages = try Row.fetchCursor(db, sql: """
-                    SELECT count, data FROM clearing_snapshot WHERE run = ?1
-                    UNION ALL
-                    SELECT count, data FROM (SELECT count, data FROM clearing_page WHERE kind = 'shadows' AND run > ?1 ORDER BY run, page)
-                    """, arguments: [snapshot])
-                while let row = try pages.next() {
-                    let data: Data = row["data"]
-                    let count: Int = row["count"]
-                    guard count > 0, Packing.shadows([UInt8](data), rowBytes: data.count / count, into: &s.cards) else {
-                        throw StorageError.notAJournal(path: path, reason: "a corrupt shadow page")
-                    }
+        try reading("loading the clearing state") { db in
+            var s = ClearingState()
+            let path = self.path
+            // The newest snapshot of every shadow, then the shadows runs changed after it.
+            let snapshot = try db.int("SELECT MAX(run) FROM clearing_snapshot") ?? 0
+            // Room for every card the snapshot holds at once: no rehashing while rows stream in.
+            s.cards.reserveCapacity(Int(try db.int("SELECT CAST(SUM(count) AS BIGINT) FROM clearing_snapshot WHERE run = ?", snapshot) ?? 0))
+            func shadows(_ row: SQLRow) throws {
+                let count = Int(try row.int(0))
+                let data = try row.blob(1)
+                guard count > 0, Packing.shadows(data, rowBytes: data.count / count, into: &s.cards) else {
+                    throw StorageError.notAJournal(path: path, reason: "a corrupt shadow page")
                 }
-                for row in try Row.fetchAll(db, sql: "SELECT terminal, sequence, outcome, sha256 FROM clearing_batch") {
-                    let outcome = try JSONDecoder().decode(BatchOutcome.self, from: Data((row["outcome"] as String).utf8))
-                    let key = BatchKey(terminal: UInt64(row["terminal"] as Int64), sequence: UInt32(row["sequence"] as Int64))
-                    s.batches[key] = outcome
-                    if let digest = row["sha256"] as Data? { s.batchDigests[key] = [UInt8](digest) }
-                }
-                for row in try Row.fetchAll(db, sql: "SELECT terminal, page, newest_day, bits FROM clearing_fare") {
-                    guard let page = Packing.farePage([UInt8](row["bits"] as Data), newestDay: Int32(clamping: row["newest_day"] as Int64)) else {
-                        throw StorageError.notAJournal(path: path, reason: "corrupt fare identities")
-                    }
-                    s.fares.set(FareIdentities.PageKey(terminal: UInt64(bitPattern: row["terminal"]), page: UInt32(clamping: row["page"] as Int64)), page)
-                }
-                for row in try Row.fetchAll(db, sql: "SELECT serial, counter FROM clearing_accepted_load") {
-                    s.acceptedLoads.insert(LoadIdentity(serial: UInt64(bitPattern: row["serial"]), counter: UInt16(clamping: row["counter"] as Int64)))
-                }
-                s.generation = try Self.generation(db)
-                // Gaps stored as rows before they were read off the shadows' windows: their day and
-                // whether they were reported move into the shadow (the rows are dropped at the next commit).
-                for row in try Row.fetchAll(db, sql: "SELECT serial, MIN(seen_day) AS day, MIN(reported) AS reported FROM clearing_gap GROUP BY serial") {
-                    let serial = UInt64(bitPattern: row["serial"])
-                    guard var shadow = s.cards[serial], shadow.hasOpenGaps else { continue }
-                    shadow.gapSinceDay = UInt16(clamping: row["day"] as Int)
-                    if row["reported"] as Bool { shadow.flags |= CardShadow.Flags.gapsReported }
-                    s.cards[serial] = shadow
-                    s.unsavedCards.insert(serial)
-                }
-                for row in try Row.fetchAll(db, sql: "SELECT kind, number, net FROM clearing_account") {
-                    guard let kind = AccountKind(rawValue: UInt8(row["kind"] as Int64)) else { continue }
-                    s.accountNetFen[AccountID(kind: kind, number: UInt64(bitPattern: row["number"]))] = row["net"]
-                }
-                s.hotlist = try Self.hotlistEntries(db)
-                s.newestDay = try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM clearing_meta WHERE key = 'newestDay'") ?? 0
-                return s
             }
+            try db.forEach("SELECT count, data FROM clearing_snapshot WHERE run = ? ORDER BY page", snapshot, body: shadows)
+            try db.forEach("SELECT count, data FROM clearing_page WHERE kind = 'shadows' AND run > ? ORDER BY run, page", snapshot, body: shadows)
+            let decoder = JSONDecoder()
+            try db.forEach("SELECT terminal, sequence, outcome, sha256 FROM clearing_batch") { row in
+                let outcome = try decoder.decode(BatchOutcome.self, from: Data(try row.text(2).utf8))
+                let key = BatchKey(terminal: UInt64(bitPattern: try row.int(0)), sequence: UInt32(truncatingIfNeeded: try row.int(1)))
+                s.batches[key] = outcome
+                if let digest = try row.blobOrNil(3) { s.batchDigests[key] = digest }
+            }
+            try db.forEach("SELECT terminal, page, newest_day, bits FROM clearing_fare") { row in
+                guard let page = Packing.farePage(try row.blob(3), newestDay: Int32(clamping: try row.int(2))) else {
+                    throw StorageError.notAJournal(path: path, reason: "corrupt fare identities")
+                }
+                s.fares.set(FareIdentities.PageKey(terminal: UInt64(bitPattern: try row.int(0)), page: UInt32(clamping: try row.int(1))), page)
+            }
+            try db.forEach("SELECT serial, counter FROM clearing_accepted_load") { row in
+                s.acceptedLoads.insert(LoadIdentity(serial: UInt64(bitPattern: try row.int(0)), counter: UInt16(clamping: try row.int(1))))
+            }
+            s.generation = try Self.generation(db)
+            // Gaps stored as rows before they were read off the shadows' windows: their day and
+            // whether they were reported move into the shadow (the rows are dropped at the next commit).
+            try db.forEach("SELECT serial, MIN(seen_day), MIN(reported) FROM clearing_gap GROUP BY serial") { row in
+                let serial = UInt64(bitPattern: try row.int(0))
+                guard var shadow = s.cards[serial], shadow.hasOpenGaps else { return }
+                shadow.gapSinceDay = UInt16(clamping: try row.int(1))
+                if try row.bool(2) { shadow.flags |= CardShadow.Flags.gapsReported }
+                s.cards[serial] = shadow
+                s.unsavedCards.insert(serial)
+            }
+            try db.forEach("SELECT kind, number, net FROM clearing_account") { row in
+                guard let kind = AccountKind(rawValue: UInt8(clamping: try row.int(0))) else { return }
+                s.accountNetFen[AccountID(kind: kind, number: UInt64(bitPattern: try row.int(1)))] = try row.int(2)
+            }
+            s.hotlist = try Self.hotlistEntries(db)
+            s.newestDay = Int(try Self.meta(db, "newestDay"))
+            return s
         }
     }
 
@@ -127,12 +143,10 @@ public final class ClearingStore: Sendable {
 
     /// The write generation: bumped by every commit that changes what an ingest run depends on
     /// (runs, officers' decisions on fares).
-    static func generation(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM clearing_meta WHERE key = 'generation'") ?? 0
-    }
+    static func generation(_ db: any SQLSession) throws -> Int64 { try meta(db, "generation") }
 
     /// Moves the generation on unconditionally (a decision that changes what an ingest depends on).
-    static func bumpGeneration(_ db: Database) throws {
+    static func bumpGeneration(_ db: any SQLSession) throws {
         try advanceGeneration(db, from: generation(db), path: "")
     }
 
@@ -140,11 +154,9 @@ public final class ClearingStore: Sendable {
     ///
     /// - Throws: ``StorageError/stale(path:what:)``.
     @discardableResult
-    static func advanceGeneration(_ db: Database, from expected: Int64, path: String) throws -> Int64 {
+    static func advanceGeneration(_ db: any SQLSession, from expected: Int64, path: String) throws -> Int64 {
         guard try generation(db) == expected else { throw StorageError.stale(path: path, what: "the clearing database") }
-        try db.execute(
-            sql: "INSERT INTO clearing_meta (key, value) VALUES ('generation', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            arguments: [expected + 1])
+        try setMeta(db, "generation", expected + 1)
         return expected + 1
     }
 
@@ -163,7 +175,7 @@ public final class ClearingStore: Sendable {
     public func commit(
         _ r: RunResult, files: [String], engine: ClearingEngine, received: BCDDateTime, businessDay: BCDDate
     ) throws(StorageError) -> Int64 {
-        let since = try StorageFailure.run(path, "reading the snapshot counter") { try queue.read { db in try Self.rowsSinceSnapshot(db) } }
+        let since = try rowsSinceSnapshot()
         let prepared = try prepare(r, files: files, engine: engine, received: received, businessDay: businessDay, rowsSinceSnapshot: since)
         let (run, generation) = try write(prepared)
         engine.generation = generation
@@ -221,85 +233,88 @@ public final class ClearingStore: Sendable {
     ///   ``StorageError/stale(path:what:)`` if another writer committed since
     ///   ``PreparedRun/generation``.
     public func write(_ p: PreparedRun) throws(StorageError) -> (run: Int64, generation: Int64) {
-        try StorageFailure.run(path, "committing an ingest run") {
-            try queue.write { db in
-                if try Bool.fetchOne(db, sql: "SELECT closed IS NOT NULL FROM settlement_day WHERE day = ?", arguments: [p.businessDay]) == true {
-                    throw StorageError.dayClosed(path: path, day: p.businessDay)
-                }
-                let generation = try Self.advanceGeneration(db, from: p.generation, path: path)
-                let run = (try Int64.fetchOne(db, sql: "SELECT MAX(run) FROM clearing_run") ?? 0) + 1
-                try db.execute(
-                    sql: """
-                        INSERT INTO clearing_run (run, finished, received, business_day, batches, records, summary)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [run, AuditTime.now(), p.received, p.businessDay, p.batches, p.records, p.summary])
-                try insertBatches(db, run: run, p)
-                try insertPages(db, run: run, p)
-                try saveMutable(db, run: run, p)
-                try snapshotIfDue(db, run: run, p)
-                return (run, generation)
-            }
+        try writing("committing an ingest run") { db in
+            if try Self.dayIsClosed(db, p.businessDay) { throw StorageError.dayClosed(path: path, day: p.businessDay) }
+            let generation = try Self.advanceGeneration(db, from: p.generation, path: path)
+            let run = (try db.int("SELECT MAX(run) FROM clearing_run") ?? 0) + 1
+            try db.execute(
+                """
+                INSERT INTO clearing_run (run, finished, received, business_day, batches, records, summary)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+                run, AuditTime.now(), p.received, p.businessDay, p.batches, p.records, p.summary)
+            try insertBatches(db, run: run, p)
+            try insertPages(db, run: run, p)
+            try saveMutable(db, run: run, p)
+            try snapshotIfDue(db, run: run, p)
+            return (run, generation)
         }
     }
 
-    private func insertBatches(_ db: Database, run: Int64, _ p: PreparedRun) throws {
-        let stmt = try db.makeStatement(sql: "INSERT INTO clearing_batch (terminal, sequence, run, file, created, outcome, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        for b in p.batchRows { try stmt.execute(arguments: [b.terminal, b.sequence, run, b.file, 0, b.outcome, b.digest]) }
-        let conflict = try db.makeStatement(sql: """
+    /// Whether business day `day` (`YYYY-MM-DD`) is closed.
+    static func dayIsClosed(_ db: any SQLSession, _ day: String) throws -> Bool {
+        try db.int("SELECT COUNT(*) FROM settlement_day WHERE day = ? AND closed IS NOT NULL", day) ?? 0 > 0
+    }
+
+    private func insertBatches(_ db: any SQLSession, run: Int64, _ p: PreparedRun) throws {
+        try db.executeMany(
+            "INSERT INTO clearing_batch (terminal, sequence, run, file, created, outcome, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            p.batchRows.map { b in [.int(b.terminal), .int(b.sequence), .int(run), .text(b.file), .int(0), .text(b.outcome), b.digest.sqlValue] })
+        try db.executeMany(
+            """
             INSERT INTO clearing_conflict (run, terminal, sequence, file, sha256, ingested_sha256, received, records)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        for c in p.conflicts {
-            guard let terminal = TerminalID(hex: c.terminal) else { continue }
-            try conflict.execute(arguments: [
-                run, Int64(terminal.rawValue), Int64(c.sequence), c.file, c.digest, c.ingestedDigest,
-                ClearingTime.dateTime(c.received).description, c.records,
-            ])
+            """,
+            p.conflicts.compactMap { c in
+                guard let terminal = TerminalID(hex: c.terminal) else { return nil }
+                return [.int(run), .int(Int64(terminal.rawValue)), .int(Int64(c.sequence)), .text(c.file), .text(c.digest), c.ingestedDigest.sqlValue,
+                        .text(ClearingTime.dateTime(c.received).description), .int(Int64(c.records))]
+            })
+    }
+
+    private func insertPages(_ db: any SQLSession, run: Int64, _ p: PreparedRun) throws {
+        let page = "INSERT INTO clearing_page (run, kind, page, count, data) VALUES (?, ?, ?, ?, ?)"
+        func rows(_ kind: String, _ bytes: [UInt8], _ rowBytes: Int) -> some Sequence<[SQLValue]> {
+            Self.pages(bytes, rowBytes: rowBytes).map { [.int(run), .text(kind), .int(Int64($0.page)), .int(Int64($0.rows)), .blob($0.bytes)] }
         }
+        try db.executeMany(page, rows("transfers", p.transfers, Packing.transferBytes))
+        try db.executeMany(
+            "INSERT INTO clearing_detail_page (run, page, count, data) VALUES (?, ?, ?, ?)",
+            Self.pages(p.details, rowBytes: Packing.detailBytes).map { [.int(run), .int(Int64($0.page)), .int(Int64($0.rows)), .blob($0.bytes)] })
+        try db.executeMany(page, rows("shadows", p.shadows, Packing.shadowBytes))
+        try db.executeMany(page, rows("refusals", p.refusals, Packing.refusalBytes))
     }
 
-    private func insertPages(_ db: Database, run: Int64, _ p: PreparedRun) throws {
-        let stmt = try db.makeStatement(sql: "INSERT INTO clearing_page (run, kind, page, count, data) VALUES (?, ?, ?, ?, ?)")
-        try Self.pages(p.transfers, rowBytes: Packing.transferBytes) { try stmt.execute(arguments: [run, "transfers", $0, $1, $2]) }
-        let detail = try db.makeStatement(sql: "INSERT INTO clearing_detail_page (run, page, count, data) VALUES (?, ?, ?, ?)")
-        try Self.pages(p.details, rowBytes: Packing.detailBytes) { try detail.execute(arguments: [run, $0, $1, $2]) }
-        try Self.pages(p.shadows, rowBytes: Packing.shadowBytes) { try stmt.execute(arguments: [run, "shadows", $0, $1, $2]) }
-        try Self.pages(p.refusals, rowBytes: Packing.refusalBytes) { try stmt.execute(arguments: [run, "refusals", $0, $1, $2]) }
-    }
-
-    /// Cuts packed rows into pages of at most ``pageRowsMax`` rows: page number, rows, bytes.
-    static func pages(_ bytes: [UInt8], rowBytes: Int, _ body: (Int, Int, Data) throws -> Void) throws {
+    /// Cuts packed rows into pages of at most ``pageRowsMax`` rows: page number, rows, bytes;
+    /// one page is copied out at a time, as it is written.
+    static func pages(_ bytes: [UInt8], rowBytes: Int) -> some Sequence<(page: Int, rows: Int, bytes: [UInt8])> {
         let perPage = pageRowsMax * rowBytes
-        var page = 0
-        var o = 0
-        while o < bytes.count {
+        return stride(from: 0, to: bytes.count, by: perPage).lazy.enumerated().map { page, o in
             let end = min(bytes.count, o + perPage)
-            try body(page, (end - o) / rowBytes, Data(bytes[o..<end]))
-            page += 1
-            o = end
+            return (page, (end - o) / rowBytes, Array(bytes[o..<end]))
         }
     }
 
-    private func saveMutable(_ db: Database, run: Int64, _ p: PreparedRun) throws {
+    private func saveMutable(_ db: any SQLSession, run: Int64, _ p: PreparedRun) throws {
         // Only what the run changed: a day cleared in many small runs rewrites no more than it moves.
         // Gaps live in the shadows' windows now; rows of an older version were read at startup.
-        try db.execute(sql: "DELETE FROM clearing_gap")
-        let account = try db.makeStatement(sql: """
+        try db.execute("DELETE FROM clearing_gap")
+        try db.executeMany(
+            """
             INSERT INTO clearing_account (kind, number, net) VALUES (?, ?, ?)
             ON CONFLICT(kind, number) DO UPDATE SET net = excluded.net
-            """)
-        for (id, net) in p.accounts { try account.execute(arguments: [Int64(id.kind.rawValue), Int64(bitPattern: id.number), net]) }
-        let exception = try db.makeStatement(sql: """
-            INSERT OR IGNORE INTO clearing_exception (id, run, kind, card, detail, record, opened) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
-        for e in p.exceptions {
-            try exception.execute(arguments: [Int64(bitPattern: e.id), run, e.kind.rawValue, e.card, e.detail, e.record, e.opened])
-        }
+            """,
+            p.accounts.map { id, net in [.int(Int64(id.kind.rawValue)), .int(Int64(bitPattern: id.number)), .int(net)] })
+        try db.executeMany(
+            """
+            INSERT INTO clearing_exception (id, run, kind, card, detail, record, opened) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO NOTHING
+            """,
+            p.exceptions.map { e in
+                [.int(Int64(bitPattern: e.id)), .int(run), .text(e.kind.rawValue), .text(e.card), .text(e.detail), e.record.sqlValue, .text(e.opened)]
+            })
         for (key, bits, newestDay) in p.farePages { try Self.saveFarePage(db, key, bits: bits, newestDay: newestDay) }
-        try db.execute(
-            sql: "INSERT INTO clearing_meta (key, value) VALUES ('newestDay', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            arguments: [p.newestDay])
+        try Self.setMeta(db, "newestDay", Int64(p.newestDay))
     }
 }
 
@@ -341,57 +356,53 @@ extension ClearingStore {
     public static let snapshotRowsMinDefault = 1 << 20
 
     /// The shadow rows written since the newest snapshot.
-    static func rowsSinceSnapshot(_ db: Database) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM clearing_meta WHERE key = 'shadowRowsSinceSnapshot'") ?? 0
-    }
+    static func rowsSinceSnapshot(_ db: any SQLSession) throws -> Int { Int(try meta(db, "shadowRowsSinceSnapshot")) }
 
     /// The shadow rows written since the newest snapshot (to pass to ``prepare(_:files:engine:received:businessDay:rowsSinceSnapshot:)``).
     public func rowsSinceSnapshot() throws(StorageError) -> Int {
-        try StorageFailure.run(path, "reading the snapshot counter") { try queue.read { db in try Self.rowsSinceSnapshot(db) } }
+        try reading("reading the snapshot counter") { db in try Self.rowsSinceSnapshot(db) }
     }
 
     /// Writes the run's snapshot of every card shadow as of `run` when it carries one and one is
     /// due (``snapshotRowsMin``), dropping the older snapshot, and counts the rows written since.
     /// Inside the run's transaction: a snapshot is never torn. A run without the snapshot its
     /// counter makes due leaves it to the next.
-    func snapshotIfDue(_ db: Database, run: Int64, _ p: PreparedRun) throws {
+    func snapshotIfDue(_ db: any SQLSession, run: Int64, _ p: PreparedRun) throws {
         var since = try Self.rowsSinceSnapshot(db) + p.touched
         if let snapshot = p.snapshot, since >= snapshotRowsMin {
-            try db.execute(sql: "DELETE FROM clearing_snapshot")
-            let stmt = try db.makeStatement(sql: "INSERT INTO clearing_snapshot (run, page, count, data) VALUES (?, ?, ?, ?)")
-            try Self.pages(snapshot, rowBytes: Packing.shadowBytes) { try stmt.execute(arguments: [run, $0, $1, $2]) }
+            try db.execute("DELETE FROM clearing_snapshot")
+            try db.executeMany(
+                "INSERT INTO clearing_snapshot (run, page, count, data) VALUES (?, ?, ?, ?)",
+                Self.pages(snapshot, rowBytes: Packing.shadowBytes).lazy.map { [.int(run), .int(Int64($0.page)), .int(Int64($0.rows)), .blob($0.bytes)] })
             since = 0
         }
-        try db.execute(
-            sql: "INSERT INTO clearing_meta (key, value) VALUES ('shadowRowsSinceSnapshot', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            arguments: [since])
+        try Self.setMeta(db, "shadowRowsSinceSnapshot", Int64(since))
     }
 
     /// Writes one page of accepted fare identities (`nil`: the page was dropped).
-    static func saveFarePage(_ db: Database, _ key: FareIdentities.PageKey, _ page: FareIdentities.Page?) throws {
+    static func saveFarePage(_ db: any SQLSession, _ key: FareIdentities.PageKey, _ page: FareIdentities.Page?) throws {
         try saveFarePage(db, key, bits: page.map { Packing.farePage($0) }, newestDay: page?.newestDay ?? 0)
     }
 
     /// Writes one packed page of accepted fare identities (`nil` bits: the page was dropped).
-    static func saveFarePage(_ db: Database, _ key: FareIdentities.PageKey, bits: [UInt8]?, newestDay: Int32) throws {
+    static func saveFarePage(_ db: any SQLSession, _ key: FareIdentities.PageKey, bits: [UInt8]?, newestDay: Int32) throws {
         guard let bits else {
-            try db.execute(sql: "DELETE FROM clearing_fare WHERE terminal = ? AND page = ?", arguments: [Int64(bitPattern: key.terminal), Int64(key.page)])
+            try db.execute("DELETE FROM clearing_fare WHERE terminal = ? AND page = ?", Int64(bitPattern: key.terminal), Int64(key.page))
             return
         }
         try db.execute(
-            sql: """
-                INSERT INTO clearing_fare (terminal, page, newest_day, bits) VALUES (?, ?, ?, ?)
-                ON CONFLICT(terminal, page) DO UPDATE SET newest_day = excluded.newest_day, bits = excluded.bits
-                """,
-            arguments: [Int64(bitPattern: key.terminal), Int64(key.page), Int64(newestDay), Data(bits)])
+            """
+            INSERT INTO clearing_fare (terminal, page, newest_day, bits) VALUES (?, ?, ?, ?)
+            ON CONFLICT(terminal, page) DO UPDATE SET newest_day = excluded.newest_day, bits = excluded.bits
+            """,
+            Int64(bitPattern: key.terminal), Int64(key.page), Int64(newestDay), bits)
     }
 
     /// The stored page of accepted fare identities holding `key`, as a set of its own.
-    static func farePage(_ db: Database, _ key: FareIdentities.PageKey) throws -> FareIdentities {
+    static func farePage(_ db: any SQLSession, _ key: FareIdentities.PageKey) throws -> FareIdentities {
         var f = FareIdentities()
-        if let row = try Row.fetchOne(db, sql: "SELECT newest_day, bits FROM clearing_fare WHERE terminal = ? AND page = ?",
-                                      arguments: [Int64(bitPattern: key.terminal), Int64(key.page)]) {
-            guard let page = Packing.farePage([UInt8](row["bits"] as Data), newestDay: Int32(clamping: row["newest_day"] as Int64)) else {
+        if let row = try db.row("SELECT newest_day, bits FROM clearing_fare WHERE terminal = ? AND page = ?", Int64(bitPattern: key.terminal), Int64(key.page)) {
+            guard let page = Packing.farePage(try row.blob(1), newestDay: Int32(clamping: try row.int(0))) else {
                 throw StorageError.notAJournal(path: "", reason: "corrupt fare identities")
             }
             f.set(key, page)
@@ -401,14 +412,12 @@ extension ClearingStore {
 
     /// The batches refused whole as conflicts, oldest first.
     public func conflicts() throws(StorageError) -> [StoredConflict] {
-        try StorageFailure.run(path, "reading conflicts") {
-            try queue.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM clearing_conflict ORDER BY id").map { row in
-                    StoredConflict(
-                        id: row["id"], run: row["run"], terminal: TerminalID(rawValue: UInt64(bitPattern: row["terminal"]))?.description ?? "?",
-                        sequence: row["sequence"], file: row["file"], sha256: row["sha256"], ingestedSHA256: row["ingested_sha256"],
-                        received: row["received"], records: row["records"])
-                }
+        try reading("reading conflicts") { db in
+            try db.rows("SELECT id, run, terminal, sequence, file, sha256, ingested_sha256, received, records FROM clearing_conflict ORDER BY id").map { row in
+                StoredConflict(
+                    id: try row.int(0), run: try row.int(1), terminal: TerminalID(rawValue: UInt64(bitPattern: try row.int(2)))?.description ?? "?",
+                    sequence: try row.int(3), file: try row.text(4), sha256: try row.text(5), ingestedSHA256: try row.textOrNil(6),
+                    received: try row.text(7), records: Int(try row.int(8)))
             }
         }
     }
@@ -416,33 +425,23 @@ extension ClearingStore {
     /// Calls `body` with each stored page of `kind` ('transfers', 'accepted', 'shadows',
     /// 'refusals') in run order, without holding more than one page in memory.
     public func forEachPage(_ kind: String, _ body: ([UInt8]) throws -> Void) throws(StorageError) {
-        try StorageFailure.run(path, "reading \(kind) pages") {
-            try queue.read { db in
-                let pages = kind == "details"
-                    ? try Row.fetchCursor(db, sql: "SELECT data FROM clearing_detail_page ORDER BY run, page")
-                    : try Row.fetchCursor(db, sql: "SELECT data FROM clearing_page WHERE kind = ? ORDER BY run, page", arguments: [kind])
-                while let row = try pages.next() {
-                    let data: Data = row["data"]
-                    try body([UInt8](data))
-                }
+        try reading("reading \(kind) pages") { db in
+            if kind == "details" {
+                try db.forEach("SELECT data FROM clearing_detail_page ORDER BY run, page") { try body(try $0.blob(0)) }
+            } else {
+                try db.forEach("SELECT data FROM clearing_page WHERE kind = ? ORDER BY run, page", kind) { try body(try $0.blob(0)) }
             }
         }
     }
 
+    /// The exception columns ``StoredException/init(row:)`` reads, after `run`.
+    static let exceptionColumns = "run, id, kind, card, detail, record, opened, status, officer, reason, decided"
+
     /// The stored exceptions, oldest first.
     public func exceptions(status: String? = nil) throws(StorageError) -> [StoredException] {
-        try StorageFailure.run(path, "reading exceptions") {
-            try queue.read { db in
-                try Row.fetchAll(
-                    db, sql: "SELECT * FROM clearing_exception WHERE ?1 IS NULL OR status = ?1 ORDER BY run, id", arguments: [status]
-                ).map { row in
-                    StoredException(
-                        exception: ClearingException(
-                            id: UInt64(bitPattern: row["id"]), kind: ClearingException.Kind(rawValue: row["kind"]) ?? .conflict,
-                            card: row["card"], detail: row["detail"], record: row["record"], opened: row["opened"]),
-                        status: row["status"], officer: row["officer"], reason: row["reason"], decided: row["decided"])
-                }
-            }
+        try reading("reading exceptions") { db in
+            try db.rows("SELECT \(Self.exceptionColumns) FROM clearing_exception WHERE ?1 IS NULL OR status = ?1 ORDER BY run, id", status)
+                .map(StoredException.init(row:))
         }
     }
 
@@ -454,85 +453,68 @@ extension ClearingStore {
 
     /// Adds or updates many hotlist entries in one transaction (an import).
     public func hotlistAdd(_ entries: [(serial: CardSerial, since: UInt32)], reason: String) throws(StorageError) {
-        try StorageFailure.run(path, "adding to the hotlist") {
-            try queue.write { db in
-                let now = AuditTime.now()
-                let exists = try db.makeStatement(sql: "SELECT 1 FROM clearing_hotlist WHERE serial = ?")
-                let upsert = try db.makeStatement(sql: """
+        try writing("adding to the hotlist") { db in
+            let now = AuditTime.now()
+            for (serial, since) in entries {
+                let key = Int64(bitPattern: serial.rawValue)
+                let listed = try db.int("SELECT 1 FROM clearing_hotlist WHERE serial = ?", key) != nil
+                try db.execute(
+                    """
                     INSERT INTO clearing_hotlist (serial, since, reason, added) VALUES (?, ?, ?, ?)
                     ON CONFLICT(serial) DO UPDATE SET since = excluded.since, reason = excluded.reason
-                    """)
-                for (serial, since) in entries {
-                    let key = Int64(bitPattern: serial.rawValue)
-                    let listed = try Bool.fetchOne(exists, arguments: [key]) ?? false
-                    try upsert.execute(arguments: [key, Int64(since), reason, now])
-                    // A new version only when the list's membership changed (what terminals hold).
-                    if !listed { try Self.logHotlistChange(db, key, listed: true, at: now) }
-                }
+                    """, key, Int64(since), reason, now)
+                // A new version only when the list's membership changed (what terminals hold).
+                if !listed { try Self.logHotlistChange(db, key, listed: true, at: now) }
             }
         }
     }
 
     /// Every batch the store holds (ingested, or replayed), by (terminal, batch sequence).
     public func batchKeys() throws(StorageError) -> Set<BatchKey> {
-        try StorageFailure.run(path, "reading the ingested batches") {
-            try queue.read { db in
-                var out = Set<BatchKey>()
-                let rows = try Row.fetchCursor(db, sql: "SELECT terminal, sequence FROM clearing_batch")
-                while let row = try rows.next() {
-                    out.insert(BatchKey(terminal: UInt64(bitPattern: row[0]), sequence: UInt32(truncatingIfNeeded: row[1] as Int64)))
-                }
-                return out
+        try reading("reading the ingested batches") { db in
+            var out = Set<BatchKey>()
+            try db.forEach("SELECT terminal, sequence FROM clearing_batch") { row in
+                out.insert(BatchKey(terminal: UInt64(bitPattern: try row.int(0)), sequence: UInt32(truncatingIfNeeded: try row.int(1))))
             }
+            return out
         }
     }
 
     /// Removes a hotlist entry; returns whether there was one.
     @discardableResult
     public func hotlistRemove(_ serial: CardSerial) throws(StorageError) -> Bool {
-        try StorageFailure.run(path, "removing from the hotlist") {
-            try queue.write { db in
-                let key = Int64(bitPattern: serial.rawValue)
-                try db.execute(sql: "DELETE FROM clearing_hotlist WHERE serial = ?", arguments: [key])
-                guard db.changesCount > 0 else { return false }
-                try Self.logHotlistChange(db, key, listed: false, at: AuditTime.now())
-                return true
-            }
+        try writing("removing from the hotlist") { db in
+            let key = Int64(bitPattern: serial.rawValue)
+            guard try db.execute("DELETE FROM clearing_hotlist WHERE serial = ?", key) > 0 else { return false }
+            try Self.logHotlistChange(db, key, listed: false, at: AuditTime.now())
+            return true
         }
     }
 
     /// A number that moves on with every write to the hotlist (migration `clearing-v8`).
     public func hotlistStamp() throws(StorageError) -> Int64 {
-        try StorageFailure.run(path, "reading the hotlist stamp") {
-            try queue.read { db in try Int64.fetchOne(db, sql: "SELECT value FROM clearing_meta WHERE key = 'hotlistStamp'") ?? 0 }
-        }
+        try reading("reading the hotlist stamp") { db in try Self.meta(db, "hotlistStamp") }
     }
 
     /// The hotlist as clearing applies it: since (seconds) by serial, and the stamp it was read at.
     public func hotlistEntries() throws(StorageError) -> (entries: [UInt64: UInt32], stamp: Int64) {
-        try StorageFailure.run(path, "reading the hotlist") {
-            try queue.read { db in
-                (try Self.hotlistEntries(db), try Int64.fetchOne(db, sql: "SELECT value FROM clearing_meta WHERE key = 'hotlistStamp'") ?? 0)
-            }
-        }
+        try reading("reading the hotlist") { db in (try Self.hotlistEntries(db), try Self.meta(db, "hotlistStamp")) }
     }
 
     /// The hotlist rows as the engine holds them (startup and a running clearing's re-read).
-    static func hotlistEntries(_ db: Database) throws -> [UInt64: UInt32] {
+    static func hotlistEntries(_ db: any SQLSession) throws -> [UInt64: UInt32] {
         var out: [UInt64: UInt32] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT serial, since FROM clearing_hotlist") {
-            out[UInt64(bitPattern: row["serial"])] = UInt32(clamping: row["since"] as Int64)
+        try db.forEach("SELECT serial, since FROM clearing_hotlist") { row in
+            out[UInt64(bitPattern: try row.int(0))] = UInt32(clamping: try row.int(1))
         }
         return out
     }
 
     /// The hotlist: serial, since (seconds), reason.
     public func hotlist() throws(StorageError) -> [(serial: CardSerial, since: UInt32, reason: String)] {
-        try StorageFailure.run(path, "reading the hotlist") {
-            try queue.read { db in
-                try Row.fetchAll(db, sql: "SELECT serial, since, reason FROM clearing_hotlist ORDER BY serial").map { row in
-                    (CardSerial(rawValue: UInt64(bitPattern: row["serial"])), UInt32(row["since"] as Int64), row["reason"] as String)
-                }
+        try reading("reading the hotlist") { db in
+            try db.rows("SELECT serial, since, reason FROM clearing_hotlist ORDER BY serial").map { row in
+                (CardSerial(rawValue: UInt64(bitPattern: try row.int(0))), UInt32(clamping: try row.int(1)), try row.text(2))
             }
         }
     }
@@ -573,4 +555,15 @@ public struct StoredException: Sendable, Codable, Equatable {
     public var reason: String?
     /// When (ISO 8601).
     public var decided: String?
+}
+
+extension StoredException {
+    /// Reads the row of ``ClearingStore/exceptionColumns`` (its first column, the run, is not kept).
+    init(row: SQLRow) throws {
+        self.init(
+            exception: ClearingException(
+                id: UInt64(bitPattern: try row.int(1)), kind: ClearingException.Kind(rawValue: try row.text(2)) ?? .conflict,
+                card: try row.text(3), detail: try row.text(4), record: try row.textOrNil(5), opened: try row.text(6)),
+            status: try row.text(7), officer: try row.textOrNil(8), reason: try row.textOrNil(9), decided: try row.textOrNil(10))
+    }
 }

@@ -1,6 +1,5 @@
 public import Clearing
 import Foundation
-import GRDB
 public import OneCardCore
 public import UploadBatch
 
@@ -8,20 +7,17 @@ extension ClearingStore {
     /// Finds a refused record by its reference, with the business day of the run that refused
     /// it. Scans the refusal pages (a clearing officer's lookup, not a hot path).
     public func refusal(_ ref: RecordRef) throws(StorageError) -> (refusal: Refusal, businessDay: BCDDate)? {
-        try StorageFailure.run(path, "looking up refused record \(ref)") {
-            try queue.read { db in
-                let rows = try Row.fetchCursor(db, sql: """
-                    SELECT p.data, r.business_day FROM clearing_page p JOIN clearing_run r ON r.run = p.run
-                    WHERE p.kind = 'refusals' ORDER BY p.run, p.page
-                    """)
-                while let row = try rows.next() {
-                    let data: Data = row["data"]
-                    guard let found = Packing.refusals([UInt8](data))?.first(where: { $0.ref == ref }) else { continue }
-                    guard let day = BCDDate(row["business_day"] as String) else { continue }
-                    return (found, day)
-                }
-                return nil
+        try reading("looking up refused record \(ref)") { db in
+            var out: (refusal: Refusal, businessDay: BCDDate)?
+            try db.forEach("""
+                SELECT p.data, r.business_day FROM clearing_page p JOIN clearing_run r ON r.run = p.run
+                WHERE p.kind = 'refusals' ORDER BY p.run, p.page
+                """) { row in
+                guard out == nil, let found = Packing.refusals(try row.blob(0))?.first(where: { $0.ref == ref }),
+                      let day = BCDDate(try row.text(1)) else { return }
+                out = (found, day)
             }
+            return out
         }
     }
 
@@ -41,61 +37,58 @@ extension ClearingStore {
     ///   accepted before; kept, so the same load uploaded later is refused `03`.
     @discardableResult
     public func decide(_ d: RefusalDecision, adjustment: Transfer?, fare: FareIdentity? = nil, load: LoadIdentity? = nil) throws(StorageError) -> RefusalDecision {
-        try StorageFailure.run(path, "recording the decision on \(d.record)") {
-            try queue.write { db in
-                if let earlier = try Self.decision(db, record: d.record) {
-                    guard earlier.status == d.status else {
-                        throw StorageError.decisionRefused(path: path, reason: "refused record \(d.record) was already \(earlier.status) by \(earlier.officer) at \(earlier.decided); decisions are final")
-                    }
-                    return earlier
+        try writing("recording the decision on \(d.record)") { db in
+            if let earlier = try Self.decision(db, record: d.record) {
+                guard earlier.status == d.status else {
+                    throw StorageError.decisionRefused(path: path, reason: "refused record \(d.record) was already \(earlier.status) by \(earlier.officer) at \(earlier.decided); decisions are final")
                 }
-                if d.status == "accepted", let fare {
-                    let key = FareIdentities.pageKey(terminal: fare.terminal.rawValue, sequence: fare.sequence)
-                    var fares = try Self.farePage(db, key)
-                    guard fares.insert(terminal: fare.terminal.rawValue, sequence: fare.sequence, day: fare.day) else {
-                        throw StorageError.decisionRefused(path: path, reason: "fare \(fare.terminal)/\(fare.sequence) of refused record \(d.record) was already accepted (cleared, or accepted by an officer): accepting it again would pay it twice; reject it instead")
-                    }
-                    try Self.saveFarePage(db, key, fares.pages[key])
-                    // An ingest working from a state read before this decision must start over.
-                    try Self.bumpGeneration(db)
-                }
-                if d.status == "accepted", let load {
-                    do {
-                        try db.execute(sql: "INSERT INTO clearing_accepted_load (serial, counter, record) VALUES (?, ?, ?)",
-                                       arguments: [Int64(bitPattern: load.serial), Int64(load.counter), d.record])
-                    } catch let e as DatabaseError where e.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
-                        throw StorageError.decisionRefused(path: path, reason: "the load of card \(CardSerial(rawValue: load.serial).masked) with online counter \(load.counter) was already accepted: accepting it again would credit it twice; reject it instead")
-                    }
-                    try Self.bumpGeneration(db)
-                }
-                if let t = adjustment, let day = d.adjustmentDay {
-                    if try Bool.fetchOne(db, sql: "SELECT closed IS NOT NULL FROM settlement_day WHERE day = ?", arguments: [day]) == true {
-                        throw StorageError.dayClosed(path: path, day: day)
-                    }
-                    var bytes: [UInt8] = []
-                    Packing.append(t, to: &bytes)
-                    try db.execute(sql: "INSERT INTO settlement_transfer (id, day, kind, data) VALUES (?, ?, 'adjustment', ?)",
-                                   arguments: [Int64(bitPattern: t.id), day, Data(bytes)])
-                }
-                try db.execute(sql: """
-                    INSERT INTO settlement_decision (record, code, status, officer, reason, decided, adjustment_day, adjustment_fen)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [d.record, d.code, d.status, d.officer, d.reason, d.decided, d.adjustmentDay, d.adjustmentFen])
-                return d
+                return earlier
             }
+            if d.status == "accepted", let fare {
+                let key = FareIdentities.pageKey(terminal: fare.terminal.rawValue, sequence: fare.sequence)
+                var fares = try Self.farePage(db, key)
+                guard fares.insert(terminal: fare.terminal.rawValue, sequence: fare.sequence, day: fare.day) else {
+                    throw StorageError.decisionRefused(path: path, reason: "fare \(fare.terminal)/\(fare.sequence) of refused record \(d.record) was already accepted (cleared, or accepted by an officer): accepting it again would pay it twice; reject it instead")
+                }
+                try Self.saveFarePage(db, key, fares.pages[key])
+                // An ingest working from a state read before this decision must start over.
+                try Self.bumpGeneration(db)
+            }
+            if d.status == "accepted", let load {
+                let inserted = try db.execute(
+                    "INSERT INTO clearing_accepted_load (serial, counter, record) VALUES (?, ?, ?) ON CONFLICT(serial, counter) DO NOTHING",
+                    Int64(bitPattern: load.serial), Int64(load.counter), d.record)
+                guard inserted > 0 else {
+                    throw StorageError.decisionRefused(path: path, reason: "the load of card \(CardSerial(rawValue: load.serial).masked) with online counter \(load.counter) was already accepted: accepting it again would credit it twice; reject it instead")
+                }
+                try Self.bumpGeneration(db)
+            }
+            if let t = adjustment, let day = d.adjustmentDay {
+                if try Self.dayIsClosed(db, day) { throw StorageError.dayClosed(path: path, day: day) }
+                var bytes: [UInt8] = []
+                Packing.append(t, to: &bytes)
+                try db.execute("INSERT INTO settlement_transfer (id, day, kind, data) VALUES (?, ?, 'adjustment', ?)",
+                               Int64(bitPattern: t.id), day, bytes)
+            }
+            try db.execute("""
+                INSERT INTO settlement_decision (record, code, status, officer, reason, decided, adjustment_day, adjustment_fen)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, d.record, d.code, d.status, d.officer, d.reason, d.decided, d.adjustmentDay, d.adjustmentFen)
+            return d
         }
     }
 
-    static func decision(_ db: Database, record: String) throws -> RefusalDecision? {
-        try Row.fetchOne(db, sql: "SELECT * FROM settlement_decision WHERE record = ?", arguments: [record]).map(RefusalDecision.init(row:))
+    static func decision(_ db: any SQLSession, record: String) throws -> RefusalDecision? {
+        try db.row("SELECT \(decisionColumns) FROM settlement_decision WHERE record = ?", record).map(RefusalDecision.init(row:))
     }
+
+    /// The decision columns ``RefusalDecision/init(row:)`` reads.
+    static let decisionColumns = "record, code, status, officer, reason, decided, adjustment_day, adjustment_fen"
 
     /// Officers' decisions on refused records, oldest first.
     public func decisions() throws(StorageError) -> [RefusalDecision] {
-        try StorageFailure.run(path, "reading decisions") {
-            try queue.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM settlement_decision ORDER BY decided, record").map(RefusalDecision.init(row:))
-            }
+        try reading("reading decisions") { db in
+            try db.rows("SELECT \(Self.decisionColumns) FROM settlement_decision ORDER BY decided, record").map(RefusalDecision.init(row:))
         }
     }
 
@@ -104,19 +97,17 @@ extension ClearingStore {
     ///
     /// - Throws: ``StorageError/decisionRefused(path:reason:)`` for an unknown or decided id.
     public func decideException(id: UInt64, status: String, officer: String, reason: String, decided: String) throws(StorageError) {
-        try StorageFailure.run(path, "recording the decision on exception \(id)") {
-            try queue.write { db in
-                guard let current = try String.fetchOne(db, sql: "SELECT status FROM clearing_exception WHERE id = ?", arguments: [Int64(bitPattern: id)]) else {
-                    throw StorageError.decisionRefused(path: path, reason: "no exception \(id): list them with onecard exceptions list")
-                }
-                // The same decision again is a no-op; another one is refused.
-                if current == status { return }
-                guard current == "open" else {
-                    throw StorageError.decisionRefused(path: path, reason: "exception \(id) was already \(current); decisions are final")
-                }
-                try db.execute(sql: "UPDATE clearing_exception SET status = ?, officer = ?, reason = ?, decided = ? WHERE id = ?",
-                               arguments: [status, officer, reason, decided, Int64(bitPattern: id)])
+        try writing("recording the decision on exception \(id)") { db in
+            guard let current = try db.text("SELECT status FROM clearing_exception WHERE id = ?", Int64(bitPattern: id)) else {
+                throw StorageError.decisionRefused(path: path, reason: "no exception \(id): list them with onecard exceptions list")
             }
+            // The same decision again is a no-op; another one is refused.
+            if current == status { return }
+            guard current == "open" else {
+                throw StorageError.decisionRefused(path: path, reason: "exception \(id) was already \(current); decisions are final")
+            }
+            try db.execute("UPDATE clearing_exception SET status = ?, officer = ?, reason = ?, decided = ? WHERE id = ?",
+                           status, officer, reason, decided, Int64(bitPattern: id))
         }
     }
 }
@@ -140,9 +131,10 @@ public struct FareIdentity: Sendable, Hashable {
 }
 
 extension RefusalDecision {
-    init(row: Row) {
-        self.init(record: row["record"], code: row["code"], status: row["status"], officer: row["officer"],
-                  reason: row["reason"], decided: row["decided"], adjustmentDay: row["adjustment_day"],
-                  adjustmentFen: row["adjustment_fen"])
+    /// Reads a row of ``ClearingStore/decisionColumns``.
+    init(row: SQLRow) throws {
+        self.init(record: try row.text(0), code: try row.text(1), status: try row.text(2), officer: try row.text(3),
+                  reason: try row.text(4), decided: try row.text(5), adjustmentDay: try row.textOrNil(6),
+                  adjustmentFen: try row.int(7))
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 public import OneCardCore
 import OneCardCrypto
 
@@ -70,22 +69,20 @@ extension ClearingStore {
 
     /// Every stored city version, oldest first (without the files).
     public func cityVersions() throws(StorageError) -> [CityVersion] {
-        try StorageFailure.run(path, "reading the city versions") {
-            try queue.read { db in
-                try Row.fetchAll(db, sql: "SELECT version, effective, body, stored FROM clearing_city ORDER BY version").map { row in
-                    let body: Data = row["body"]
-                    return CityVersion(
-                        version: row["version"], effective: (row["effective"] as String?).flatMap(BCDDate.init),
-                        sha256: Hex.encode(body.withUnsafeBytes { SHA256Digest.hash($0) }), bytes: body.count, stored: row["stored"])
-                }
+        try reading("reading the city versions") { db in
+            try db.rows("SELECT version, effective, body, stored FROM clearing_city ORDER BY version").map { row in
+                let body = try row.blob(2)
+                return CityVersion(
+                    version: try row.int(0), effective: try row.textOrNil(1).flatMap(BCDDate.init),
+                    sha256: Hex.encode(body.withUnsafeBytes { SHA256Digest.hash($0) }), bytes: body.count, stored: try row.text(3))
             }
         }
     }
 
     /// The file of one city version, `nil` if there is none.
     public func cityFile(version: Int64) throws(StorageError) -> Data? {
-        try StorageFailure.run(path, "reading city version \(version)") {
-            try queue.read { db in try Data.fetchOne(db, sql: "SELECT body FROM clearing_city WHERE version = ?", arguments: [version]) }
+        try reading("reading city version \(version)") { db in
+            try db.row("SELECT body FROM clearing_city WHERE version = ?", version).map { Data(try $0.blob(0)) }
         }
     }
 
@@ -93,22 +90,18 @@ extension ClearingStore {
     /// whose effective day is on or before it (or that hold from the beginning). `nil` when the
     /// database has no city, or none in force yet that day.
     public func city(forDay day: BCDDate) throws(StorageError) -> (version: Int64, file: Data)? {
-        try StorageFailure.run(path, "reading the city in force on \(day)") {
-            try queue.read { db in
-                try Row.fetchOne(db, sql: """
-                    SELECT version, body FROM clearing_city WHERE effective IS NULL OR effective <= ?
-                    ORDER BY coalesce(effective, '') DESC, version DESC LIMIT 1
-                    """, arguments: [day.description]).map { ($0["version"], $0["body"]) }
-            }
+        try reading("reading the city in force on \(day)") { db in
+            try db.row("""
+                SELECT version, body FROM clearing_city WHERE effective IS NULL OR effective <= ?
+                ORDER BY coalesce(effective, '') DESC, version DESC LIMIT 1
+                """, day.description).map { (try $0.int(0), Data(try $0.blob(1))) }
         }
     }
 
     /// The newest-stored city version and its file, `nil` when none was stored.
     public func newestCity() throws(StorageError) -> (version: Int64, file: Data)? {
-        try StorageFailure.run(path, "reading the city") {
-            try queue.read { db in
-                try Row.fetchOne(db, sql: "SELECT version, body FROM clearing_city ORDER BY version DESC LIMIT 1").map { ($0["version"], $0["body"]) }
-            }
+        try reading("reading the city") { db in
+            try db.row("SELECT version, body FROM clearing_city ORDER BY version DESC LIMIT 1").map { (try $0.int(0), Data(try $0.blob(1))) }
         }
     }
 
@@ -120,59 +113,53 @@ extension ClearingStore {
     ///   before one: a closed day's settlement never changes.
     @discardableResult
     public func addCity(_ file: Data, effective: BCDDate? = nil, storedAt: String = AuditTime.now()) throws(StorageError) -> Int64 {
-        try StorageFailure.run(path, "storing the city") {
-            try queue.write { db in
-                let newestClosed = try String.fetchOne(db, sql: "SELECT max(day) FROM settlement_day WHERE closed IS NOT NULL")
-                if let effective, let newestClosed, effective.description <= newestClosed {
-                    throw StorageError.dayClosed(path: path, day: effective.description)
-                }
-                if effective == nil, let newest = try Row.fetchOne(db, sql: "SELECT version, body FROM clearing_city ORDER BY version DESC LIMIT 1"),
-                   (newest["body"] as Data) == file {
-                    return newest["version"] as Int64
-                }
-                let from = effective?.description ?? newestClosed.flatMap(BCDDate.init).map { $0.adding(days: 1).description }
-                let version = (try Int64.fetchOne(db, sql: "SELECT max(version) FROM clearing_city") ?? 0) + 1
-                try db.execute(
-                    sql: "INSERT INTO clearing_city (version, effective, body, stored) VALUES (?, ?, ?, ?)",
-                    arguments: [version, from, file, storedAt])
-                return version
+        try writing("storing the city") { db in
+            let newestClosed = try db.text("SELECT max(day) FROM settlement_day WHERE closed IS NOT NULL")
+            if let effective, let newestClosed, effective.description <= newestClosed {
+                throw StorageError.dayClosed(path: path, day: effective.description)
             }
+            if effective == nil, let newest = try db.row("SELECT version, body FROM clearing_city ORDER BY version DESC LIMIT 1"),
+               try newest.blob(1) == [UInt8](file) {
+                return try newest.int(0)
+            }
+            let from = effective?.description ?? newestClosed.flatMap(BCDDate.init).map { $0.adding(days: 1).description }
+            let version = (try db.int("SELECT max(version) FROM clearing_city") ?? 0) + 1
+            try db.execute("INSERT INTO clearing_city (version, effective, body, stored) VALUES (?, ?, ?, ?)", version, from, file, storedAt)
+            return version
         }
     }
 
     // MARK: Hotlist versions
 
-    static func logHotlistChange(_ db: Database, _ serial: Int64, listed: Bool, at: String) throws {
-        try db.execute(sql: "INSERT INTO clearing_hotlist_change (serial, listed, changed) VALUES (?, ?, ?)", arguments: [serial, listed ? 1 : 0, at])
+    static func logHotlistChange(_ db: any SQLSession, _ serial: Int64, listed: Bool, at: String) throws {
+        try db.execute("INSERT INTO clearing_hotlist_change (serial, listed, changed) VALUES (?, ?, ?)", serial, listed ? 1 : 0, at)
     }
 
     /// The hotlist's version: 1 for the list nobody changed yet, then one more for each change
     /// to its membership (a card added or removed; a new reason or time changes nothing a
     /// terminal holds).
     public func hotlistVersion() throws(StorageError) -> UInt64 {
-        try StorageFailure.run(path, "reading the hotlist version") { try queue.read { db in try Self.hotlistVersion(db) } }
+        try reading("reading the hotlist version") { db in try Self.hotlistVersion(db) }
     }
 
-    static func hotlistVersion(_ db: Database) throws -> UInt64 {
-        UInt64(try Int64.fetchOne(db, sql: "SELECT max(version) FROM clearing_hotlist_change") ?? 0) + 1
+    static func hotlistVersion(_ db: any SQLSession) throws -> UInt64 {
+        UInt64(try db.int("SELECT max(version) FROM clearing_hotlist_change") ?? 0) + 1
     }
 
     /// The hotlist's version and how many cards are on it.
     public func hotlistSummary() throws(StorageError) -> (version: UInt64, cards: Int) {
-        try StorageFailure.run(path, "reading the hotlist version") {
-            try queue.read { db in (try Self.hotlistVersion(db), try Int.fetchOne(db, sql: "SELECT count(*) FROM clearing_hotlist") ?? 0) }
+        try reading("reading the hotlist version") { db in
+            (try Self.hotlistVersion(db), Int(try db.int("SELECT count(*) FROM clearing_hotlist") ?? 0))
         }
     }
 
     /// The hotlisted serials, ascending as unsigned numbers, and the version they are at (read
     /// in one transaction).
     public func hotlistSerials() throws(StorageError) -> (version: UInt64, serials: [UInt64]) {
-        try StorageFailure.run(path, "reading the hotlist") {
-            try queue.read { db in
-                let version = try Self.hotlistVersion(db)
-                let serials = try Int64.fetchAll(db, sql: "SELECT serial FROM clearing_hotlist").map { UInt64(bitPattern: $0) }.sorted()
-                return (version, serials)
-            }
+        try reading("reading the hotlist") { db in
+            let version = try Self.hotlistVersion(db)
+            let serials = try db.ints("SELECT serial FROM clearing_hotlist").map { UInt64(bitPattern: $0) }.sorted()
+            return (version, serials)
         }
     }
 
@@ -180,30 +167,28 @@ extension ClearingStore {
     /// newer than the newest (a terminal that must fetch the full list). Base 0 is the empty
     /// list before every change.
     public func hotlistChanges(since base: UInt64) throws(StorageError) -> HotlistChanges? {
-        try StorageFailure.run(path, "reading the hotlist changes since \(base)") {
-            try queue.read { db -> HotlistChanges? in
-                let version = try Self.hotlistVersion(db)
-                // Version V holds the changes numbered below V.
-                guard base <= version, let b = Int64(exactly: base).map({ $0 - 1 }) else { return nil }
-                // For each card changed since `base`: listed then (its last change before it) and now.
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT c.serial AS serial,
-                        coalesce((SELECT listed FROM clearing_hotlist_change p WHERE p.serial = c.serial AND p.version <= ?1
-                                  ORDER BY p.version DESC LIMIT 1), 0) AS was,
-                        EXISTS (SELECT 1 FROM clearing_hotlist h WHERE h.serial = c.serial) AS now
-                    FROM (SELECT DISTINCT serial FROM clearing_hotlist_change WHERE version > ?1) c
-                    """, arguments: [b])
-                var added: [UInt64] = [], removed: [UInt64] = []
-                for row in rows {
-                    let serial = UInt64(bitPattern: row["serial"] as Int64)
-                    switch (row["was"] as Bool, row["now"] as Bool) {
-                    case (false, true): added.append(serial)
-                    case (true, false): removed.append(serial)
-                    default: break
-                    }
+        try reading("reading the hotlist changes since \(base)") { db -> HotlistChanges? in
+            let version = try Self.hotlistVersion(db)
+            // Version V holds the changes numbered below V.
+            guard base <= version, let b = Int64(exactly: base).map({ $0 - 1 }) else { return nil }
+            // For each card changed since `base`: listed then (its last change before it) and now.
+            let rows = try db.rows("""
+                SELECT c.serial,
+                    coalesce((SELECT listed FROM clearing_hotlist_change p WHERE p.serial = c.serial AND p.version <= ?1
+                              ORDER BY p.version DESC LIMIT 1), 0),
+                    (SELECT COUNT(*) FROM clearing_hotlist h WHERE h.serial = c.serial)
+                FROM (SELECT DISTINCT serial FROM clearing_hotlist_change WHERE version > ?1) c
+                """, b)
+            var added: [UInt64] = [], removed: [UInt64] = []
+            for row in rows {
+                let serial = UInt64(bitPattern: try row.int(0))
+                switch (try row.bool(1), try row.bool(2)) {
+                case (false, true): added.append(serial)
+                case (true, false): removed.append(serial)
+                default: break
                 }
-                return HotlistChanges(base: base, version: version, added: added.sorted(), removed: removed.sorted())
             }
+            return HotlistChanges(base: base, version: version, added: added.sorted(), removed: removed.sorted())
         }
     }
 }

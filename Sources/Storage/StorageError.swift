@@ -47,6 +47,11 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     case stale(path: String, what: String)
     /// Any other SQLite failure.
     case database(path: String, operation: String, code: Int32, reason: String)
+    /// The database server refused a statement (PostgreSQL: its SQLSTATE and message).
+    case server(path: String, operation: String, state: String, reason: String)
+    /// The database server could not be reached, or the connection was lost before the
+    /// transaction's commit was answered.
+    case unreachable(path: String, operation: String, reason: String)
 
     public var description: String {
         switch self {
@@ -77,6 +82,11 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(p): business day \(d) is closed and immutable: post corrections into a later day as adjustments (onecard exceptions accept)"
         case .decisionRefused(let p, let r): "\(p): \(r)"
         case .stale(let p, let w): "\(p): \(w) changed while this run was working; nothing was recorded: run it again"
+        case .server(let p, let o, let c, let r):
+            "\(p): PostgreSQL error \(c) (\(r)) while \(o); the transaction was rolled back, nothing of it was recorded"
+        case .unreachable(let p, let o, let r):
+            "\(p): the database server cannot be reached (\(r)) while \(o): anything not acknowledged was rolled back; "
+                + "start the server or fail over to the standby (docs/operations.md, PostgreSQL), then run again: a replay is recognised"
         case .database(let p, let o, let c, let r):
             "\(p): SQLite error \(c) (\(r)) while \(o); nothing was recorded: check disk space and permissions, then retry"
         }
@@ -100,6 +110,20 @@ enum StorageFailure {
     }
 
     /// The storage error for a SQLite failure.
+    /// As ``run(_:_:_:)``, with `engine`'s own errors mapped by the engine.
+    static func run<T>(_ path: String, _ operation: String, engine: any SQLEngine, _ body: () throws -> T) throws(StorageError) -> T {
+        do {
+            return try body()
+        } catch let e as StorageError {
+            throw e
+        } catch let e as SQLFailure {
+            throw .notAJournal(path: path, reason: "\(e) while \(operation)")
+        } catch {
+            throw engine.storageError(error, operation: operation)
+                ?? .database(path: path, operation: operation, code: -1, reason: String(describing: type(of: error)))
+        }
+    }
+
     static func map(_ e: DatabaseError, path: String, operation: String) -> StorageError {
         switch e.resultCode {
         case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:

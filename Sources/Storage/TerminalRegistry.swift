@@ -1,6 +1,5 @@
 
 import Foundation
-import GRDB
 public import OneCardCore
 
 /// A terminal as clearing knows it: which operator it belongs to, the version of the upload
@@ -31,28 +30,25 @@ public struct RegisteredTerminal: Sendable, Codable, Equatable {
 extension ClearingStore {
     /// The terminal registry, by terminal.
     ///
-    /// Read again only when the database changed since (`PRAGMA data_version`: a commit by
-    /// another connection, an officer suspending a terminal, say) or this store changed the
+    /// Read again only when the registry may have changed since (``SQLEngine/registryStamp(_:)``:
+    /// an officer suspending a terminal from another process, say) or this store changed the
     /// registry: a front-end clearing a run every few milliseconds does not re-read thousands
     /// of rows each time.
     public func terminals() throws(StorageError) -> [TerminalID: RegisteredTerminal] {
-        try StorageFailure.run(path, "reading the terminal registry") {
-            try queue.read { db in
-                let version = try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? -1
-                if let cached = registryCache.get(version: version) { return cached }
-                var out: [TerminalID: RegisteredTerminal] = [:]
-                let rows = try Row.fetchCursor(db, sql: "SELECT terminal, status, operator, key_version, changed FROM clearing_terminal ORDER BY terminal")
-                while let row = try rows.next() {
-                    guard let t = TerminalID(rawValue: UInt64(bitPattern: row[0])),
-                          let status = RegisteredTerminal.Status(rawValue: row[1])
-                    else { throw StorageError.notAJournal(path: path, reason: "a corrupt terminal registry row") }
-                    out[t] = RegisteredTerminal(
-                        terminal: t.description, operatorID: UInt16(clamping: row[2] as Int64),
-                        keyVersion: UInt8(clamping: row[3] as Int64), status: status, changed: row[4])
-                }
-                registryCache.set(out, version: version)
-                return out
+        try reading("reading the terminal registry") { db in
+            let version = try engine.registryStamp(db)
+            if let cached = registryCache.get(version: version) { return cached }
+            var out: [TerminalID: RegisteredTerminal] = [:]
+            try db.forEach("SELECT terminal, status, operator, key_version, changed FROM clearing_terminal ORDER BY terminal") { row in
+                guard let t = TerminalID(rawValue: UInt64(bitPattern: try row.int(0))),
+                      let status = RegisteredTerminal.Status(rawValue: try row.text(1))
+                else { throw StorageError.notAJournal(path: path, reason: "a corrupt terminal registry row") }
+                out[t] = RegisteredTerminal(
+                    terminal: t.description, operatorID: UInt16(clamping: try row.int(2)),
+                    keyVersion: UInt8(clamping: try row.int(3)), status: status, changed: try row.text(4))
             }
+            registryCache.set(out, version: version)
+            return out
         }
     }
 
@@ -62,17 +58,15 @@ extension ClearingStore {
     /// - Throws: ``StorageError/decisionRefused(path:reason:)`` for a retired terminal.
     public func registerTerminal(_ terminal: TerminalID, operatorID: UInt16, keyVersion: UInt8, at: String) throws(StorageError) {
         defer { registryCache.clear() }
-        try StorageFailure.run(path, "registering terminal \(terminal)") {
-            try queue.write { db in
-                if try String.fetchOne(db, sql: "SELECT status FROM clearing_terminal WHERE terminal = ?", arguments: [Int64(terminal.rawValue)]) == "retired" {
-                    throw StorageError.decisionRefused(path: path, reason: "terminal \(terminal) is retired: a retired terminal's number is not reused")
-                }
-                try db.execute(sql: """
-                    INSERT INTO clearing_terminal (terminal, operator, key_version, status, changed) VALUES (?, ?, ?, 'active', ?)
-                    ON CONFLICT(terminal) DO UPDATE SET operator = excluded.operator, key_version = excluded.key_version,
-                        status = 'active', changed = excluded.changed
-                    """, arguments: [Int64(terminal.rawValue), Int64(operatorID), Int64(keyVersion), at])
+        try writing("registering terminal \(terminal)") { db in
+            if try db.text("SELECT status FROM clearing_terminal WHERE terminal = ?", Int64(terminal.rawValue)) == "retired" {
+                throw StorageError.decisionRefused(path: path, reason: "terminal \(terminal) is retired: a retired terminal's number is not reused")
             }
+            try db.execute("""
+                INSERT INTO clearing_terminal (terminal, operator, key_version, status, changed) VALUES (?, ?, ?, 'active', ?)
+                ON CONFLICT(terminal) DO UPDATE SET operator = excluded.operator, key_version = excluded.key_version,
+                    status = 'active', changed = excluded.changed
+                """, Int64(terminal.rawValue), Int64(operatorID), Int64(keyVersion), at)
         }
     }
 
@@ -81,15 +75,12 @@ extension ClearingStore {
     /// - Throws: ``StorageError/decisionRefused(path:reason:)`` for an unknown or retired terminal.
     public func setTerminalStatus(_ terminal: TerminalID, _ status: RegisteredTerminal.Status, at: String) throws(StorageError) {
         defer { registryCache.clear() }
-        try StorageFailure.run(path, "changing terminal \(terminal)") {
-            try queue.write { db in
-                guard let current = try String.fetchOne(db, sql: "SELECT status FROM clearing_terminal WHERE terminal = ?", arguments: [Int64(terminal.rawValue)]) else {
-                    throw StorageError.decisionRefused(path: path, reason: "terminal \(terminal) is not registered: onecard clearing terminals add")
-                }
-                guard current != "retired" else { throw StorageError.decisionRefused(path: path, reason: "terminal \(terminal) is retired for good") }
-                try db.execute(sql: "UPDATE clearing_terminal SET status = ?, changed = ? WHERE terminal = ?",
-                               arguments: [status.rawValue, at, Int64(terminal.rawValue)])
+        try writing("changing terminal \(terminal)") { db in
+            guard let current = try db.text("SELECT status FROM clearing_terminal WHERE terminal = ?", Int64(terminal.rawValue)) else {
+                throw StorageError.decisionRefused(path: path, reason: "terminal \(terminal) is not registered: onecard clearing terminals add")
             }
+            guard current != "retired" else { throw StorageError.decisionRefused(path: path, reason: "terminal \(terminal) is retired for good") }
+            try db.execute("UPDATE clearing_terminal SET status = ?, changed = ? WHERE terminal = ?", status.rawValue, at, Int64(terminal.rawValue))
         }
     }
 }

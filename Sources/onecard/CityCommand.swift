@@ -3,6 +3,7 @@ import City
 import Foundation
 import OneCardCore
 import Storage
+import PostgresStorage
 
 extension ClearingCommand {
     /// `onecard clearing city add|list|show`: the versions of the city file clearing keeps.
@@ -19,7 +20,7 @@ extension ClearingCommand {
 
         struct Add: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Store a city file as a new version.")
-            @Option(help: "The clearing database.")
+            @Option(help: "The clearing database: a SQLite file, or a postgresql:// URL.")
             var db: String
             @Option(help: "The city file.")
             var file: String
@@ -28,7 +29,7 @@ extension ClearingCommand {
 
             func run() throws {
                 try reporting {
-                    let store = try ClearingStore(path: db)
+                    let store = try ClearingDatabase.open(db)
                     let day = try effective.map { text in
                         guard let d = BCDDate(text) else { throw CLIError("--effective must be YYYY-MM-DD, got \(text)") }
                         return d
@@ -48,14 +49,14 @@ extension ClearingCommand {
 
         struct List: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "List the city versions.")
-            @Option(help: "The clearing database.")
+            @Option(help: "The clearing database: a SQLite file, or a postgresql:// URL.")
             var db: String
             @Flag(help: "Print a JSON array.")
             var json = false
 
             func run() throws {
                 try reporting {
-                    let versions = try ClearingStore(path: db).cityVersions()
+                    let versions = try ClearingDatabase.open(db).cityVersions()
                     if json {
                         printJSON(versions)
                         return
@@ -70,7 +71,7 @@ extension ClearingCommand {
 
         struct Show: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Print one city version's file (default: the one in force on --day, or the newest).")
-            @Option(help: "The clearing database.")
+            @Option(help: "The clearing database: a SQLite file, or a postgresql:// URL.")
             var db: String
             @Option(help: "The version.")
             var version: Int64?
@@ -79,7 +80,7 @@ extension ClearingCommand {
 
             func run() throws {
                 try reporting {
-                    let store = try ClearingStore(path: db)
+                    let store = try ClearingDatabase.open(db)
                     let file: Data?
                     if let version {
                         file = try store.cityFile(version: version)

@@ -9,6 +9,7 @@ import OneCardCore
 import OneCardCrypto
 import Storage
 import UploadBatch
+import PostgresStorage
 
 /// `onecard clearing …`: the clearing centre.
 struct ClearingCommand: ParsableCommand {
@@ -20,7 +21,7 @@ struct ClearingCommand: ParsableCommand {
 
     /// The database and, once, the city it clears for.
     struct Database: ParsableArguments {
-        @Option(help: "The clearing database (SQLite; created if missing).")
+        @Option(help: "The clearing database: a SQLite file (created if missing), or postgresql://USER@HOST:PORT[,HOST:PORT…]/DATABASE (docs/operations.md).")
         var db: String
         @Option(help: "The city file; stored in the database, so later commands may omit it.")
         var city: String?
@@ -46,7 +47,7 @@ struct ClearingCommand: ParsableCommand {
         private var noCity: CLIError { CLIError("\(db) has no city yet: pass --city CITY once (it is then stored in the database)") }
 
         private func openStore() throws -> (ClearingStore, (Int64, Data)?) {
-            let store = try ClearingStore(path: db)
+            let store = try ClearingDatabase.open(db)
             guard let city else { return (store, nil) }
             let data = try Data(contentsOf: URL(fileURLWithPath: city))
             _ = try City.parse(data: data, source: city)

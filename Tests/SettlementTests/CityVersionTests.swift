@@ -3,6 +3,7 @@ import OneCardCore
 import OneCardTestSupport
 import Storage
 import Testing
+import StoreTestSupport
 
 @Suite("settling a day uses the city version in force that day", .serialized)
 struct CityVersionTests {
@@ -24,7 +25,7 @@ struct CityVersionTests {
     @Test("a version effective after the day leaves the day's settlement as it was; one effective on the day changes it; closed days keep theirs")
     func versionInForce() throws {
         try withTempDir { dir in
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             _ = try HandDay().store(at: db)
             let tomorrow = dir + "/tomorrow.json", today = dir + "/today.json"
             try city(busCommission: 1000).write(to: URL(fileURLWithPath: tomorrow))

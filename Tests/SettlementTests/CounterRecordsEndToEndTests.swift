@@ -6,6 +6,7 @@ import OneCardTestSupport
 import Settlement
 import Testing
 import UploadBatch
+import StoreTestSupport
 
 /// Issue, load, fares, refund and replacement records written as real upload files, ingested
 /// and settled by the `onecard` binary: what the counter paid out and took in settles to the fen.
@@ -39,7 +40,7 @@ struct CounterRecordsEndToEndTests {
             counter.append(record(.refund, cardA, &d, amount: 2800, deposit: 2000, at: "2026-11-29T19:30:00"))
             let files = [try batches.write("counter.ocub", terminal: Day.counter, op: 1, seq: 1, counter),
                          try batches.write("bus.ocub", terminal: Day.bus, op: 2, seq: 1, taps)]
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             #expect(try onecard(["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"]).status == 0)
             let ingest = try onecard(["clearing", "ingest", "--db", db, "--city", TestPaths.city, "--keys", keys,
                                       "--received-at", "2026-11-30T01:00:00", "--json"] + files)

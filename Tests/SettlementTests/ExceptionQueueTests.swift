@@ -5,13 +5,14 @@ import OneCardTestSupport
 import Settlement
 import Storage
 import Testing
+import StoreTestSupport
 
 @Suite("an officer accepts or rejects refused records and exceptions, with an audit trail", .serialized)
 struct ExceptionQueueTests {
     @Test("accepting a refused fare posts an adjustment into the open day; the report shows who, when and why")
     func acceptIntoOpenDay() throws {
         try withTempDir { dir in
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             _ = try HandDay().store(at: db)
             let ref = HandDay().forgedRef.description
             let missing = try onecard(["exceptions", "accept", ref, "--db", db, "--officer", "Li Wei"])
@@ -40,7 +41,7 @@ struct ExceptionQueueTests {
     @Test("after the day is closed, an acceptance lands in the next open day; a rejection posts nothing")
     func acceptAfterClose() throws {
         try withTempDir { dir in
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             _ = try HandDay().store(at: db)
             #expect(try onecard(["settle", "--db", db, "--date", "2026-11-29", "--out", dir + "/a", "--close"]).status == 0)
             let ref = HandDay().forgedRef.description
@@ -63,7 +64,7 @@ struct ExceptionQueueTests {
     @Test("rejecting a clearing exception records the officer; an unknown id is refused")
     func rejectException() throws {
         try withTempDir { dir in
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             _ = try HandDay().store(at: db)
             let unknown = try onecard(["exceptions", "reject", "12345", "--db", db, "--officer", "Li", "--reason", "x"])
             #expect(unknown.status != 0 && unknown.err.contains("no exception 12345"))
@@ -71,10 +72,10 @@ struct ExceptionQueueTests {
             #expect(dup.status != 0 && dup.err.contains("no refused record"))
             let reject = try onecard(["exceptions", "reject", HandDay().forgedRef.description, "--db", db, "--officer", "Wang Fang", "--reason", "TAC forged"])
             #expect(reject.status == 0, "\(reject.err)")
-            let decisions = try ClearingStore(path: db).decisions()
+            let decisions = try TestBackend.open(db).decisions()
             #expect(decisions.map { [$0.status, $0.officer, $0.reason] } == [["rejected", "Wang Fang", "TAC forged"]])
             #expect(decisions.first?.adjustmentDay == nil)
-            #expect(try ClearingStore(path: db).settlementTransfers(kind: "adjustment").isEmpty)
+            #expect(try TestBackend.open(db).settlementTransfers(kind: "adjustment").isEmpty)
         }
     }
 }

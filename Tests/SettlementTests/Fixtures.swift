@@ -7,6 +7,7 @@ import OneCardTestSupport
 import Settlement
 import Storage
 import UploadBatch
+import StoreTestSupport
 
 let taxi = TerminalID(hex: "710004000001")!
 let taxi2 = TerminalID(hex: "710004000002")!
@@ -65,7 +66,7 @@ struct HandDay {
 
     /// Ingests the day into a new clearing database (with the city stored, as the CLI needs).
     func store(at path: String) throws -> ClearingStore {
-        let store = try ClearingStore(path: path)
+        let store = try TestBackend.open(path)
         try store.addCity(Data(contentsOf: URL(fileURLWithPath: Self.cityPath)))
         let engine = Day.engine()
         try store.commit(engine.run(batches), files: batches.map(\.file), engine: engine, received: receivedAt, businessDay: settleDay)

@@ -7,6 +7,7 @@ import Settlement
 import Storage
 import Testing
 import UploadBatch
+import StoreTestSupport
 
 /// An officer's click must never pay a fare twice, and a day is closed only whole.
 @Suite("officers cannot pay twice; closing is atomic; secrets are created private", .serialized)
@@ -29,7 +30,7 @@ struct OfficerSafetyTests {
         static let greyRef = "\(Day.bus)/1#0"
 
         func store(_ path: String, _ batches: [IncomingBatch]) throws -> ClearingStore {
-            let store = try ClearingStore(path: path)
+            let store = try TestBackend.open(path)
             try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
             try ingest(store, batches)
             return store
@@ -47,7 +48,7 @@ struct OfficerSafetyTests {
     @Test("a completed record arriving after its grey record was accepted is refused 03; accepting again changes nothing")
     func completedAfterGreyAccepted() throws {
         try withTempDir { dir in
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             let g = GreyDay()
             let store = try g.store(db, [batch(Day.counter, 1, [g.load]), batch(Day.bus, 1, [g.grey])])
             let args = ["exceptions", "accept", GreyDay.greyRef, "--db", db, "--officer", "Li Wei", "--reason", "card log shows the debit", "--json"]
@@ -67,7 +68,7 @@ struct OfficerSafetyTests {
     @Test("accepting a grey record whose completed record was cleared is refused: it would pay the fare twice")
     func greyAfterCompleted() throws {
         try withTempDir { dir in
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             let g = GreyDay()
             let store = try g.store(db, [batch(Day.counter, 1, [g.load]), batch(Day.bus, 1, [g.grey]), batch(Day.bus, 2, [g.completed])])
             let r = try onecard(["exceptions", "accept", GreyDay.greyRef, "--db", db, "--officer", "Li Wei", "--reason", "looks genuine"])
@@ -83,7 +84,7 @@ struct OfficerSafetyTests {
     @Test("an accepted refused load is credited once: the genuine load later is refused 03, a second copy cannot be accepted, nor a copy of a cleared load")
     func loadAcceptedOnce() throws {
         try withTempDir { dir in
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             var d = Day()
             let genuine = d.load(cardA, 5000, at: "2026-11-29T07:00:00")
             var forged = genuine
@@ -112,7 +113,7 @@ struct OfficerSafetyTests {
     @Test("a day closes only after its cut-off by the clearing clock, and never with a run it did not settle")
     func closeIsAtomic() throws {
         try withTempDir { dir in
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             let store = try HandDay().store(at: db)
             let early = try onecard(["settle", "--db", db, "--date", "2026-11-29", "--out", dir + "/a", "--close", "--at", "2026-11-30T01:59:59"])
             #expect(early.status != 0 && early.err.contains("cannot be closed yet"), "\(early.err)")
@@ -157,7 +158,7 @@ struct OfficerSafetyTests {
                 #expect(k.masterKeys.keys.map(\.rawValue).sorted().joined(separator: ",") == expected, "\(name)")
             }
             #expect(try onecard(["keys", "split", "--keys", keys, "--out-dir", dir + "/roles"]).status != 0, "never overwritten")
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             _ = try HandDay().store(at: db)
             let out = dir + "/s"
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

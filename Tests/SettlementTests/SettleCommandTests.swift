@@ -5,13 +5,14 @@ import OneCardTestSupport
 import Settlement
 import Storage
 import Testing
+import StoreTestSupport
 
 @Suite("onecard settle, reconcile and exceptions on a real database", .serialized)
 struct SettleCommandTests {
     @Test("settle writes every file, re-running an open day gives identical bytes, and clearing check holds")
     func rerunIdentical() throws {
         try withTempDir { dir in
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             _ = try HandDay().store(at: db)
             let first = try onecard(["settle", "--db", db, "--date", "2026-11-29", "--out", dir + "/a"])
             #expect(first.status == 0, "\(first.err)")
@@ -23,7 +24,7 @@ struct SettleCommandTests {
             #expect(try contents(of: dir + "/a") == a)
             let check = try onecard(["clearing", "check", "--db", db])
             #expect(check.status == 0, "\(check.out)")
-            let store = try ClearingStore(path: db)
+            let store = try TestBackend.open(db)
             #expect(try store.settlementTransfers(kind: "settlement").count == 9, "re-settling replaced, not doubled, the postings")
             let bus = String(decoding: a["clearing-operator-2.csv"] ?? Data(), as: UTF8.self).split(separator: "\n")
             #expect(bus.count == 3)
@@ -41,7 +42,7 @@ struct SettleCommandTests {
     @Test("a closed day is immutable: settling it again and ingesting into it are refused with a clear message")
     func closedDay() throws {
         try withTempDir { dir in
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             _ = try HandDay().store(at: db)
             let closed = try onecard(["settle", "--db", db, "--date", "2026-11-29", "--out", dir + "/a", "--close"])
             #expect(closed.status == 0, "\(closed.err)")
@@ -50,7 +51,7 @@ struct SettleCommandTests {
             let again = try onecard(["settle", "--db", db, "--date", "2026-11-29", "--out", dir + "/b"])
             #expect(again.status != 0)
             #expect(again.err.contains("business day 2026-11-29 was closed") && again.err.contains("adjustments"))
-            let store = try ClearingStore(path: db)
+            let store = try TestBackend.open(db)
             let engine = ClearingEngine(config: Day.engine().config, state: try store.loadState())
             var d = Day()
             let late = batch(Day.counter, 2, [d.load(CardSerial(hex: "2000000000000009")!, 100, at: "2026-11-29T20:00:00")])
@@ -65,7 +66,7 @@ struct SettleCommandTests {
     @Test("reconcile reports a matching, a mismatching and missing terminals in both directions")
     func reconcile() throws {
         try withTempDir { dir in
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             _ = try HandDay().store(at: db)
             let statement = dir + "/s.csv"
             // bus matches, metro differs by 10 fen, bus2 cleared nothing, taxi2 listed with nothing

@@ -5,6 +5,7 @@ import OneCardTestSupport
 import Settlement
 import Storage
 import Testing
+import StoreTestSupport
 
 @Suite("a SIGKILL during settlement changes nothing a re-run does not restore", .serialized)
 struct SettlementCrashTests {
@@ -20,7 +21,7 @@ struct SettlementCrashTests {
             return
         }
         try withTempDir { dir in
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             try Self.bigDay(db)
             let reference = try onecard(["settle", "--db", db, "--date", "2026-11-29", "--out", dir + "/ref"])
             #expect(reference.status == 0, "\(reference.err)")
@@ -30,11 +31,11 @@ struct SettlementCrashTests {
                 if try killedSettle(db: db, out: dir + "/k", close: close, afterMs: UInt32.random(in: 10...Self.runMsMax)) { killed += 1 }
                 let check = try onecard(["clearing", "check", "--db", db])
                 #expect(check.status == 0, "clearing check after kill \(i): \(check.out)")
-                if try ClearingStore(path: db).settlementDay(settleDay)?.closed != nil { break }
+                if try TestBackend.open(db).settlementDay(settleDay)?.closed != nil { break }
             }
             #expect(killed > 0, "no settlement was killed mid-way: the day is too small to prove anything")
             // The last attempt used --close; finish it if the kill came before the close committed.
-            if try ClearingStore(path: db).settlementDay(settleDay)?.closed == nil {
+            if try TestBackend.open(db).settlementDay(settleDay)?.closed == nil {
                 let final = try onecard(["settle", "--db", db, "--date", "2026-11-29", "--out", dir + "/k", "--close"])
                 #expect(final.status == 0, "\(final.err)")
             }
@@ -47,7 +48,7 @@ struct SettlementCrashTests {
             for name in expected.keys.sorted() where name != "report.html" {
                 #expect(got[name] == expected[name], "\(name) differs after kills")
             }
-            #expect(try ClearingStore(path: db).settlementTransfers(kind: "settlement").count == Self.postings(dir + "/ref"))
+            #expect(try TestBackend.open(db).settlementTransfers(kind: "settlement").count == Self.postings(dir + "/ref"))
             #expect(try onecard(["clearing", "check", "--db", db]).status == 0)
         }
     }
@@ -73,7 +74,7 @@ struct SettlementCrashTests {
 
     /// A day big enough that a debug-build settlement takes a while: 4,000 cards × 25 taps.
     static func bigDay(_ path: String) throws {
-        let store = try ClearingStore(path: path)
+        let store = try TestBackend.open(path)
         try store.addCity(Data(contentsOf: URL(fileURLWithPath: HandDay.cityPath)))
         var day = SyntheticDay(city: Day.city, tacMaster: Day.tacMaster, date: settleDay, tapsPerCard: 25)
         let engine = Day.engine()

@@ -5,6 +5,7 @@ import OneCardCrypto
 import OneCardTestSupport
 import Testing
 import UploadBatch
+import StoreTestSupport
 
 /// Who may upload: the registry and the per-terminal upload keys, through the `onecard` binary.
 @Suite("the terminal registry and per-terminal upload keys", .serialized)
@@ -17,7 +18,7 @@ struct TerminalRegistryTests {
             var d = Day(tacMaster: try batches.keyset.masterKey(.tac))
             let load = d.load(cardA, 3000, at: "2026-11-29T07:00:00")
             let tap = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             let counter = try batches.write("counter.ocub", terminal: Day.counter, op: 1, seq: 1, [load])
             // The metro gate's key signs a batch that claims to be the bus validator's.
             let forged = try batches.write("forged.ocub", terminal: Day.bus, op: 2, seq: 1, [tap], signer: Day.metro)

@@ -5,6 +5,7 @@ import OneCardCore
 import Storage
 import UploadBatch
 import Testing
+import StoreTestSupport
 
 @Suite("kill -9 during clearing ingest loses nothing acknowledged and applies nothing twice")
 struct ClearingCrashTests {
@@ -22,7 +23,7 @@ struct ClearingCrashTests {
                 "--out", dir + "/day", "--duplicates", "0.01", "--forged-tac", "0.01", "--grey", "0.01", "--hotlisted", "0.02",
                 "--batch-records-max", "700",
             ])
-            let db = dir + "/clearing.sqlite"
+            let db = try TestBackend.location(for: dir + "/clearing.sqlite")
             _ = try runOnecard(binary, ["clearing", "hotlist", "import", "--db", db, "--city", TestPaths.city, "--file", dir + "/day/hotlist.json"])
             _ = try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--from-city"])
             let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
@@ -55,7 +56,7 @@ struct ClearingCrashTests {
     }
 
     private func audit(_ db: String) throws -> (holds: Bool, violations: [String], batches: Int) {
-        let store = try ClearingStore(path: db)
+        let store = try TestBackend.open(db)
         let state = try store.loadState()
         var audit = LedgerAudit()
         var accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)] = []

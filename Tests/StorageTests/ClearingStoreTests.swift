@@ -7,6 +7,7 @@ import OneCardTestSupport
 import Storage
 import Testing
 import UploadBatch
+import StoreTestSupport
 
 @Suite("Clearing database")
 struct ClearingStoreTests {
@@ -23,8 +24,8 @@ struct ClearingStoreTests {
     func checkFindsForgedPages() throws {
         guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
-            let path = dir + "/c.sqlite"
-            let store = try ClearingStore(path: path)
+            let path = try TestBackend.location(for: dir + "/c.sqlite")
+            let store = try TestBackend.open(path)
             try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
             let (loads, taps) = Self.day()
             let engine = Day.engine()
@@ -41,8 +42,7 @@ struct ClearingStoreTests {
             orphan.source = RecordRef(terminal: purchase.source.terminal, batch: 999, index: 0)
             var bytes: [UInt8] = []
             Packing.append([twice, orphan, purchase], to: &bytes)
-            let db = try DatabaseQueue(path: path)
-            try db.write { try $0.execute(sql: "INSERT INTO clearing_page (run, kind, page, count, data) VALUES (1, 'transfers', 99, 3, ?)", arguments: [Data(bytes)]) }
+            try store.engine.write { db in try db.execute("INSERT INTO clearing_page (run, kind, page, count, data) VALUES (1, 'transfers', 99, 3, ?)", bytes) }
             let (status, out) = try check()
             #expect(status == 1)
             #expect(out.contains("ledger VIOLATION"))
@@ -55,12 +55,12 @@ struct ClearingStoreTests {
     @Test("a committed run rebuilds the same engine state after reopening, and replays are no-ops")
     func rebuild() throws {
         try withTempDir { dir in
-            let path = dir + "/clearing.sqlite"
+            let path = try TestBackend.location(for: dir + "/clearing.sqlite")
             let (loads, taps) = Self.day()
             let engine = Day.engine()
             let r = engine.run([loads, taps])
-            try ClearingStore(path: path).commit(r, files: ["l", "t"], engine: engine, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
-            let reopened = try ClearingStore(path: path)
+            try TestBackend.open(path).commit(r, files: ["l", "t"], engine: engine, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
+            let reopened = try TestBackend.open(path)
             let state = try reopened.loadState()
             #expect(state.cards == engine.state.cards)
             #expect(state.batches == engine.state.batches)
@@ -76,7 +76,7 @@ struct ClearingStoreTests {
     @Test("the stored pages pass the ledger audit; refusals keep their records")
     func pages() throws {
         try withTempDir { dir in
-            let store = try ClearingStore(path: dir + "/c.sqlite")
+            let store = try TestBackend.open(dir + "/c.sqlite")
             let (loads, taps) = Self.day()
             let engine = Day.engine()
             try store.commit(engine.run([loads, taps]), files: ["l", "t"], engine: engine, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
@@ -97,13 +97,18 @@ struct ClearingStoreTests {
     @Test("ledger pages and ingested batches cannot be changed or deleted")
     func immutable() throws {
         try withTempDir { dir in
-            let path = dir + "/c.sqlite"
+            let path = try TestBackend.location(for: dir + "/c.sqlite")
             let (loads, _) = Self.day()
             let engine = Day.engine()
-            try ClearingStore(path: path).commit(engine.run([loads]), files: ["l"], engine: engine, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
-            let db = try GRDB.DatabaseQueue(path: path)
-            #expect(throws: (any Error).self) { try db.write { try $0.execute(sql: "DELETE FROM clearing_page") } }
-            #expect(throws: (any Error).self) { try db.write { try $0.execute(sql: "UPDATE clearing_batch SET run = 9") } }
+            let store = try TestBackend.open(path)
+            try store.commit(engine.run([loads]), files: ["l"], engine: engine, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
+            let pages = try store.engine.read { db in try db.int("SELECT COUNT(*) FROM clearing_page") }
+            #expect(pages ?? 0 > 0)
+            // Straight through the database's own connection: the database refuses, not the store's code.
+            #expect(throws: (any Error).self) { try store.engine.write { db in try db.execute("DELETE FROM clearing_page") } }
+            #expect(throws: (any Error).self) { try store.engine.write { db in try db.execute("UPDATE clearing_batch SET run = 9") } }
+            #expect(throws: (any Error).self) { try store.engine.write { db in try db.execute("UPDATE clearing_run SET records = 0") } }
+            #expect(try store.engine.read { db in try db.int("SELECT COUNT(*) FROM clearing_page") } == pages)
         }
     }
 }
@@ -116,14 +121,14 @@ struct ClearingRestartTests {
     @Test("after a restart a fare re-sent with another counter is still refused 03, and a squatted key is still a conflict")
     func identitiesSurviveRestart() throws {
         try withTempDir { dir in
-            let path = dir + "/c.sqlite"
+            let path = try TestBackend.location(for: dir + "/c.sqlite")
             var d = Day()
             let load = Day.batch(Day.counter, 1, [d.load(cardA, 5000, at: "2026-11-29T07:00:00")])
             let fare = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
             let taps = Day.batch(Day.bus, 1, [fare])
             let engine = Day.engine()
-            try ClearingStore(path: path).commit(engine.run([load, taps]), files: ["l", "t"], engine: engine, received: Self.received, businessDay: Self.day)
-            let state = try ClearingStore(path: path).loadState()
+            try TestBackend.open(path).commit(engine.run([load, taps]), files: ["l", "t"], engine: engine, received: Self.received, businessDay: Self.day)
+            let state = try TestBackend.open(path).loadState()
             #expect(state.fares == engine.state.fares)
             #expect(state.batchDigests == engine.state.batchDigests)
             var replay = fare
@@ -135,7 +140,7 @@ struct ClearingRestartTests {
             let r = restarted.run([Day.batch(Day.bus, 2, [replay]), other])
             #expect(r.refusals.map { "\($0.code.rawValue) \($0.field)" } == ["03 terminal sequence"])
             #expect(r.conflicts.count == 1)
-            let store = try ClearingStore(path: path)
+            let store = try TestBackend.open(path)
             try store.commit(r, files: ["t2", "t1-again"], engine: restarted, received: Self.received, businessDay: Self.day)
             let listed = try store.conflicts()
             #expect(listed.map { [$0.terminal, String($0.sequence), $0.file, $0.sha256] } == [[Day.bus.description, "1", other.file, other.digest.hex]])
@@ -147,11 +152,11 @@ struct ClearingRestartTests {
     @Test("two writers from the same state: the second commit is refused stale and nothing of it is stored")
     func staleWriter() throws {
         try withTempDir { dir in
-            let path = dir + "/c.sqlite"
+            let path = try TestBackend.location(for: dir + "/c.sqlite")
             var d = Day()
             let load = Day.batch(Day.counter, 1, [d.load(cardA, 5000, at: "2026-11-29T07:00:00")])
             let fare = d.tap(cardA, 200, at: "2026-11-29T08:00:00")
-            let store = try ClearingStore(path: path)
+            let store = try TestBackend.open(path)
             let base = Day.engine()
             try store.commit(base.run([load]), files: ["l"], engine: base, received: Self.received, businessDay: Self.day)
             let state = try store.loadState()
@@ -180,9 +185,9 @@ struct TerminalRegistryCacheTests {
     @Test("a registry change made through another connection is seen at the next read; one made through this store at once")
     func changesAreSeen() throws {
         try withTempDir { dir in
-            let path = dir + "/c.sqlite"
-            let clearing = try ClearingStore(path: path)
-            let officer = try ClearingStore(path: path)
+            let path = try TestBackend.location(for: dir + "/c.sqlite")
+            let clearing = try TestBackend.open(path)
+            let officer = try TestBackend.open(path)
             let t = TerminalID(rawValue: 0x7100_0200_0501)!
             try clearing.registerTerminal(t, operatorID: 2, keyVersion: 1, at: "2026-03-01T00:00:00Z")
             #expect(try clearing.terminals()[t]?.status == .active)

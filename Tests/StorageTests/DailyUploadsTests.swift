@@ -7,6 +7,7 @@ import OneCardTestSupport
 import Storage
 import Testing
 import UploadBatch
+import StoreTestSupport
 
 @Suite("days uploaded and received one by one (loadgen --uploads daily)", .serialized)
 struct DailyUploadsTests {
@@ -27,7 +28,7 @@ struct DailyUploadsTests {
 
             let city = try City.parse(data: Data(contentsOf: URL(fileURLWithPath: TestPaths.city)), source: TestPaths.city)
             let clearingKeys = try ClearingKeys(paths: [keys])
-            let store = try ClearingStore(path: dir + "/c.sqlite")
+            let store = try TestBackend.open(dir + "/c.sqlite")
             try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
             for (id, t) in city.terminals { try store.registerTerminal(id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-03-01T00:00:00Z") }
             var accepted = 0, amount: Int64 = 0, refused: [String: Int] = [:]

@@ -8,6 +8,7 @@ import OneCardTestSupport
 import Storage
 import Terminal
 import Testing
+import StoreTestSupport
 
 extension FrontEndTests {
     /// A request with headers; status, response headers (lower-cased names) and body bytes.
@@ -59,10 +60,10 @@ extension FrontEndTests {
         try withTempDir { dir in
             let keys = dir + "/keys.json"
             try runOnecard(binary, ["keys", "new", "--out", keys])
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             let cityBytes = try Data(contentsOf: URL(fileURLWithPath: TestPaths.city))
             try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
-            let store = try ClearingStore(path: db)
+            let store = try TestBackend.open(db)
             // A second city version in force from tomorrow: today's is still version 1.
             let tomorrow = BCDDate(daysSinceEpoch: LocalClock.now().date.daysSinceEpoch + 2)
             var second = cityBytes

@@ -8,6 +8,7 @@ import OneCardTestSupport
 import Storage
 import Testing
 import UploadBatch
+import StoreTestSupport
 
 /// `onecard serve` as a terminal meets it: a real process on a real socket.
 @Suite("the front-end over HTTP (onecard serve)", .serialized)
@@ -64,7 +65,7 @@ struct FrontEndTests {
             let yesterday = BCDDate(daysSinceEpoch: LocalClock.now().date.daysSinceEpoch - 1).description
             try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "300", "--taps", "3000", "--seed", "8",
                                     "--start-date", yesterday, "--out", dir + "/day", "--duplicates", "0.02", "--batch-records-max", "150"])
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
             let truth = json(String(decoding: try Data(contentsOf: URL(fileURLWithPath: dir + "/day/ground-truth.json")), as: UTF8.self))
             let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted()
@@ -107,7 +108,7 @@ struct FrontEndTests {
             #expect(last["nextSequence"] as? Int == (last["sequence"] as? Int).map { $0 + 1 })
 
             // Hostile or broken bodies: each refused with its reason, nothing stored.
-            let runsBefore = try ClearingStore(path: db).runNumbers().count
+            let runsBefore = try TestBackend.open(db).runNumbers().count
             let (t, s) = parts(names[1])
             let good = files[1]
             #expect(try request(server.port, "PUT", "/v1/terminals/\(t)/batches/\(s)", Array(good.prefix(good.count - 7))).0 == 400, "truncated")
@@ -150,7 +151,7 @@ struct FrontEndTests {
             #expect(try request(server.port, "GET", "/health").0 == 200, "the server is still up")
             server.kill9()
             // The conflict is recorded (in a run that posted nothing); nothing else was stored.
-            #expect(try ClearingStore(path: db).runNumbers().count == runsBefore + 1)
+            #expect(try TestBackend.open(db).runNumbers().count == runsBefore + 1)
             let conflicts = try runOnecard(binary, ["clearing", "conflicts", "--db", db, "--json"])
             #expect(conflicts.contains(t), "the conflict is listed for an officer")
         }
@@ -164,7 +165,7 @@ extension FrontEndTests {
         try withTempDir { dir in
             let keys = dir + "/keys.json"
             try runOnecard(binary, ["keys", "new", "--out", keys])
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
             let server = try Server(binary, db: db, keys: keys, extra: ["--idle-timeout", "1"])
             defer { server.kill9() }
@@ -205,7 +206,7 @@ extension FrontEndTests {
             try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "400", "--taps", "8000", "--seed", "21",
                                     "--start-date", yesterday, "--out", dir + "/day", "--duplicates", "0.01", "--forged-tac", "0.01",
                                     "--batch-records-max", "40"])
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
             let truth = json(String(decoding: try Data(contentsOf: URL(fileURLWithPath: dir + "/day/ground-truth.json")), as: UTF8.self))
             var rng = SystemRandomNumberGenerator()
@@ -319,7 +320,7 @@ extension FrontEndTests {
             let yesterday = BCDDate(daysSinceEpoch: LocalClock.now().date.daysSinceEpoch - 1).description
             try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "50", "--taps", "400", "--seed", "4",
                                     "--start-date", yesterday, "--out", dir + "/day", "--batch-records-max", "100"])
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
             let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted()
             let file = try #require(names.first)
@@ -426,7 +427,7 @@ extension FrontEndTests {
             let yesterday = BCDDate(daysSinceEpoch: LocalClock.now().date.daysSinceEpoch - 1).description
             try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "30", "--taps", "200", "--seed", "5",
                                     "--start-date", yesterday, "--out", dir + "/day"])
-            let db = dir + "/c.sqlite"
+            let db = try TestBackend.location(for: dir + "/c.sqlite")
             try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
             let server = try Server(binary, db: db, keys: keys, extra: [
                 "--tls-certificate", dir + "/server.pem", "--tls-key", dir + "/server.key", "--tls-client-ca", dir + "/ca.pem"])

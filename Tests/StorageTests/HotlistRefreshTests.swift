@@ -8,13 +8,14 @@ import OneCardTestSupport
 import Storage
 import Testing
 import UploadBatch
+import StoreTestSupport
 
 @Suite("A running clearing (the front-end's) sees hotlist changes made since it started")
 struct HotlistRefreshTests {
     @Test("a card hotlisted while the ingestor runs is refused 07 in its next run; taken off, it is accepted again (found by onecard simulate --seed 1)")
     func hotlistSeenByRunningIngestor() throws {
         try withTempDir { dir in
-            let store = try ClearingStore(path: dir + "/c.sqlite")
+            let store = try TestBackend.open(dir + "/c.sqlite")
             try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
             for t in Day.city.terminals.values { try store.registerTerminal(t.id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-11-29T00:00:00Z") }
             let keyset = Keyset(keyVersion: KeyVersion(rawValue: 1), masterKeys: [.tac: Day.tacMaster, .batch: try TripleDESKey(hex: "77777777777777778888888888888888")])

@@ -7,6 +7,7 @@ import OneCardTestSupport
 import Storage
 import Testing
 import UploadBatch
+import StoreTestSupport
 
 @Suite("a day cleared in many small runs ends exactly as the day cleared in one", .serialized)
 struct IncrementalRunsTests {
@@ -30,7 +31,7 @@ struct IncrementalRunsTests {
             let nextDay = BCDDateTime(iso: "2026-03-03T23:59:59")!
 
             func open(_ name: String, snapshotRowsMin: Int = ClearingStore.snapshotRowsMinDefault) throws -> ClearingStore {
-                let store = try ClearingStore(path: dir + "/" + name + ".sqlite", snapshotRowsMin: snapshotRowsMin)
+                let store = try TestBackend.open(dir + "/" + name + ".sqlite", snapshotRowsMin: snapshotRowsMin)
                 try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
                 for (id, t) in city.terminals { try store.registerTerminal(id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-03-01T00:00:00Z") }
                 return store

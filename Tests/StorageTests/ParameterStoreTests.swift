@@ -4,13 +4,14 @@ import OneCardCrypto
 import OneCardTestSupport
 import Storage
 import Testing
+import StoreTestSupport
 
 @Suite("Parameter versions kept by clearing: the city file by effective day, the hotlist by change")
 struct ParameterStoreTests {
     @Test("each city version is kept; a day uses the version in force on it; the same bytes store nothing; a closed day cannot get a new version")
     func cityVersions() throws {
         try withTempDir { dir in
-            let store = try ClearingStore(path: dir + "/c.sqlite")
+            let store = try TestBackend.open(dir + "/c.sqlite")
             #expect(try store.newestCity() == nil)
             #expect(try store.city(forDay: BCDDate("2026-11-01")!) == nil)
             let v1 = Data("{\"v\":1}".utf8), v2 = Data("{\"v\":2}".utf8), v3 = Data("{\"v\":3}".utf8)
@@ -45,7 +46,7 @@ struct ParameterStoreTests {
     @Test("the hotlist's version counts membership changes; the changes since any version bring that list to the newest")
     func hotlistChanges() throws {
         try withTempDir { dir in
-            let store = try ClearingStore(path: dir + "/c.sqlite")
+            let store = try TestBackend.open(dir + "/c.sqlite")
             #expect(try store.hotlistVersion() == 1)
             #expect(try store.hotlistSerials().serials.isEmpty)
             // A history of adds and removes, with the list as it stood after each version.

@@ -1,0 +1,234 @@
+import Foundation
+import GRDB
+
+/// A value bound to, or read from, a SQL statement: the four kinds the clearing database uses.
+public enum SQLValue: Sendable, Equatable {
+    case null
+    case int(Int64)
+    case text(String)
+    case blob([UInt8])
+}
+
+/// Something that binds as a ``SQLValue``.
+public protocol SQLBindable { var sqlValue: SQLValue { get } }
+extension Int64: SQLBindable { public var sqlValue: SQLValue { .int(self) } }
+extension Int: SQLBindable { public var sqlValue: SQLValue { .int(Int64(self)) } }
+extension Int32: SQLBindable { public var sqlValue: SQLValue { .int(Int64(self)) } }
+extension String: SQLBindable { public var sqlValue: SQLValue { .text(self) } }
+extension Data: SQLBindable { public var sqlValue: SQLValue { .blob([UInt8](self)) } }
+extension Array: SQLBindable where Element == UInt8 { public var sqlValue: SQLValue { .blob(self) } }
+extension Optional: SQLBindable where Wrapped: SQLBindable { public var sqlValue: SQLValue { self?.sqlValue ?? .null } }
+
+/// One result row, read by column position.
+public struct SQLRow: Sendable {
+    public var values: [SQLValue]
+
+    public init(_ values: [SQLValue]) { self.values = values }
+
+    /// An integer column (a boolean reads as 0 or 1); NULL reads as nil.
+    public func intOrNil(_ i: Int) throws -> Int64? {
+        switch values[i] {
+        case .null: return nil
+        case .int(let v): return v
+        case .text(let t):
+            guard let v = Int64(t) else { throw SQLFailure.type(column: i, wanted: "an integer") }
+            return v
+        case .blob: throw SQLFailure.type(column: i, wanted: "an integer")
+        }
+    }
+
+    public func int(_ i: Int) throws -> Int64 {
+        guard let v = try intOrNil(i) else { throw SQLFailure.type(column: i, wanted: "an integer, not NULL") }
+        return v
+    }
+
+    public func bool(_ i: Int) throws -> Bool { try int(i) != 0 }
+
+    public func textOrNil(_ i: Int) throws -> String? {
+        switch values[i] {
+        case .null: return nil
+        case .text(let t): return t
+        case .int(let v): return String(v)
+        case .blob(let b): return String(decoding: b, as: UTF8.self)
+        }
+    }
+
+    public func text(_ i: Int) throws -> String {
+        guard let v = try textOrNil(i) else { throw SQLFailure.type(column: i, wanted: "text, not NULL") }
+        return v
+    }
+
+    public func blobOrNil(_ i: Int) throws -> [UInt8]? {
+        switch values[i] {
+        case .null: return nil
+        case .blob(let b): return b
+        case .text(let t): return Array(t.utf8)
+        case .int: throw SQLFailure.type(column: i, wanted: "bytes")
+        }
+    }
+
+    public func blob(_ i: Int) throws -> [UInt8] {
+        guard let v = try blobOrNil(i) else { throw SQLFailure.type(column: i, wanted: "bytes, not NULL") }
+        return v
+    }
+}
+
+/// A column that did not hold what the statement's reader expected (a corrupt or foreign database).
+public enum SQLFailure: Error, Sendable {
+    case type(column: Int, wanted: String)
+}
+
+/// One connection inside one transaction.
+///
+/// Statements are written once for both engines: positional parameters as `?`, or numbered
+/// as `?1`, `?2` (one style per statement); types that both SQLite and PostgreSQL know
+/// (`CAST(x AS BIGINT)`, `ON CONFLICT … DO …`, subqueries with an alias).
+public protocol SQLSession {
+    /// Runs a statement; returns the rows it changed.
+    @discardableResult
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int
+    /// Runs a query and returns its rows (for small results).
+    func all(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow]
+    /// Runs a query and hands each row to `body` as it arrives (a cursor: for results of any size).
+    func forEach(_ sql: String, _ arguments: [SQLValue], _ body: (SQLRow) throws -> Void) throws
+    /// Runs one statement once per argument list (a prepared statement where the engine has them).
+    func executeMany<S: Sequence<[SQLValue]>>(_ sql: String, _ argumentLists: S) throws
+}
+
+extension SQLSession {
+    @discardableResult
+    public func execute(_ sql: String, _ arguments: any SQLBindable...) throws -> Int {
+        try execute(sql, arguments.map(\.sqlValue))
+    }
+
+    public func rows(_ sql: String, _ arguments: any SQLBindable...) throws -> [SQLRow] {
+        try all(sql, arguments.map(\.sqlValue))
+    }
+
+    public func row(_ sql: String, _ arguments: any SQLBindable...) throws -> SQLRow? {
+        try all(sql, arguments.map(\.sqlValue)).first
+    }
+
+    /// The first column of the first row, as an integer (nil: no row, or NULL).
+    public func int(_ sql: String, _ arguments: any SQLBindable...) throws -> Int64? {
+        try all(sql, arguments.map(\.sqlValue)).first?.intOrNil(0)
+    }
+
+    /// The first column of the first row, as text (nil: no row, or NULL).
+    public func text(_ sql: String, _ arguments: any SQLBindable...) throws -> String? {
+        try all(sql, arguments.map(\.sqlValue)).first?.textOrNil(0)
+    }
+
+    /// The first column of every row, as integers.
+    public func ints(_ sql: String, _ arguments: any SQLBindable...) throws -> [Int64] {
+        try all(sql, arguments.map(\.sqlValue)).map { try $0.int(0) }
+    }
+
+    public func forEach(_ sql: String, _ arguments: any SQLBindable..., body: (SQLRow) throws -> Void) throws {
+        try forEach(sql, arguments.map(\.sqlValue), body)
+    }
+}
+
+/// A database the clearing store keeps its tables in: SQLite through GRDB here, PostgreSQL
+/// through postgres-nio in module PostgresStorage.
+public protocol SQLEngine: AnyObject, Sendable {
+    /// Where the data is, for messages: a file, or a URL without its password.
+    var location: String { get }
+    /// Runs `body` in a read-only transaction that sees one consistent state.
+    func read<T>(_ body: (any SQLSession) throws -> T) throws -> T
+    /// Runs `body` in a write transaction: writers are serialised, and a writer sees every
+    /// commit made before its transaction began. All of `body` commits, or none of it.
+    func write<T>(_ body: (any SQLSession) throws -> T) throws -> T
+    /// A number that moves on whenever the terminal registry may have changed, by any
+    /// connection: the registry, read every run, is cached while it stays.
+    func registryStamp(_ session: any SQLSession) throws -> Int64
+    /// The engine's own errors as storage errors; nil for an error that is not the engine's.
+    func storageError(_ error: any Error, operation: String) -> StorageError?
+}
+
+/// SQLite through GRDB: one serialised connection, WAL, `synchronous=FULL`.
+public final class SQLiteEngine: SQLEngine {
+    public let location: String
+    let queue: DatabaseQueue
+
+    /// Opens (creating if needed) the file.
+    init(path: String) throws {
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(5)
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        queue = try DatabaseQueue(path: path, configuration: config)
+        location = path
+    }
+
+    public func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try queue.read { db in try body(SQLiteSession(db: db)) }
+    }
+
+    public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try queue.write { db in try body(SQLiteSession(db: db)) }
+    }
+
+    /// `PRAGMA data_version`: moves on with every commit by another connection.
+    public func registryStamp(_ session: any SQLSession) throws -> Int64 {
+        try session.int("PRAGMA data_version") ?? -1
+    }
+
+    public func storageError(_ error: any Error, operation: String) -> StorageError? {
+        (error as? DatabaseError).map { StorageFailure.map($0, path: location, operation: operation) }
+    }
+}
+
+struct SQLiteSession: SQLSession {
+    let db: Database
+
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int {
+        let stmt = try db.cachedStatement(sql: sql)
+        try stmt.execute(arguments: Self.arguments(arguments))
+        return db.changesCount
+    }
+
+    func all(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        var out: [SQLRow] = []
+        try forEach(sql, arguments) { out.append($0) }
+        return out
+    }
+
+    func forEach(_ sql: String, _ arguments: [SQLValue], _ body: (SQLRow) throws -> Void) throws {
+        let stmt = try db.cachedStatement(sql: sql)
+        let rows = try Row.fetchCursor(stmt, arguments: Self.arguments(arguments))
+        while let row = try rows.next() {
+            var values: [SQLValue] = []
+            values.reserveCapacity(row.count)
+            for i in 0..<row.count {
+                switch (row[i] as DatabaseValue).storage {
+                case .null: values.append(.null)
+                case .int64(let v): values.append(.int(v))
+                case .double(let d): values.append(.int(Int64(d)))
+                case .string(let s): values.append(.text(s))
+                case .blob(let b): values.append(.blob([UInt8](b)))
+                }
+            }
+            try body(SQLRow(values))
+        }
+    }
+
+    func executeMany<S: Sequence<[SQLValue]>>(_ sql: String, _ argumentLists: S) throws {
+        var stmt: Statement?
+        for a in argumentLists {
+            if stmt == nil { stmt = try db.cachedStatement(sql: sql) }
+            try stmt?.execute(arguments: Self.arguments(a))
+        }
+    }
+
+    static func arguments(_ values: [SQLValue]) -> StatementArguments {
+        StatementArguments(values.map { v -> DatabaseValue in
+            switch v {
+            case .null: .null
+            case .int(let i): i.databaseValue
+            case .text(let t): t.databaseValue
+            case .blob(let b): Data(b).databaseValue
+            }
+        })
+    }
+}
