@@ -440,7 +440,7 @@ extension ClearingStore {
     /// The stored exceptions, oldest first.
     public func exceptions(status: String? = nil) throws(StorageError) -> [StoredException] {
         try reading("reading exceptions") { db in
-            try db.rows("SELECT \(Self.exceptionColumns) FROM clearing_exception WHERE ?1 IS NULL OR status = ?1 ORDER BY run, id", status)
+            try db.rows("SELECT \(Self.exceptionColumns) FROM clearing_exception WHERE CAST(?1 AS TEXT) IS NULL OR status = ?1 ORDER BY run, id", status)
                 .map(StoredException.init(row:))
         }
     }

@@ -145,7 +145,7 @@ extension ClearingStore {
         try reading("reading settlement transfers") { db in
             var out: [Transfer] = []
             try db.forEach(
-                "SELECT data FROM settlement_transfer WHERE (?1 IS NULL OR day = ?1) AND (?2 IS NULL OR kind = ?2) ORDER BY day, id",
+                "SELECT data FROM settlement_transfer WHERE (CAST(?1 AS TEXT) IS NULL OR day = ?1) AND (CAST(?2 AS TEXT) IS NULL OR kind = ?2) ORDER BY day, id",
                 day?.description, kind
             ) { row in
                 guard let t = Packing.transfers(try row.blob(0)) else {

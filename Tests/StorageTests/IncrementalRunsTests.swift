@@ -83,7 +83,7 @@ struct IncrementalRunsTests {
             // Settlement of both days through the binary: byte-identical files.
             for day in ["2026-03-02", "2026-03-03"] {
                 for name in ["one", "per-batch", "restarted"] {
-                    try runOnecard(binary, ["settle", "--db", dir + "/" + name + ".sqlite", "--date", day, "--out", dir + "/out-\(name)-\(day)", "--json"])
+                    try runOnecard(binary, ["settle", "--db", try TestBackend.location(for: dir + "/" + name + ".sqlite"), "--date", day, "--out", dir + "/out-\(name)-\(day)", "--json"])
                 }
                 let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/out-one-\(day)").sorted()
                 #expect(names.contains("refusals.csv"))

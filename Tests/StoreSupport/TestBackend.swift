@@ -16,9 +16,10 @@ public enum TestBackend {
 
     /// The `--db` for a test database that would live at `path`: the path itself on SQLite; on
     /// PostgreSQL the URL of a database of its own, named after the path (created on first use,
-    /// so a test reopening the same path reopens the same database).
+    /// so a test reopening the same path reopens the same database). A URL is returned as it is.
     public static func location(for path: String) throws -> String {
-        guard isPostgres else { return path }
+        // Already a database's URL (a test passing on what location(for:) gave it): itself.
+        guard isPostgres, !PostgresURL.isPostgres(path) else { return path }
         guard let admin = environment["ONECARD_TEST_POSTGRES"], PostgresURL.isPostgres(admin) else {
             throw StorageError.unreachable(
                 path: "ONECARD_TEST_POSTGRES", operation: "choosing the test database",
