@@ -221,7 +221,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage", "City", "Clearing", "ClearingIngest", "OneCardTestSupport", "StoreTestSupport",
+            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage", "City", "Clearing", "ClearingIngest", "OneCardTestSupport", "StoreTestSupport", "PostgresStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict

@@ -2,7 +2,7 @@
 # Installs the Debian packages OneCard builds and tests with. Idempotent; quiet when all
 # are present already.
 set -euo pipefail
-packages=(libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd pkg-config openssl curl python3)
+packages=(libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd pkg-config openssl curl python3 postgresql)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -44,15 +44,15 @@ public enum TestBackend {
         try ClearingDatabase.open(try location(for: path), snapshotRowsMin: snapshotRowsMin)
     }
 
-    static let created = Mutex<Set<String>>([])
+    static let created = Locked<Set<String>>([])
 }
 
-/// A value behind a lock (the tests' own: Synchronization's Mutex needs macOS 15).
-final class Mutex<Value>: @unchecked Sendable {
+/// A value behind a lock, shared by test threads.
+public final class Locked<Value>: @unchecked Sendable {
     private var value: Value
     private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+    public init(_ value: Value) { self.value = value }
+    public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body(&value)
