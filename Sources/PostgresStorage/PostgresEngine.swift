@@ -30,8 +30,11 @@ public final class PostgresEngine: SQLEngine, @unchecked Sendable {
     let logger: Logger
     let lock = NSLock()
     var connection: PostgresConnection?
-    /// Statements rewritten from `?` to `$n`, by their text.
+    /// Statements rewritten from `?` to `$n`, by their text. Under `lock`.
     var translated: [String: String] = [:]
+    /// Cursors opened so far (each streaming query gets its own name, so one may run inside
+    /// another's loop). Under `lock`.
+    var cursors = 0
 
     /// Connects (to the first host that is a primary).
     ///
@@ -151,10 +154,10 @@ public final class PostgresEngine: SQLEngine, @unchecked Sendable {
             let c = try connected(operation: "connecting")
             let session = PostgresSession(engine: self, connection: c)
             do {
-                _ = try session.all(begin, [])
+                _ = try session.runRaw(begin)
                 try prologue(session)
                 let result = try body(session)
-                _ = try session.all("COMMIT", [])
+                _ = try session.runRaw("COMMIT")
                 return result
             } catch {
                 if c.isClosed {
@@ -205,7 +208,8 @@ struct PostgresSession: SQLSession {
     /// Rows fetched per round trip when a query streams.
     static let fetchRows = 512
 
-    func query(_ sql: String, _ arguments: [SQLValue]) throws -> PostgresQuery {
+    /// `sql` (with `?` placeholders) as a PostgreSQL query, after `prefix` (written as is).
+    func query(_ sql: String, _ arguments: [SQLValue], prefix: String = "") -> PostgresQuery {
         var binds = PostgresBindings(capacity: arguments.count)
         for a in arguments {
             switch a {
@@ -215,11 +219,16 @@ struct PostgresSession: SQLSession {
             case .blob(let b): binds.append(ByteBuffer(bytes: b))
             }
         }
-        return PostgresQuery(unsafeSQL: engine.postgresSQL(sql), binds: binds)
+        return PostgresQuery(unsafeSQL: prefix + engine.postgresSQL(sql), binds: binds)
     }
 
-    func run(_ sql: String, _ arguments: [SQLValue]) throws -> PostgresQueryResult {
-        try connection.query(try query(sql, arguments), logger: engine.logger).wait()
+    func run(_ sql: String, _ arguments: [SQLValue], prefix: String = "") throws -> PostgresQueryResult {
+        try connection.query(query(sql, arguments, prefix: prefix), logger: engine.logger).wait()
+    }
+
+    /// A statement of the engine's own, without placeholders.
+    func runRaw(_ sql: String) throws -> PostgresQueryResult {
+        try connection.query(PostgresQuery(unsafeSQL: sql), logger: engine.logger).wait()
     }
 
     func all(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
@@ -236,10 +245,12 @@ struct PostgresSession: SQLSession {
 
     /// Streams through a cursor, ``fetchRows`` at a time: a day's pages never sit in memory at once.
     func forEach(_ sql: String, _ arguments: [SQLValue], _ body: (SQLRow) throws -> Void) throws {
-        _ = try run("DECLARE onecard_cursor NO SCROLL CURSOR FOR " + sql, arguments)
-        defer { _ = try? run("CLOSE onecard_cursor", []) }
+        engine.cursors += 1
+        let cursor = "onecard_cursor_\(engine.cursors)"
+        _ = try run(sql, arguments, prefix: "DECLARE \(cursor) NO SCROLL CURSOR FOR ")
+        defer { _ = try? runRaw("CLOSE \(cursor)") }
         while true {
-            let rows = try run("FETCH \(Self.fetchRows) FROM onecard_cursor", []).rows
+            let rows = try runRaw("FETCH \(Self.fetchRows) FROM \(cursor)").rows
             for r in rows { try body(Self.row(r)) }
             if rows.count < Self.fetchRows { return }
         }

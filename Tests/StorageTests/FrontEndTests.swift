@@ -213,7 +213,10 @@ extension FrontEndTests {
             var kills = 0, interrupted = 0
             // Terminals upload everything (a batch already cleared is answered `replayed`); the
             // server is killed part-way, restarted, and the terminals send again.
-            for _ in 0..<6 {
+            func acks() -> Int {
+                ((try? Data(contentsOf: URL(fileURLWithPath: dir + "/acks.txt"))) ?? Data()).reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
+            }
+            for pass in 0..<6 {
                 let server = try Server(binary, db: db, keys: keys)
                 let client = Process()
                 client.executableURL = URL(fileURLWithPath: binary)
@@ -222,6 +225,12 @@ extension FrontEndTests {
                 client.standardOutput = FileHandle.nullDevice
                 client.standardError = FileHandle.nullDevice
                 try client.run()
+                // Every other pass the kill lands after this pass's first acknowledgement (a slow
+                // machine would otherwise kill every pass before any); the others, at any moment.
+                if pass % 2 == 0 {
+                    let before = acks(), deadline = Date().addingTimeInterval(20)
+                    while acks() == before, client.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+                }
                 Thread.sleep(forTimeInterval: Double(UInt64.random(in: 50...600, using: &rng)) / 1000)
                 server.kill9()
                 kills += 1
