@@ -15,26 +15,20 @@ struct ConcurrentWritersTests {
     @Test("two workers clearing the same uploads at once, in opposite orders: each batch is posted once, the books equal one worker's")
     func twoWorkersPostOnce() throws {
         try withTempDir { dir in
-            let keyset = Keyset(keyVersion: KeyVersion(rawValue: 1), masterKeys: [.tac: Day.tacMaster, .batch: try TripleDESKey(hex: "77777777777777778888888888888888")])
             var day = SyntheticDay(city: Day.city, tacMaster: Day.tacMaster, date: BCDDate("2026-11-29")!, tapsPerCard: 4)
             var batches: [IncomingBatch] = []
             for first in stride(from: 0, to: 240, by: 40) { batches += day.batches(cards: first, count: 40) }
-            let uploads = batches.enumerated().map { i, b in
-                let key = BatchFile.uploadKey(batchMaster: try! keyset.masterKey(.batch), terminal: b.batch.header.terminal)
-                return Ingestor.Upload(name: "b\(i)", bytes: b.batch.encode(key: key))
-            }
+            let uploads = batches.enumerated().map { i, b in UploadFixture.upload(b, name: "b\(i)") }
             #expect(uploads.count > 30)
             let received = BCDDateTime(iso: "2026-11-29T23:30:00")!
             func prepared(_ name: String) throws -> String {
                 let location = try TestBackend.location(for: dir + "/" + name + ".sqlite")
-                let store = try TestBackend.open(location)
-                try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
-                for t in Day.city.terminals.values { try store.registerTerminal(t.id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-11-29T00:00:00Z") }
+                try UploadFixture.prepare(try TestBackend.open(location))
                 return location
             }
             // The reference: one worker, all uploads in one call.
             let reference = try TestBackend.open(try prepared("reference"))
-            let one = try Ingestor(store: reference, city: Day.city, keys: try ClearingKeys(keysets: [keyset])).clear(uploads, received: received)
+            let one = try UploadFixture.ingestor(reference).clear(uploads, received: received)
             let referenceAccepted = one.reduce(0) { if case .cleared(let o, _) = $1 { $0 + o.accepted } else { $0 } }
             #expect(referenceAccepted == batches.reduce(0) { $0 + $1.batch.records.count })
 
@@ -48,7 +42,7 @@ struct ConcurrentWritersTests {
                 let order = orders[w]
                 DispatchQueue.global().async(group: group) {
                     do {
-                        let ingestor = try Ingestor(store: try TestBackend.open(shared), city: Day.city, keys: try ClearingKeys(keysets: [keyset]))
+                        let ingestor = try UploadFixture.ingestor(try TestBackend.open(shared))
                         for start in stride(from: 0, to: order.count, by: 2) {
                             let picked = Array(order[start..<min(order.count, start + 2)])
                             // A worker that lost the race five times in a row answers "stale" (the

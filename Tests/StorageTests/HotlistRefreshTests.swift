@@ -16,14 +16,9 @@ struct HotlistRefreshTests {
     func hotlistSeenByRunningIngestor() throws {
         try withTempDir { dir in
             let store = try TestBackend.open(dir + "/c.sqlite")
-            try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
-            for t in Day.city.terminals.values { try store.registerTerminal(t.id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-11-29T00:00:00Z") }
-            let keyset = Keyset(keyVersion: KeyVersion(rawValue: 1), masterKeys: [.tac: Day.tacMaster, .batch: try TripleDESKey(hex: "77777777777777778888888888888888")])
-            let ingestor = try Ingestor(store: store, city: Day.city, keys: try ClearingKeys(keysets: [keyset]))
-            func upload(_ b: IncomingBatch) -> Ingestor.Upload {
-                let key = BatchFile.uploadKey(batchMaster: try! keyset.masterKey(.batch), terminal: b.batch.header.terminal)
-                return Ingestor.Upload(name: b.file, bytes: b.batch.encode(key: key))
-            }
+            try UploadFixture.prepare(store)
+            let ingestor = try UploadFixture.ingestor(store)
+            let upload = { UploadFixture.upload($0) }
             func accepted(_ r: [Ingestor.UploadResult]) -> [Int] {
                 r.map { if case .cleared(let o, _) = $0 { o.accepted } else { -1 } }
             }

@@ -43,14 +43,9 @@ struct LostDatabaseTests {
             let opened = try TestBackend.open(dir + "/c.sqlite")
             let severed = SeveredEngine(opened.engine)
             let store = ClearingStore(engine: severed)
-            try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
-            for t in Day.city.terminals.values { try store.registerTerminal(t.id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-11-29T00:00:00Z") }
-            let keyset = Keyset(keyVersion: KeyVersion(rawValue: 1), masterKeys: [.tac: Day.tacMaster, .batch: try TripleDESKey(hex: "77777777777777778888888888888888")])
-            let ingestor = try Ingestor(store: store, city: Day.city, keys: try ClearingKeys(keysets: [keyset]))
-            func upload(_ b: IncomingBatch) -> Ingestor.Upload {
-                let key = BatchFile.uploadKey(batchMaster: try! keyset.masterKey(.batch), terminal: b.batch.header.terminal)
-                return Ingestor.Upload(name: b.file, bytes: b.batch.encode(key: key))
-            }
+            try UploadFixture.prepare(store)
+            let ingestor = try UploadFixture.ingestor(store)
+            let upload = { UploadFixture.upload($0) }
             var d = Day()
             let received = BCDDateTime(iso: "2026-11-29T23:30:00")!
             let loads = Day.batch(Day.counter, 1, [d.load(cardA, 5000, at: "2026-11-29T07:00:00")])

@@ -4,6 +4,9 @@ import Testing
 import OneCardCore
 import Storage
 import UploadBatch
+import Clearing
+import ClearingIngest
+import OneCardCrypto
 
 /// A fresh directory for one test's SQLite files, removed afterwards.
 @discardableResult
@@ -89,4 +92,27 @@ func runOnecard(_ binary: String, _ arguments: [String]) throws -> String {
     let (status, out) = try runOnecardStatus(binary, arguments)
     #expect(status == 0, "onecard \(arguments.prefix(2).joined(separator: " ")) exited \(status)")
     return out
+}
+
+/// A store made ready for an ingestor: the test city stored, every terminal registered
+/// with upload key version 1, and the keyset the uploads are signed with.
+enum UploadFixture {
+    static let keyset = Keyset(keyVersion: KeyVersion(rawValue: 1), masterKeys: [.tac: Day.tacMaster, .batch: try! TripleDESKey(hex: "77777777777777778888888888888888")])
+
+    /// Stores the city and registers the city's terminals in `store`.
+    static func prepare(_ store: ClearingStore) throws {
+        try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
+        for t in Day.city.terminals.values { try store.registerTerminal(t.id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-11-29T00:00:00Z") }
+    }
+
+    /// An ingestor over `store` with the fixture's keys.
+    static func ingestor(_ store: ClearingStore) throws -> Ingestor {
+        try Ingestor(store: store, city: Day.city, keys: try ClearingKeys(keysets: [keyset]))
+    }
+
+    /// `b` as a terminal uploads it: the batch file signed with its terminal's upload key.
+    static func upload(_ b: IncomingBatch, name: String? = nil) -> Ingestor.Upload {
+        let key = BatchFile.uploadKey(batchMaster: try! keyset.masterKey(.batch), terminal: b.batch.header.terminal)
+        return Ingestor.Upload(name: name ?? b.file, bytes: b.batch.encode(key: key))
+    }
 }
