@@ -2,7 +2,8 @@
 # The README's test command: installs packages, starts pcscd with the virtual reader, runs a
 # small demo city day end to end (its totals are checked against the load generator's ground
 # truth plus every real tap), then `swift test` (hardware suite last) — the clearing and
-# settlement suites a second time against PostgreSQL, on a private cluster on 127.0.0.1:55432 —
+# settlement suites a second time against PostgreSQL, on a private cluster on 127.0.0.1:55432,
+# and the failover test on a primary with a synchronous standby (scripts/failover-test.sh) —
 # and stops what it started (a pcscd that was already running is left).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,4 +32,6 @@ case "$pg_url" in
 esac
 cleanup+=("scripts/pg-test-cluster.sh stop")
 ONECARD_TEST_BACKEND=postgresql ONECARD_TEST_POSTGRES="$pg_url" swift test --filter "StorageTests|SettlementTests"
+echo "== failover: the primary of a synchronous pair killed during uploads and during a settlement"
+ONECARD=.build/debug/onecard scripts/failover-test.sh
 swift test --filter HardwareTests

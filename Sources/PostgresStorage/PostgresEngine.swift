@@ -106,7 +106,7 @@ public final class PostgresEngine: SQLEngine, @unchecked Sendable {
     public func executeAlone(_ sql: String) throws {
         try lock.withLock {
             let c = try connected(operation: "running \(sql.prefix(40))")
-            _ = try c.query(PostgresQuery(unsafeSQL: sql), logger: logger).wait()
+            _ = try c.answer(c.query(PostgresQuery(unsafeSQL: sql), logger: logger))
         }
     }
 
@@ -128,7 +128,7 @@ public final class PostgresEngine: SQLEngine, @unchecked Sendable {
                         host: host, port: port, username: url.user, password: url.password, database: url.database, tls: .disable)
                     config.options.connectTimeout = .seconds(2)
                     let c = try PostgresConnection.connect(on: group.next(), configuration: config, id: 1, logger: logger).wait()
-                    let recovery = try c.query("SELECT pg_is_in_recovery()", logger: logger).wait().rows.first?.first?.decode(Bool.self) ?? true
+                    let recovery = try c.answer(c.query("SELECT pg_is_in_recovery()", logger: logger)).rows.first?.first?.decode(Bool.self) ?? true
                     if recovery {
                         try? c.close().wait()
                         reasons.append("\(host):\(port) is a standby")
@@ -162,7 +162,7 @@ public final class PostgresEngine: SQLEngine, @unchecked Sendable {
             } catch {
                 if c.isClosed {
                     connection = nil
-                } else if (try? c.query("ROLLBACK", logger: logger).wait()) == nil {
+                } else if (try? c.answer(c.query("ROLLBACK", logger: logger))) == nil {
                     // The connection cannot even roll back: drop it, the server rolls back at disconnect.
                     try? c.close().wait()
                     connection = nil
@@ -223,12 +223,12 @@ struct PostgresSession: SQLSession {
     }
 
     func run(_ sql: String, _ arguments: [SQLValue], prefix: String = "") throws -> PostgresQueryResult {
-        try connection.query(query(sql, arguments, prefix: prefix), logger: engine.logger).wait()
+        try connection.answer(connection.query(query(sql, arguments, prefix: prefix), logger: engine.logger))
     }
 
     /// A statement of the engine's own, without placeholders.
     func runRaw(_ sql: String) throws -> PostgresQueryResult {
-        try connection.query(PostgresQuery(unsafeSQL: sql), logger: engine.logger).wait()
+        try connection.answer(connection.query(PostgresQuery(unsafeSQL: sql), logger: engine.logger))
     }
 
     func all(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
@@ -274,4 +274,39 @@ struct PostgresSession: SQLSession {
         }
         return SQLRow(values)
     }
+}
+
+extension PostgresConnection {
+    /// How often a caller waiting for an answer looks whether the connection is still there.
+    static let deadConnectionPoll = DispatchTimeInterval.milliseconds(100)
+
+    /// Waits for `future` on the caller's thread, and fails when the connection closes first.
+    ///
+    /// postgres-nio (1.33) does not fail a query written to a connection that has just closed
+    /// (the server killed, a failover): a plain `wait()` then blocks for ever — the failover
+    /// test found `settle` and `serve` hung that way. The answer wakes the caller at once; only
+    /// a caller still waiting looks at the connection, every ``deadConnectionPoll``.
+    func answer<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let result = AnswerBox<T>()
+        future.whenComplete { r in
+            result.set(r)
+            done.signal()
+        }
+        while done.wait(timeout: .now() + Self.deadConnectionPoll) == .timedOut {
+            if isClosed, result.get() == nil {
+                throw PostgresEngine.ConnectFailure(reason: "the connection was lost before the server answered")
+            }
+        }
+        guard let r = result.get() else { throw PostgresEngine.ConnectFailure(reason: "no answer") }
+        return try r.get()
+    }
+}
+
+/// The result of a future, handed from NIO's thread to the waiting caller.
+final class AnswerBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Result<T, any Error>?
+    func set(_ r: Result<T, any Error>) { lock.withLock { value = r } }
+    func get() -> Result<T, any Error>? { lock.withLock { value } }
 }
