@@ -55,8 +55,7 @@
 set -euo pipefail
 
 NAME=pg-pair
-log() { printf '[%s] %s\n' "$NAME" "$*" >&2; }
-die() { printf '[%s] error: %s\n' "$NAME" "$*" >&2; exit 1; }
+. "$(dirname "$0")/pg-lib.sh"
 
 PORT_A=${ONECARD_PG_PAIR_PORT_A:-55441}
 PORT_B=${ONECARD_PG_PAIR_PORT_B:-55442}
@@ -76,29 +75,6 @@ cd /
 port_of() { if [ "$1" = a ]; then echo "$PORT_A"; else echo "$PORT_B"; fi; }
 other() { if [ "$1" = a ]; then echo b; else echo a; fi; }
 data_of() { echo "$DIR/$1"; }
-
-# --- PostgreSQL binaries and the user that runs them -----------------------------------------
-find_bin() { PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true); }
-have_bin() { [ -n "${PGBIN:-}" ] && [ -x "$PGBIN/pg_ctl" ]; }
-ensure_bin() {
-    find_bin
-    if ! have_bin || [ ! -x "$PGBIN/initdb" ]; then
-        [ "$(id -u)" = 0 ] || die "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb); as root run: apt-get install -y postgresql"
-        log "installing postgresql (apt)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >/dev/null \
-            || die "apt-get install -y postgresql failed; install PostgreSQL by hand and run again"
-        find_bin
-        have_bin && [ -x "$PGBIN/initdb" ] || die "postgresql is installed but /usr/lib/postgresql/*/bin/initdb is still missing"
-    fi
-    if [ "$(id -u)" = 0 ]; then
-        id -u postgres >/dev/null 2>&1 || die "there is no user postgres to run the servers (apt-get install postgresql creates it)"
-    fi
-}
-
-# as_pg CMD...: CMD as the user that runs the servers (postgres under root, else the caller).
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-# own PATH...: hands PATH to the servers' user (only needed under root).
-own() { if [ "$(id -u)" = 0 ]; then chown postgres: "$@"; fi; }
 
 # --- asking the nodes --------------------------------------------------------------------------
 answers() { "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$(port_of "$1")" -U postgres -d postgres -t 2 >/dev/null 2>&1; }
@@ -132,21 +108,6 @@ wait_replication() {
 }
 
 # --- processes -----------------------------------------------------------------------------------
-# procs_in DIR: pids of the processes whose working directory is DIR (every PostgreSQL server
-# process works in its data directory), including ones whose directory was already removed.
-procs_in() {
-    local p c
-    for p in /proc/[0-9]*; do
-        c=$(readlink "$p/cwd" 2>/dev/null) || continue
-        if [ "$c" = "$1" ] || [ "$c" = "$1 (deleted)" ]; then echo "${p#/proc/}"; fi
-    done
-}
-# alive PID: whether PID is a live process (a zombie, dead but not yet reaped, is not).
-alive() {
-    local st
-    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$st" ] && [ "${st%% *}" != Z ]
-}
 # postmaster NODE: the pid of the node's live postmaster, or nothing. The pid comes from the
 # first line of postmaster.pid and must be a live process working in the data directory (not a
 # process that reused the number of a postmaster that died).

@@ -22,8 +22,7 @@
 set -euo pipefail
 
 NAME=pg-test-cluster
-log() { printf '[%s] %s\n' "$NAME" "$*" >&2; }
-die() { printf '[%s] error: %s\n' "$NAME" "$*" >&2; exit 1; }
+. "$(dirname "$0")/pg-lib.sh"
 
 PORT=${ONECARD_PG_PORT:-55432}
 case "$PORT" in '' | *[!0-9]*) die "ONECARD_PG_PORT must be a port number, not '$PORT'" ;; esac
@@ -34,46 +33,8 @@ URL="postgresql://postgres@127.0.0.1:$PORT/postgres"
 # Commands run from / so that the postgres user never needs the caller's working directory.
 cd /
 
-# --- PostgreSQL binaries and the user that runs them -----------------------------------------
-find_bin() { PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true); }
-ensure_bin() {
-    find_bin
-    if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
-        [ "$(id -u)" = 0 ] || die "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb); as root run: apt-get install -y postgresql"
-        log "installing postgresql (apt)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >/dev/null \
-            || die "apt-get install -y postgresql failed; install PostgreSQL by hand and run again"
-        find_bin
-        [ -n "$PGBIN" ] && [ -x "$PGBIN/initdb" ] || die "postgresql is installed but /usr/lib/postgresql/*/bin/initdb is still missing"
-    fi
-    if [ "$(id -u)" = 0 ]; then
-        id -u postgres >/dev/null 2>&1 || die "there is no user postgres to run the server (apt-get install postgresql creates it)"
-    fi
-}
-
-# as_pg CMD...: CMD as the user that runs the server (postgres under root, else the caller).
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-# own PATH...: hands PATH to the server's user (only needed under root).
-own() { if [ "$(id -u)" = 0 ]; then chown postgres: "$@"; fi; }
-
 answers() { "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -t 2 >/dev/null 2>&1; }
 
-# procs_in DIR: pids of the processes whose working directory is DIR (every PostgreSQL server
-# process works in its data directory), including ones whose directory was already removed.
-procs_in() {
-    local p c
-    for p in /proc/[0-9]*; do
-        c=$(readlink "$p/cwd" 2>/dev/null) || continue
-        if [ "$c" = "$1" ] || [ "$c" = "$1 (deleted)" ]; then echo "${p#/proc/}"; fi
-    done
-}
-
-# alive PID: whether PID is a live process (a zombie, dead but not yet reaped, is not).
-alive() {
-    local st
-    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$st" ] && [ "${st%% *}" != Z ]
-}
 # serves PID DIR: whether PID is a live server process of data directory DIR (not a process
 # that reused the number of a postmaster that died).
 serves() { alive "$1" && [ "$(readlink "/proc/$1/cwd" 2>/dev/null)" = "$2" ]; }

@@ -5,8 +5,9 @@ public import Storage
 ///
 /// Several hosts name a primary and its standbys: the store connects to the first that
 /// answers and is not in recovery (a primary), and does so again after a failover. The
-/// password may also come from `PGPASSWORD`; it never appears in ``location``.
-public struct PostgresURL: Sendable, Equatable {
+/// password may also come from `PGPASSWORD`; it never appears in ``location``, nor where the
+/// URL is printed.
+public struct PostgresURL: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     public var user: String
     public var password: String?
     public var hosts: [(host: String, port: Int)]
@@ -22,7 +23,7 @@ public struct PostgresURL: Sendable, Equatable {
     /// Parses `text`; throws a message naming what is wrong (never echoing the password).
     public init(_ text: String, environment: [String: String] = [:]) throws(StorageError) {
         func bad(_ why: String) -> StorageError {
-            .unreachable(path: "postgresql://…", operation: "reading --db", reason: "not a PostgreSQL URL: \(why); write postgresql://USER@HOST:PORT/DATABASE")
+            .invalidLocation(option: "--db", reason: "not a PostgreSQL URL: \(why); write postgresql://USER@HOST:PORT/DATABASE")
         }
         guard let schemeEnd = text.range(of: "://"), Self.isPostgres(text) else { throw bad("it must begin with postgresql://") }
         var rest = Substring(text[schemeEnd.upperBound...])
@@ -76,6 +77,9 @@ public struct PostgresURL: Sendable, Equatable {
         }
     }
 
+    public var description: String { location }
+    public var debugDescription: String { location }
+
     /// The URL without its password, for messages and logs.
     public var location: String {
         "postgresql://\(user)@" + hosts.map { "\($0.host):\($0.port)" }.joined(separator: ",") + "/\(database)"
@@ -93,7 +97,7 @@ public struct PostgresURL: Sendable, Equatable {
         while let c = it.popFirst() {
             if c == UInt8(ascii: "%") {
                 guard it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) else {
-                    throw .unreachable(path: "postgresql://…", operation: "reading --db", reason: "a bad %-escape in the URL")
+                    throw .invalidLocation(option: "--db", reason: "not a PostgreSQL URL: a bad %-escape; write postgresql://USER@HOST:PORT/DATABASE")
                 }
                 bytes.append(v)
                 it = it.dropFirst(2)

@@ -204,7 +204,10 @@ struct SQLiteSession: SQLSession {
                 switch (row[i] as DatabaseValue).storage {
                 case .null: values.append(.null)
                 case .int64(let v): values.append(.int(v))
-                case .double(let d): values.append(.int(Int64(d)))
+                case .double(let d):
+                    // No column of the clearing schema holds a real: only a whole one is read as an integer.
+                    guard let whole = Int64(exactly: d) else { throw SQLFailure.type(column: i, wanted: "an integer, not a real") }
+                    values.append(.int(whole))
                 case .string(let s): values.append(.text(s))
                 case .blob(let b): values.append(.blob([UInt8](b)))
                 }

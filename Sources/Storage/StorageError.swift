@@ -52,6 +52,8 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The database server could not be reached, or the connection was lost before the
     /// transaction's commit was answered.
     case unreachable(path: String, operation: String, reason: String)
+    /// A `--db` that names no database this build can open (a malformed PostgreSQL URL).
+    case invalidLocation(option: String, reason: String)
 
     public var description: String {
         switch self {
@@ -87,6 +89,7 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unreachable(let p, let o, let r):
             "\(p): the database server cannot be reached (\(r)) while \(o): anything not acknowledged was rolled back; "
                 + "start the server or fail over to the standby (docs/operations.md, PostgreSQL), then run again: a replay is recognised"
+        case .invalidLocation(let o, let r): "\(o): \(r)"
         case .database(let p, let o, let c, let r):
             "\(p): SQLite error \(c) (\(r)) while \(o); nothing was recorded: check disk space and permissions, then retry"
         }
