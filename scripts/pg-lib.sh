@@ -29,6 +29,16 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 # own PATH...: hands PATH to the server's user (only needed under root).
 own() { if [ "$(id -u)" = 0 ]; then chown postgres: "$@"; fi; }
 
+# initdb_trust DATA LOG: a new cluster in DATA (locale C, UTF8, superuser postgres trusted); on
+# failure, initdb's output (kept in LOG until then) and an error naming DATA.
+initdb_trust() {
+    as_pg "$PGBIN/initdb" -D "$1" -U postgres --auth=trust -E UTF8 --locale=C >"$2" 2>&1 || {
+        tail -20 "$2" >&2
+        die "initdb into $1 failed (output above)"
+    }
+    rm -f "$2"
+}
+
 # --- processes -----------------------------------------------------------------------------
 # procs_in DIR: pids of the processes whose working directory is DIR (every PostgreSQL server
 # process works in its data directory), including ones whose directory was already removed.

@@ -184,11 +184,7 @@ init_primary() {
     local data
     data=$(data_of "$1")
     as_pg mkdir -m 700 "$data"
-    as_pg "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C >"$DIR/$1.initdb.log" 2>&1 || {
-        tail -20 "$DIR/$1.initdb.log" >&2
-        die "initdb of node $1 failed (output above)"
-    }
-    rm -f "$DIR/$1.initdb.log"
+    initdb_trust "$data" "$DIR/$1.initdb.log"
     as_pg tee "$data/pg_hba.conf" >/dev/null <<'EOF'
 # scripts/pg-pair.sh: a private test pair, trust on loopback only (copied to the standby).
 local   all             all                     trust

@@ -80,11 +80,7 @@ cmd_start() {
     as_pg test -w "$DIR" -a -w "$SOCK" \
         || die "the server's user ($(as_pg id -un)) cannot write $DIR (a parent directory is closed to it?); set ONECARD_PG_DIR under /tmp"
 
-    as_pg "$PGBIN/initdb" -D "$DIR" -U postgres --auth=trust -E UTF8 --locale=C >"$DIR.initdb.log" 2>&1 || {
-        tail -20 "$DIR.initdb.log" >&2
-        die "initdb into $DIR failed (output above)"
-    }
-    rm -f "$DIR.initdb.log"
+    initdb_trust "$DIR" "$DIR.initdb.log"
     # Private test cluster: trust for local sockets and 127.0.0.1, nothing else is accepted.
     as_pg tee "$DIR/pg_hba.conf" >/dev/null <<'EOF'
 # scripts/pg-test-cluster.sh: a private test cluster, trust on loopback only.
