@@ -74,8 +74,14 @@ public struct RunResult: Sendable {
     public var touchedFarePages: Set<FareIdentities.PageKey> = []
     /// The keys of the batches applied now.
     public var applied: [BatchKey] = []
-    /// New transfers, in posting order.
-    public var transfers: [Transfer] = []
+    /// New transfers in posting order, packed as the store keeps them
+    /// (``Packing/store(_:in:at:)-(Transfer,_,_)``, ``Packing/transferBytes`` each).
+    public var packedTransfers: [UInt8] = []
+    /// The number of new transfers.
+    public var transferCount: Int { packedTransfers.count / Packing.transferBytes }
+    /// New transfers, in posting order, decoded (for tests and tools; the store takes
+    /// ``packedTransfers``).
+    public var transfers: [Transfer] { Packing.transfers(packedTransfers) ?? [] }
     /// Refused records.
     public var refusals: [Refusal] = []
     /// Exceptions opened.
@@ -83,7 +89,12 @@ public struct RunResult: Sendable {
     /// Accepted records' details, packed (``Packing/append(_:to:)-AcceptedDetail``), for
     /// settlement's clearing files.
     public var details: [UInt8] = []
-    /// Cards whose shadow changed.
+    /// The shadows of the cards whose records changed them, packed for storage
+    /// (``Packing/append(serial:_:to:)``) as the run left them, each card once; except a card
+    /// also in ``touchedCards``, whose shadow is the state's.
+    public var postedShadows: [UInt8] = []
+    /// The other cards whose shadow changed (days closed, a replacement's new card, shadows to
+    /// save again): their shadows are the state's after the run.
     public var touchedCards: Set<UInt64> = []
     /// Accounts whose net changed (to persist).
     public var touchedAccounts: [AccountID] = []
@@ -149,22 +160,24 @@ public final class ClearingEngine {
     public let config: ClearingConfig
     /// The state.
     public internal(set) var state: ClearingState
-    let verifier: RecordVerifier
-    /// Cards' derived TAC keys, kept from run to run.
-    let tacKeys: TACKeyCache
-    let terminals: [UInt64: (operatorID: UInt16, kind: OperatorKind)]
+    /// What staging needs: the settings and the cards' derived TAC keys, kept from run to run.
+    public let stager: Stager
+    var terminals: [UInt64: TerminalInfo] { stager.terminals }
+
+    /// A city terminal's operator and the kind of operator.
+    typealias TerminalInfo = (operatorID: UInt16, kind: OperatorKind)
 
     /// Wraps a state (empty, or rebuilt from storage).
     public init(config: ClearingConfig, state: ClearingState = ClearingState()) {
         self.config = config
         self.state = state
-        self.verifier = RecordVerifier(city: config.city, tacMasters: config.tacMasters)
-        self.tacKeys = TACKeyCache(masters: config.tacMasters)
-        var t: [UInt64: (UInt16, OperatorKind)] = [:]
+        var t: [UInt64: TerminalInfo] = [:]
         for (id, terminal) in config.city.terminals {
             t[id.rawValue] = (terminal.operatorID.rawValue, terminal.location.operatorKind)
         }
-        self.terminals = t
+        self.stager = Stager(
+            verifier: RecordVerifier(city: config.city, tacMasters: config.tacMasters), tacKeys: TACKeyCache(masters: config.tacMasters),
+            terminals: t, headerSkewSecondsMax: config.headerSkewSecondsMax)
     }
 
     /// The store's write generation the state was loaded at (``ClearingState/generation``);
@@ -193,6 +206,18 @@ public final class ClearingEngine {
     /// the same result. `receivedAt` (seconds since 1970, the centre's clock) moves the day on
     /// even when no batch came.
     public func run(_ input: [IncomingBatch], receivedAt: UInt32? = nil) -> RunResult {
+        run(input, staged: nil, receivedAt: receivedAt)
+    }
+
+    /// Posts a run staged ahead (``Stager/stage(_:)``, on another thread while this engine
+    /// posted the run before), as ``run(_:receivedAt:)-([IncomingBatch],_)`` would post its
+    /// input. When the batches staged are not exactly the fresh ones (some came before), the
+    /// fresh ones are staged again here.
+    public func run(_ staged: StagedRun, receivedAt: UInt32? = nil) -> RunResult {
+        run(staged.input, staged: staged, receivedAt: receivedAt)
+    }
+
+    private func run(_ input: [IncomingBatch], staged: StagedRun?, receivedAt: UInt32?) -> RunResult {
         var result = RunResult()
         let netsBefore = state.accountNetFen
         result.touchedCards = state.unsavedCards
@@ -214,7 +239,7 @@ public final class ClearingEngine {
                 }
             } else if let first = seen[key] {
                 status = input[first].digest == b.digest ? .replayed : conflict(b, key, ingested: input[first].digest, &result)
-            } else if let why = headerProblem(b) {
+            } else if let why = Self.headerProblem(b, skewSecondsMax: config.headerSkewSecondsMax) {
                 status = .refused(why)
             } else {
                 seen[key] = i
@@ -231,8 +256,13 @@ public final class ClearingEngine {
             state.newestDay = day
             closeDays(&result)
         }
-        var posting = Posting(engine: self, input: input, result: result)
-        posting.run(fresh)
+        let stage = staged.flatMap { $0.staged == fresh ? $0 : nil } ?? stager.stage(input, batches: fresh)
+        // The state moves into the posting and back, never copied: the engine holds no
+        // reference to it meanwhile.
+        var posting = Posting(state: state, staged: stage, result: result)
+        state = ClearingState()
+        posting.run()
+        state = posting.state
         result = posting.result
         for (i, key) in zip(fresh, result.applied) {
             state.batches[key] = result.outcomes[i]
@@ -250,12 +280,12 @@ public final class ClearingEngine {
 
     /// Why a fresh batch's header cannot be believed, if it cannot: its time is the terminal's
     /// claim, checked against the centre's clock.
-    private func headerProblem(_ b: IncomingBatch) -> String? {
+    static func headerProblem(_ b: IncomingBatch, skewSecondsMax: UInt32) -> String? {
         let created = ClearingTime.seconds(bcd: b.batch.header.createdBCD)
         guard created != 0 else {
             return "\(b.file): header time \(String(b.batch.header.createdBCD, radix: 16)) is not a valid date-time"
         }
-        guard UInt64(created) <= UInt64(b.received) + UInt64(config.headerSkewSecondsMax) else {
+        guard UInt64(created) <= UInt64(b.received) + UInt64(skewSecondsMax) else {
             return "\(b.file): header time \(ClearingTime.dateTime(created)) is ahead of the clearing centre's clock (\(ClearingTime.dateTime(b.received)))"
         }
         return nil

@@ -47,28 +47,35 @@ public enum Packing {
     /// source (terminal, batch, index), date-time, zero padding.
     public static func append(_ t: Transfer, to out: inout [UInt8]) { append([t], to: &out) }
 
-    /// Appends transfers, writing each 64-byte row in place (the ledger's hot write path).
+    /// Appends transfers, writing each 64-byte row in place.
     public static func append(_ transfers: [Transfer], to out: inout [UInt8]) {
         let start = out.count
         out.append(contentsOf: repeatElement(0, count: transfers.count * transferBytes))
         out.withUnsafeMutableBytes { raw in
             var o = start
             for t in transfers {
-                raw.storeBytes(of: t.id.bigEndian, toByteOffset: o, as: UInt64.self)
-                raw[o + 8] = t.debit.kind.rawValue
-                raw.storeBytes(of: t.debit.number.bigEndian, toByteOffset: o + 9, as: UInt64.self)
-                raw[o + 17] = t.credit.kind.rawValue
-                raw.storeBytes(of: t.credit.number.bigEndian, toByteOffset: o + 18, as: UInt64.self)
-                raw.storeBytes(of: UInt64(bitPattern: t.amountFen).bigEndian, toByteOffset: o + 26, as: UInt64.self)
-                raw[o + 34] = t.reason.rawValue
-                // terminal: 6 bytes at 35, batch at 41, index at 45, date-time: 7 bytes at 49.
-                raw.storeBigEndian(t.source.terminal.rawValue, byteCount: 6, at: o + 35)
-                raw.storeBytes(of: t.source.batch.bigEndian, toByteOffset: o + 41, as: UInt32.self)
-                raw.storeBytes(of: t.source.index.bigEndian, toByteOffset: o + 45, as: UInt32.self)
-                raw.storeBigEndian(t.dateTimeBCD, byteCount: 7, at: o + 49)
+                store(t, in: raw, at: o)
                 o += transferBytes
             }
         }
+    }
+
+    /// Writes a transfer's 64-byte row at byte offset `o` of `raw` (the padding is left as it
+    /// is): the ledger's hot write path, used by posting straight into the run's rows.
+    @inline(__always)
+    public static func store(_ t: Transfer, in raw: UnsafeMutableRawBufferPointer, at o: Int) {
+        raw.storeBytes(of: t.id.bigEndian, toByteOffset: o, as: UInt64.self)
+        raw[o + 8] = t.debit.kind.rawValue
+        raw.storeBytes(of: t.debit.number.bigEndian, toByteOffset: o + 9, as: UInt64.self)
+        raw[o + 17] = t.credit.kind.rawValue
+        raw.storeBytes(of: t.credit.number.bigEndian, toByteOffset: o + 18, as: UInt64.self)
+        raw.storeBytes(of: UInt64(bitPattern: t.amountFen).bigEndian, toByteOffset: o + 26, as: UInt64.self)
+        raw[o + 34] = t.reason.rawValue
+        // terminal: 6 bytes at 35, batch at 41, index at 45, date-time: 7 bytes at 49.
+        raw.storeBigEndian(t.source.terminal.rawValue, byteCount: 6, at: o + 35)
+        raw.storeBytes(of: t.source.batch.bigEndian, toByteOffset: o + 41, as: UInt32.self)
+        raw.storeBytes(of: t.source.index.bigEndian, toByteOffset: o + 45, as: UInt32.self)
+        raw.storeBigEndian(t.dateTimeBCD, byteCount: 7, at: o + 49)
     }
 
     /// Decodes the transfers of a page; `nil` if any row is corrupt.
@@ -94,23 +101,41 @@ public enum Packing {
         return out
     }
 
-    /// Appends a card shadow with its serial.
+    /// Appends a card shadow with its serial: one 64-byte row written in place.
     public static func append(serial: UInt64, _ s: CardShadow, to out: inout [UInt8]) {
-        out.appendBigEndian(serial)
-        out.appendBigEndian(s.balanceFen)
-        out.appendBigEndian(s.arrearsFen)
-        out.appendBigEndian(s.nextOffline)
-        out.appendBigEndian(s.nextOnline)
-        out.appendBigEndian(s.lastSeconds)
-        out.appendBigEndian(s.lastBalanceAfterFen)
-        out.append(s.flags)
-        out.appendBigEndian(s.gapSinceDay)
-        out.append(0)
-        out.appendBigEndian(s.offlineSeen)
-        out.appendBigEndian(s.onlineSeen)
-        out.appendBigEndian(s.firstSeconds)
-        out.appendBigEndian(s.firstBalanceBeforeFen)
-        out.appendBigEndian(UInt64(bitPattern: s.baselineAdjustFen))
+        let o = out.count
+        out.append(contentsOf: repeatElement(0, count: shadowBytes))
+        out.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: serial.bigEndian, toByteOffset: o, as: UInt64.self)
+            raw.storeBytes(of: s.balanceFen.bigEndian, toByteOffset: o + 8, as: UInt32.self)
+            raw.storeBytes(of: s.arrearsFen.bigEndian, toByteOffset: o + 12, as: UInt32.self)
+            raw.storeBytes(of: s.nextOffline.bigEndian, toByteOffset: o + 16, as: UInt16.self)
+            raw.storeBytes(of: s.nextOnline.bigEndian, toByteOffset: o + 18, as: UInt16.self)
+            raw.storeBytes(of: s.lastSeconds.bigEndian, toByteOffset: o + 20, as: UInt32.self)
+            raw.storeBytes(of: s.lastBalanceAfterFen.bigEndian, toByteOffset: o + 24, as: UInt32.self)
+            raw[o + 28] = s.flags
+            raw.storeBytes(of: s.gapSinceDay.bigEndian, toByteOffset: o + 29, as: UInt16.self)
+            // Byte 31 stays zero.
+            raw.storeBytes(of: s.offlineSeen.bigEndian, toByteOffset: o + 32, as: UInt64.self)
+            raw.storeBytes(of: s.onlineSeen.bigEndian, toByteOffset: o + 40, as: UInt64.self)
+            raw.storeBytes(of: s.firstSeconds.bigEndian, toByteOffset: o + 48, as: UInt32.self)
+            raw.storeBytes(of: s.firstBalanceBeforeFen.bigEndian, toByteOffset: o + 52, as: UInt32.self)
+            raw.storeBytes(of: UInt64(bitPattern: s.baselineAdjustFen).bigEndian, toByteOffset: o + 56, as: UInt64.self)
+        }
+    }
+
+    /// The packed shadow rows of `rows` whose serial is not in `except`.
+    public static func shadowRows(_ rows: [UInt8], except: Set<UInt64>) -> [UInt8] {
+        guard !except.isEmpty else { return rows }
+        var out: [UInt8] = []
+        out.reserveCapacity(rows.count + except.count * shadowBytes)
+        rows.withUnsafeBytes { raw in
+            for o in stride(from: 0, to: raw.count, by: shadowBytes)
+            where !except.contains(UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self))) {
+                out.append(contentsOf: raw[o..<o + shadowBytes])
+            }
+        }
+        return out
     }
 
     /// Decodes a page of shadows of `rowBytes` (``shadowBytes``, or ``shadowBytesV1`` for

@@ -1,5 +1,4 @@
 import City
-import Dispatch
 import OneCardCore
 import OneCardCrypto
 import UploadBatch
@@ -7,7 +6,7 @@ import UploadBatch
 /// One ingest run's work over the fresh batches: sort, verify, post.
 struct Posting {
     /// A record's place in the run, sorted by card then time.
-    struct Item {
+    struct Item: Sendable {
         var serial: UInt64
         /// Seconds since 1970 in the high half, upload ordinal (the index into ``records``) in
         /// the low half.
@@ -18,7 +17,7 @@ struct Posting {
     }
 
     /// What the checks need of a record's batch, computed once per batch.
-    struct BatchInfo {
+    struct BatchInfo: Sendable {
         var input: Int
         var terminal: TerminalID
         var sequence: UInt32
@@ -29,88 +28,97 @@ struct Posting {
         var kind: OperatorKind?
     }
 
-    let engine: ClearingEngine
+    /// The engine's state, moved out of the engine while the run posts (``ClearingEngine``
+    /// puts it back): a struct the posting owns is changed in place without the runtime's
+    /// exclusivity checks that every access to a class's property costs.
+    var state: ClearingState
+    /// The run's records, sorted and checked.
+    let staged: StagedRun
     let input: [IncomingBatch]
     var result: RunResult
-    /// The input batch of the record being posted.
-    var current = 0
-    /// Net movements of each input batch's operator payable and terminal cash, folded into the
-    /// account nets at the end of the run.
-    var batchPayableFen: [Int: Int64] = [:]
-    var batchCashFen: [Int: Int64] = [:]
-    /// Every fresh record in card-then-time order, and the batch and index each came from.
-    var records: [BatchRecord] = []
-    /// Where each fresh batch's records start in upload order (one more entry than batches).
-    var starts: [Int] = []
-    var recordBatch: [UInt32] = []
-    var recordIndex: [UInt32] = []
-    var batches: [BatchInfo] = []
+    /// The input batch of the record being posted, and its header's operator and terminal.
+    var current = -1
+    var currentOperator: UInt16 = 0
+    var currentTerminal: UInt64 = 0
+    /// Net movements of each input batch's operator payable and terminal cash (by input index),
+    /// folded into the account nets at the end of the run.
+    var batchPayableFen: [Int64]
+    var batchCashFen: [Int64]
     /// Accepted records' details by upload ordinal, and which ordinals were accepted.
     var detailSlots: [UInt8] = []
     var acceptedSlots: [Bool] = []
     var detailCount = 0
     /// The upload ordinal of each refusal.
     var refusalSlots: [Int] = []
+    /// Whether posting the current card credited another card (a replacement).
+    var creditedOtherCard = false
+    /// The fare pages noted in ``RunResult/touchedFarePages`` lately (``touchFarePage(_:)``):
+    /// 4096 slots; no terminal is `UInt64.max`, which marks an empty slot.
+    var notedFareTerminals = [UInt64](repeating: .max, count: 4096)
+    var notedFarePages = [UInt32](repeating: 0, count: 4096)
 
-    init(engine: ClearingEngine, input: [IncomingBatch], result: RunResult) {
-        self.engine = engine
-        self.input = input
+    init(state: ClearingState, staged: StagedRun, result: RunResult) {
+        self.state = state
+        self.staged = staged
+        self.input = staged.input
         self.result = result
+        batchPayableFen = [Int64](repeating: 0, count: staged.input.count)
+        batchCashFen = batchPayableFen
     }
 
-    mutating func run(_ fresh: [Int]) {
-        gather(fresh)
-        let total = starts.last ?? 0
+    /// Posts the staged records card by card, in time order.
+    mutating func run() {
+        let total = staged.starts.last ?? 0
         // Grown once: doubling these arrays would copy and page-fault them again and again.
-        result.transfers.reserveCapacity(total + total / 8)
+        result.packedTransfers.reserveCapacity((total + total / 8) * Packing.transferBytes)
         detailSlots = [UInt8](repeating: 0, count: total * Packing.detailBytes)
         acceptedSlots = [Bool](repeating: false, count: total)
         result.touchedCards.reserveCapacity(total / 2)
-        var items: [Item] = []
-        items.reserveCapacity(total)
-        var ordinal: UInt64 = 0
-        for b in batches {
-            for r in input[b.input].batch.records {
-                items.append(Item(serial: r.serial.rawValue, order: UInt64(ClearingTime.seconds(bcd: r.dateTimeBCD)) << 32 | ordinal))
-                ordinal += 1
-            }
-        }
-        // Per card, in time order (ties in upload order): the card's own history. The records
-        // are then gathered into that order once, so that checking and posting read them
-        // sequentially instead of jumping around memory twice.
-        items.sort { $0.serial != $1.serial ? $0.serial < $1.serial : $0.order < $1.order }
-        postReplacementTargetsLast(&items)
-        permute(items)
-        for n in items.indices { items[n].order = items[n].order & ~0xFFFF_FFFF | UInt64(n) }
-        let codes = verify(items)
+        let items = staged.items
+        let codes = staged.codes
+        let hotlist = state.hotlist
+        result.postedShadows.reserveCapacity(staged.cards * Packing.shadowBytes)
         var n = 0
         while n < items.count {
-            // One shadow lookup per card, however many records it has in the run.
+            // One shadow lookup (the same slot written back) and one hotlist lookup per card,
+            // however many records it has in the run. Each card's items are contiguous.
             let serial = items[n].serial
-            var shadow = engine.state.cards[serial] ?? CardShadow()
+            let hotlistedAt = hotlist.isEmpty ? nil : hotlist[serial]
+            let slot = state.cards.index(forKey: serial)
+            var shadow = slot.map { state.cards.values[$0] } ?? CardShadow()
             let before = shadow
+            creditedOtherCard = false
             while n < items.count, items[n].serial == serial {
-                postItem(items[n], code: codes[n], &shadow)
+                postItem(items[n], code: codes[n], hotlistedAt: hotlistedAt, &shadow)
                 n += 1
             }
             if shadow != before {
-                engine.state.cards[serial] = shadow
-                result.touchedCards.insert(serial)
+                // A replacement's credit may have added a card: the slot is then stale.
+                if let slot, !creditedOtherCard {
+                    state.cards.values[slot] = shadow
+                } else {
+                    state.cards[serial] = shadow
+                }
+                Packing.append(serial: serial, shadow, to: &result.postedShadows)
             }
         }
         foldNets()
         gatherInUploadOrder()
     }
 
-    private mutating func postItem(_ item: Item, code raw: UInt16, _ shadow: inout CardShadow) {
+    private mutating func postItem(_ item: Item, code raw: UInt16, hotlistedAt: UInt32?, _ shadow: inout CardShadow) {
         let k = item.ordinal
-        let b = batches[Int(recordBatch[k])]
-        let r = records[k]
-        let ref = RecordRef(terminal: b.terminal, batch: b.sequence, index: recordIndex[k])
-        let verdict = raw == 0 ? post(r, &shadow, seconds: item.seconds, ref: ref, batch: b.input) : Verdict(packed: raw)
+        let batch = Int(staged.recordBatch[k])
+        let b = staged.batches[batch]
+        let r = staged.records[k]
+        let ref = RecordRef(terminal: b.terminal, batch: b.sequence, index: staged.recordIndex[k])
+        // The hotlist is the last of the checks of a record on its own (``RecordVerifier``).
+        let verdict = raw != 0 ? Verdict(packed: raw)
+            : hotlistedAt.map({ $0 <= item.seconds }) == true ? Verdict(.hotlisted)
+            : post(r, &shadow, seconds: item.seconds, ref: ref, batch: b.input)
         // Kept in upload order (batch by batch, record by record), whatever the order of
         // posting: the day's files are then the same however its batches were split into runs.
-        let slot = starts[Int(recordBatch[k])] + Int(recordIndex[k])
+        let slot = staged.starts[batch] + Int(staged.recordIndex[k])
         if let verdict {
             result.outcomes[b.input].refused[verdict.code.rawValue, default: 0] += 1
             refusalSlots.append(slot)
@@ -146,120 +154,8 @@ struct Posting {
         }
     }
 
-    /// Moves the cards that receive a replaced card's balance in this run behind the cards they
-    /// replace (a chain A → B → C: A, then B, then C), so that a new card's records — its
-    /// refund, say — see the balance moved onto it, whatever the serials' order.
-    private func postReplacementTargetsLast(_ items: inout [Item]) {
-        var from: [UInt64: UInt64] = [:]
-        for b in batches {
-            for r in input[b.input].batch.records where r.kind == .replacement { from[r.relatedSerial.rawValue] = r.serial.rawValue }
-        }
-        guard !from.isEmpty else { return }
-        func depth(_ serial: UInt64) -> Int {
-            var d = 0, s = serial
-            // Bounded: a cycle of forged replacements must not loop.
-            while let old = from[s], d < Self.replacementChainMax {
-                d += 1
-                s = old
-            }
-            return d
-        }
-        let depths = from.keys.reduce(into: [UInt64: Int]()) { $0[$1] = depth($1) }
-        var moved = items.filter { depths[$0.serial] != nil }
-        items.removeAll { depths[$0.serial] != nil }
-        // Stable: each card's records stay in time order.
-        moved = moved.enumerated().sorted { a, b in
-            let (da, db) = (depths[a.element.serial] ?? 0, depths[b.element.serial] ?? 0)
-            return da != db ? da < db : a.offset < b.offset
-        }.map(\.element)
-        items += moved
-    }
-
     /// The longest replacement chain within one run that is ordered (longer ones are forged).
     static let replacementChainMax = 8
-
-    /// Gathers the records, their batches and indexes into the order of `items`, straight from
-    /// the input batches (one copy of each record).
-    private mutating func permute(_ items: [Item]) {
-        records.reserveCapacity(items.count)
-        recordBatch.reserveCapacity(items.count)
-        recordIndex.reserveCapacity(items.count)
-        for item in items {
-            let (b, i) = locate(item.ordinal)
-            records.append(input[batches[b].input].batch.records[i])
-            recordBatch.append(UInt32(b))
-            recordIndex.append(UInt32(i))
-        }
-    }
-
-    /// The batch (index into ``batches``) and record index of an upload ordinal.
-    private func locate(_ ordinal: Int) -> (Int, Int) {
-        var lo = 0, hi = starts.count - 2
-        while lo < hi {
-            let mid = (lo + hi + 1) / 2
-            if starts[mid] <= ordinal { lo = mid } else { hi = mid - 1 }
-        }
-        return (lo, ordinal - starts[lo])
-    }
-
-    /// What the checks need of each fresh batch, and where its records start in upload order.
-    private mutating func gather(_ fresh: [Int]) {
-        starts = [0]
-        for b in fresh {
-            let header = input[b].batch.header
-            let day = ClearingTime.day(input[b].received)
-            let t = engine.terminals[header.terminal.rawValue]
-            batches.append(BatchInfo(
-                input: b, terminal: header.terminal, sequence: header.sequence, operatorID: header.operatorID, receivedDay: day,
-                terminalKnown: t?.operatorID == header.operatorID, kind: t?.kind))
-            starts.append(starts[starts.count - 1] + input[b].batch.records.count)
-        }
-    }
-
-    /// The stateless checks of every item on both cores, each card's TAC key from the engine's cache:
-    /// 0 = passed, else the packed ``Verdict``.
-    func verify(_ items: [Item]) -> [UInt16] {
-        var codes = [UInt16](repeating: 0, count: items.count)
-        // Split at a card boundary so that each card's key is derived on one core only.
-        var split = items.count / 2
-        while split > 0, split < items.count, items[split].serial == items[split - 1].serial { split += 1 }
-        let ranges = [0..<split, split..<items.count]
-        precondition(ranges.count <= TACKeyCache.lanes, "a verifying thread without a key cache lane")
-        codes.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let out = buffer
-            nonisolated(unsafe) let me = self
-            DispatchQueue.concurrentPerform(iterations: ranges.count) { i in
-                me.verify(items, ranges[i], lane: i, into: out)
-            }
-        }
-        return codes
-    }
-
-    private func verify(_ items: [Item], _ range: Range<Int>, lane: Int, into codes: UnsafeMutableBufferPointer<UInt16>) {
-        var keySerial: UInt64? = nil
-        var keyVersion: UInt8 = 0
-        var key: DESKey? = nil
-        let cache = engine.tacKeys
-        let verifier = engine.verifier
-        let hotlist = engine.state.hotlist
-        records.withUnsafeBufferPointer { records in
-            for n in range {
-                let item = items[n]
-                let k = item.ordinal
-                let b = batches[Int(recordBatch[k])]
-                let r = records[k]
-                if keySerial != item.serial || keyVersion != r.keyVersion {
-                    key = cache.key(lane: lane, serial: item.serial, version: r.keyVersion)
-                    keySerial = item.serial
-                    keyVersion = r.keyVersion
-                }
-                let verdict = verifier.check(
-                    r, seconds: item.seconds, receivedDay: b.receivedDay, terminalOK: b.terminalKnown && r.terminal == b.terminal,
-                    operatorKind: b.kind, tacKey: key, hotlistedAt: hotlist.isEmpty ? nil : hotlist[item.serial])
-                codes[n] = verdict?.packed ?? 0
-            }
-        }
-    }
 
     // MARK: Posting
 
@@ -267,25 +163,29 @@ struct Posting {
     /// counter record whose amount the card's ledger does not bear out (`02`). Every check
     /// comes before the first change, so a refused record changes nothing.
     mutating func post(_ r: BatchRecord, _ shadow: inout CardShadow, seconds: UInt32, ref: RecordRef, batch: Int) -> Verdict? {
-        current = batch
+        if current != batch {
+            current = batch
+            currentOperator = input[batch].batch.header.operatorID
+            currentTerminal = input[batch].batch.header.terminal.rawValue
+        }
         switch r.kind {
         case .purchase:
             guard shadow.ledgerFen - Int64(r.amountFen) >= -Int64(UInt32.max) else { return Verdict(.illegalData, .amount) }
             // The fare's identity is what its TAC signs; the counter is the terminal's word.
             // Taken first (one lookup), given back if the counter refuses the record.
-            guard engine.state.fares.insert(terminal: r.terminal.rawValue, sequence: r.sequence, day: ClearingTime.day(seconds)) else {
+            guard state.fares.insert(terminal: r.terminal.rawValue, sequence: r.sequence, day: ClearingTime.day(seconds)) else {
                 return Verdict(.duplicate, .sequence)
             }
             guard advanceCounter(&shadow, r, offline: true, seconds: seconds) else {
-                engine.state.fares.remove(terminal: r.terminal.rawValue, sequence: r.sequence)
+                state.fares.remove(terminal: r.terminal.rawValue, sequence: r.sequence)
                 return Verdict(.duplicate, .counter)
             }
-            result.touchedFarePages.insert(FareIdentities.pageKey(terminal: r.terminal.rawValue, sequence: r.sequence))
+            touchFarePage(FareIdentities.pageKey(terminal: r.terminal.rawValue, sequence: r.sequence))
             track(&shadow, before: r.balanceBeforeFen, after: r.balanceAfterFen, seconds: seconds)
             postPurchase(&shadow, r, ref)
         case .load:
             guard shadow.ledgerFen + Int64(r.amountFen) <= Int64(UInt32.max) else { return Verdict(.illegalData, .amount) }
-            if !engine.state.acceptedLoads.isEmpty, engine.state.acceptedLoads.contains(LoadIdentity(serial: r.serial.rawValue, counter: r.counter)) {
+            if !state.acceptedLoads.isEmpty, state.acceptedLoads.contains(LoadIdentity(serial: r.serial.rawValue, counter: r.counter)) {
                 return Verdict(.duplicate, .counter)
             }
             guard advanceCounter(&shadow, r, offline: false, seconds: seconds) else { return Verdict(.duplicate, .counter) }
@@ -302,7 +202,7 @@ struct Posting {
             transfer(r, leg: 1, from: .deposits, to: .agentCash(r.terminal), Int64(r.depositFen), .refundDeposit, ref)
         case .replacement:
             if let refused = checkPayOut(r, shadow) { return refused }
-            let newCard = engine.state.cards[r.relatedSerial.rawValue] ?? CardShadow()
+            let newCard = state.cards[r.relatedSerial.rawValue] ?? CardShadow()
             guard newCard.ledgerFen + Int64(r.amountFen) <= Int64(UInt32.max), newCard.flags & Self.paidOut == 0 else {
                 return Verdict(.illegalData, .relatedSerial)
             }
@@ -314,6 +214,18 @@ struct Posting {
             return Verdict(.grey)
         }
         return nil
+    }
+
+    /// Notes that a page of fare identities changed, once per page and run: a direct-mapped
+    /// memory of the pages noted (a run's fares fall in a few pages per terminal) spares the
+    /// set most of its hashing.
+    @inline(__always)
+    mutating func touchFarePage(_ key: FareIdentities.PageKey) {
+        let slot = Int(truncatingIfNeeded: ((key.terminal &+ UInt64(key.page) &* 0x1_0000_0001) &* 0x9E37_79B9_7F4A_7C15) >> 52)
+        guard notedFareTerminals[slot] != key.terminal || notedFarePages[slot] != key.page else { return }
+        notedFareTerminals[slot] = key.terminal
+        notedFarePages[slot] = key.page
+        result.touchedFarePages.insert(key)
     }
 
     /// A card whose balance was paid out (refunded or replaced) has no purse left to pay.
@@ -372,7 +284,7 @@ struct Posting {
         let open = s.hasOpenGaps
         if !open || !wasOpen {
             // Gaps opened anew (or all filled): their age counts from today.
-            s.gapSinceDay = open ? UInt16(clamping: engine.state.newestDay) : 0
+            s.gapSinceDay = open ? UInt16(clamping: state.newestDay) : 0
             if s.flags & CardShadow.Flags.gapsReported != 0 { s.flags &= ~CardShadow.Flags.gapsReported }
         }
         return true
@@ -416,7 +328,7 @@ struct Posting {
         // Always from the purse, whether or not the load that funds it has cleared yet: the
         // ledger then does not depend on the order records arrive in.
         s.setLedger(s.ledgerFen - Int64(r.amountFen))
-        transfer(r, leg: 0, from: .purse(r.serial), to: .operatorPayable(input[current].batch.header.operatorID), Int64(r.amountFen), .purchase, ref)
+        transfer(r, leg: 0, from: .purse(r.serial), to: .operatorPayable(currentOperator), Int64(r.amountFen), .purchase, ref)
     }
 
     mutating func postLoad(_ s: inout CardShadow, _ r: BatchRecord, _ ref: RecordRef) {
@@ -433,7 +345,7 @@ struct Posting {
     /// Credits a replacement's balance to the new card (issued in its own right at the counter
     /// before the replacement), whose online counter the moving load used.
     mutating func credit(newCard: CardSerial, amountFen: UInt32, _ r: BatchRecord, _ ref: RecordRef) {
-        var n = engine.state.cards[newCard.rawValue] ?? CardShadow()
+        var n = state.cards[newCard.rawValue] ?? CardShadow()
         if amountFen > 0 {
             // The moving load took the new card's online counter (already seen: nothing to move).
             var asLoad = r
@@ -443,8 +355,9 @@ struct Posting {
             track(&n, before: r.balanceAfterFen &- amountFen, after: r.balanceAfterFen, seconds: ClearingTime.seconds(bcd: r.dateTimeBCD))
         }
         n.setLedger(n.ledgerFen + Int64(amountFen))
-        engine.state.cards[newCard.rawValue] = n
+        state.cards[newCard.rawValue] = n
         result.touchedCards.insert(newCard.rawValue)
+        creditedOtherCard = true
     }
 
     mutating func transfer(_ r: BatchRecord, leg: UInt8, from: AccountID, to: AccountID, _ amountFen: Int64, _ reason: TransferReason, _ ref: RecordRef) {
@@ -453,7 +366,9 @@ struct Posting {
         let t = Transfer(
             id: TransferID.make(serial: r.serial.rawValue, kind: r.kind.rawValue, counter: counter, leg: leg),
             debit: from, credit: to, amountFen: amountFen, reason: reason, source: ref, dateTimeBCD: r.dateTimeBCD)
-        result.transfers.append(t)
+        let o = result.packedTransfers.count
+        result.packedTransfers.append(contentsOf: repeatElement(0, count: Packing.transferBytes))
+        result.packedTransfers.withUnsafeMutableBytes { Packing.store(t, in: $0, at: o) }
         // A purse's net is its shadow balance; only the other accounts are summed here, the
         // batch's own operator and terminal in registers, the rest in the dictionary.
         net(from, -amountFen)
@@ -464,25 +379,27 @@ struct Posting {
     mutating func net(_ account: AccountID, _ deltaFen: Int64) {
         switch account.kind {
         case .purse: return
-        case .operatorPayable where account.number == UInt64(input[current].batch.header.operatorID):
-            batchPayableFen[current, default: 0] += deltaFen
-        case .agentCash where account.number == input[current].batch.header.terminal.rawValue:
-            batchCashFen[current, default: 0] += deltaFen
+        case .operatorPayable where account.number == UInt64(currentOperator):
+            batchPayableFen[current] += deltaFen
+        case .agentCash where account.number == currentTerminal:
+            batchCashFen[current] += deltaFen
         default:
-            engine.state.accountNetFen[account, default: 0] += deltaFen
+            state.accountNetFen[account, default: 0] += deltaFen
         }
     }
 
     /// Folds the per-batch sums into the account nets.
     mutating func foldNets() {
-        for (b, v) in batchPayableFen where v != 0 {
-            engine.state.accountNetFen[.operatorPayable(input[b].batch.header.operatorID), default: 0] += v
+        for (b, v) in batchPayableFen.enumerated() where v != 0 {
+            state.accountNetFen[.operatorPayable(input[b].batch.header.operatorID), default: 0] += v
         }
-        for (b, v) in batchCashFen where v != 0 {
-            engine.state.accountNetFen[.agentCash(input[b].batch.header.terminal), default: 0] += v
+        for (b, v) in batchCashFen.enumerated() where v != 0 {
+            state.accountNetFen[.agentCash(input[b].batch.header.terminal), default: 0] += v
         }
-        batchPayableFen = [:]
-        batchCashFen = [:]
+        for b in batchPayableFen.indices {
+            batchPayableFen[b] = 0
+            batchCashFen[b] = 0
+        }
     }
 
     mutating func exception(_ kind: ClearingException.Kind, _ r: BatchRecord, _ detail: String, leg: UInt8, ref: RecordRef? = nil) {
@@ -490,7 +407,7 @@ struct Posting {
         result.exceptions.append(ClearingException(
             id: TransferID.make(serial: r.serial.rawValue, kind: 0xE0, counter: counter, leg: leg),
             kind: kind, card: r.serial.description, detail: detail, record: ref?.description,
-            opened: BCDDate(daysSinceEpoch: engine.state.newestDay).description))
+            opened: BCDDate(daysSinceEpoch: state.newestDay).description))
         result.outcomes[current].exceptions += 1
     }
 }

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import OneCardCore
 import OneCardCrypto
+import Synchronization
 
 /// The TAC keys of recently verified cards, so that a card whose records arrive over many runs
 /// has its key derived (two 3DES blocks) about once a day rather than once a run.
@@ -12,9 +13,10 @@ import OneCardCrypto
 /// Direct-mapped and of fixed size: ``lanes`` × ``entriesPerLane`` entries of 24 bytes (12 MiB),
 /// whatever the number of cards; a card that shares a slot with another is derived again. Each
 /// verifying thread uses its own lane only, so no entry is ever read while another thread
-/// writes it. The memory is zeroed when the cache goes (the keys are derived key material).
+/// writes it, and stages take turns on the cache (``inTurn(_:)``). The memory is zeroed when the
+/// cache goes (the keys are derived key material).
 final class TACKeyCache: @unchecked Sendable {
-    /// One verifying thread per lane (``Posting/verify(_:)`` splits a run in two).
+    /// One verifying thread per lane (``Stager`` splits a run in two).
     static let lanes = 2
     /// The entries of a lane (a power of two).
     static let entriesPerLane = 1 << 18
@@ -28,6 +30,8 @@ final class TACKeyCache: @unchecked Sendable {
 
     private let base: UnsafeMutablePointer<Entry>
     private let masters: [UInt8: TripleDESKey]
+    /// Held by the stage using the lanes.
+    private let turn = Mutex(())
 
     init(masters: [UInt8: TripleDESKey]) {
         self.masters = masters
@@ -43,8 +47,13 @@ final class TACKeyCache: @unchecked Sendable {
         free(base)
     }
 
+    /// Runs `body`, which uses the lanes, while no other stage does.
+    func inTurn(_ body: () -> Void) {
+        turn.withLock { _ in body() }
+    }
+
     /// The TAC key of card `serial` under the master of `version`, or `nil` when clearing holds
-    /// no master of that version. Call only from the thread that owns `lane`.
+    /// no master of that version. Call only from the thread that owns `lane`, in a turn.
     @inline(__always)
     func key(lane: Int, serial: UInt64, version: UInt8) -> DESKey? {
         let slot = lane * Self.entriesPerLane + Int(truncatingIfNeeded: (serial &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - 18))

@@ -84,8 +84,9 @@ extension RefusalCode {
 /// thread-safe: the ingest pipeline runs it on both cores ahead of posting.
 ///
 /// The order of checks decides the code of a record with several faults: grey (04), terminal
-/// (06), illegal data (02), expired (05), TAC (01), hotlist (07). Duplicates (03) and the
-/// checks against a card's ledger (refund and replacement amounts) come later, at posting.
+/// (06), illegal data (02), expired (05), TAC (01); then, at posting, hotlist (07) against the
+/// hotlist as it is when the run posts. Duplicates (03) and the checks against a card's ledger
+/// (refund and replacement amounts) come after those.
 ///
 /// Every field is checked before it takes part in arithmetic: no value in a record can trap
 /// the process (the fuzz target, docs/performance.md "Fuzzing").
@@ -113,11 +114,10 @@ public struct RecordVerifier: Sendable {
     ///     is the record's terminal.
     ///   - tacKey: the card's TAC key under the master of the record's key version; `nil` if
     ///     clearing holds no master of that version.
-    ///   - hotlistedAt: when the card was hotlisted (seconds), if it is.
     @inline(__always)
     public func check(
         _ r: BatchRecord, seconds: UInt32, receivedDay: Int, terminalOK: Bool, operatorKind: OperatorKind?,
-        tacKey: DESKey?, hotlistedAt: UInt32?
+        tacKey: DESKey?
     ) -> Verdict? {
         if r.kind == .grey { return Verdict(.grey) }
         guard terminalOK, r.terminal.rawValue != 0 else { return Verdict(.unknownTerminal) }
@@ -139,7 +139,6 @@ public struct RecordVerifier: Sendable {
             if loadTAC(r, TripleDESPurse.tacKey(tacMaster: master, serial: r.relatedSerial)) != r.tac { return Verdict(.tacError) }
         default: break
         }
-        if let h = hotlistedAt, h <= seconds { return Verdict(.hotlisted) }
         return nil
     }
 

@@ -117,6 +117,10 @@ public final class Ingestor {
             clock = now
         }
         /// A run posted into the engine whose write is in flight.
+        struct Staged: Sendable {
+            var decoded: (batches: [IncomingBatch], rejected: [RejectedFile])
+            var run: StagedRun
+        }
         struct Posted {
             var decoded: (batches: [IncomingBatch], rejected: [RejectedFile])
             var result: RunResult
@@ -157,7 +161,7 @@ public final class Ingestor {
             switch posted.writing.wait() {
             case .success(let (_, generation)):
                 engine.generation = generation
-                lap("commit \(posted.result.transfers.count) transfers")
+                lap("wait for the commit of \(posted.result.transferCount) transfers")
                 account(posted.result, posted.decoded, records: posted.records)
                 return true
             case .failure(let error):
@@ -172,34 +176,42 @@ public final class Ingestor {
                 return false
             }
         }
-        // A run is posted while the one before it is written, and the next run's files are read
-        // while it is written. The registry is read between writes: a terminal suspended now is
-        // refused from the run after next.
-        let keys = keys
-        func read(_ chunk: Int) throws -> Background<(batches: [IncomingBatch], rejected: [RejectedFile])>? {
+        // Three stages on two cores: the next run's files are read, their MACs checked and their
+        // records sorted and their TACs checked (staged) while this run posts, and this run posts
+        // while the one before it is written. The registry is read between writes, when the
+        // store is idle: a terminal suspended now is refused from the third run on.
+        let (keys, stager) = (keys, engine.stager)
+        func read(_ chunk: Int, _ registry: [TerminalID: RegisteredTerminal]) -> Background<Staged>? {
             guard chunk < chunks.count else { return nil }
-            let (files, registry) = (chunks[chunk].files, try store.terminals())
-            return Background { BatchReader.read(files, keys: keys, registry: registry, received: seconds) }
+            let files = chunks[chunk].files
+            return Background {
+                let (batches, rejected) = BatchReader.read(files, keys: keys, registry: registry, received: seconds)
+                return Staged(decoded: (batches, rejected), run: stager.stage(batches))
+            }
         }
-        var next = try read(0)
+        var registry = try store.terminals()
+        var next = read(0, registry)
         var since = try store.rowsSinceSnapshot()
         var inFlight: Posted?
         var index = 0
         repeat {
-            let decoded = next?.wait() ?? (batches: [], rejected: [])
-            lap("read and verify \(chunks.isEmpty ? 0 : chunks[index].files.count) files")
+            let staged = next?.wait()
+            let decoded = staged?.decoded ?? (batches: [], rejected: [])
+            lap("wait for \(chunks.isEmpty ? 0 : chunks[index].files.count) files read, verified and staged")
+            next = read(index + 1, registry)
             let records = chunks.isEmpty ? 0 : chunks[index].records
-            let r = engine.run(decoded.batches, receivedAt: seconds)
-            lap("sort, check TACs, post \(r.summary.records) records")
+            let r = staged.map { engine.run($0.run, receivedAt: seconds) } ?? engine.run([], receivedAt: seconds)
+            lap("post \(r.summary.records) records")
             var prepared = try store.prepare(
                 r, files: decoded.batches.map(\.file), engine: engine, received: received, businessDay: businessDay, rowsSinceSnapshot: since)
+            lap("pack \(r.transferCount) transfers for the store")
             var written = true
             if let posted = inFlight {
                 inFlight = nil
                 written = try settle(posted, then: (decoded, records))
             }
-            // The store is idle now: read the registry for the run after this one.
-            next = try read(index + 1)
+            // The store is idle now: read the registry for the runs after the next.
+            registry = try store.terminals()
             guard written else {
                 since = try store.rowsSinceSnapshot()
                 index += 1

@@ -87,7 +87,9 @@ extension UnsafeMutableRawBufferPointer {
     @inlinable
     public func storeBigEndian(_ value: UInt64, byteCount: Int, at offset: Int) {
         precondition(byteCount >= 1 && byteCount <= 8 && offset >= 0 && offset + byteCount <= count, "store of \(byteCount) bytes at \(offset)")
-        for i in 0..<byteCount { self[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * (byteCount - 1 - i))) }
+        // The wanted bytes first in memory, then one copy of them.
+        var word = (value << UInt64(8 * (8 - byteCount))).bigEndian
+        Swift.withUnsafeBytes(of: &word) { (baseAddress! + offset).copyMemory(from: $0.baseAddress!, byteCount: byteCount) }
     }
 }
 

@@ -205,17 +205,16 @@ public final class ClearingStore: Sendable {
                 p.batchRows.append((Int64(terminal.rawValue), Int64(o.sequence), files[i], String(decoding: try encoder.encode(o), as: UTF8.self), digest))
             }
             p.conflicts = r.conflicts
-            p.transfers.reserveCapacity(r.transfers.count * Packing.transferBytes)
-            Packing.append(r.transfers, to: &p.transfers)
+            p.transfers = r.packedTransfers
             p.details = r.details
-            p.shadows.reserveCapacity(r.touchedCards.count * Packing.shadowBytes)
+            p.shadows = Packing.shadowRows(r.postedShadows, except: r.touchedCards)
             for serial in r.touchedCards.sorted() { Packing.append(serial: serial, state.cards[serial] ?? CardShadow(), to: &p.shadows) }
             for f in r.refusals { Packing.append(f, to: &p.refusals) }
             p.accounts = r.touchedAccounts.map { ($0, state.accountNetFen[$0] ?? 0) }
             p.exceptions = r.exceptions
             p.farePages = r.touchedFarePages.map { ($0, state.fares.pages[$0].map { Packing.farePage($0) }, state.fares.pages[$0]?.newestDay ?? 0) }
             p.newestDay = state.newestDay
-            p.touched = r.touchedCards.count
+            p.touched = p.shadows.count / Packing.shadowBytes
             if rowsSinceSnapshot + p.touched >= max(snapshotRowsMin, state.cards.count) {
                 var bytes: [UInt8] = []
                 bytes.reserveCapacity(state.cards.count * Packing.shadowBytes)
