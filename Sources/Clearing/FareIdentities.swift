@@ -25,6 +25,13 @@ public struct FareIdentities: Sendable, Equatable {
         }
 
         public static func < (a: PageKey, b: PageKey) -> Bool { (a.terminal, a.page) < (b.terminal, b.page) }
+
+        /// One word hashed, not two (posting looks a page up for every fare): the page in the
+        /// low 20 bits, the terminal shifted above it (a terminal differing only in its top
+        /// four bits collides, which costs a comparison, nothing else).
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(terminal &* 0x10_0000 ^ UInt64(page))
+        }
     }
 
     /// 4096 sequences of one terminal, one bit each, with the newest record day among them.

@@ -105,7 +105,13 @@ public enum Packing {
     public static func append(serial: UInt64, _ s: CardShadow, to out: inout [UInt8]) {
         let o = out.count
         out.append(contentsOf: repeatElement(0, count: shadowBytes))
-        out.withUnsafeMutableBytes { raw in
+        out.withUnsafeMutableBytes { store(serial: serial, s, in: $0, at: o) }
+    }
+
+    /// Writes a card shadow's row at byte offset `o` of `raw` (byte 31 is left as it is: zero).
+    @inline(__always)
+    static func store(serial: UInt64, _ s: CardShadow, in raw: UnsafeMutableRawBufferPointer, at o: Int) {
+        do {
             raw.storeBytes(of: serial.bigEndian, toByteOffset: o, as: UInt64.self)
             raw.storeBytes(of: s.balanceFen.bigEndian, toByteOffset: o + 8, as: UInt32.self)
             raw.storeBytes(of: s.arrearsFen.bigEndian, toByteOffset: o + 12, as: UInt32.self)
@@ -121,6 +127,37 @@ public enum Packing {
             raw.storeBytes(of: s.firstSeconds.bigEndian, toByteOffset: o + 48, as: UInt32.self)
             raw.storeBytes(of: s.firstBalanceBeforeFen.bigEndian, toByteOffset: o + 52, as: UInt32.self)
             raw.storeBytes(of: UInt64(bitPattern: s.baselineAdjustFen).bigEndian, toByteOffset: o + 56, as: UInt64.self)
+        }
+    }
+
+    /// Fixed-size rows written in place, one after the other, into zeroed memory grown ahead
+    /// (appending a zeroed row at a time costs more than the row's own stores).
+    struct Rows {
+        let rowBytes: Int
+        private var bytes: [UInt8]
+        private var used = 0
+
+        /// Room for `capacity` rows to begin with.
+        init(rowBytes: Int, capacity: Int) {
+            self.rowBytes = rowBytes
+            bytes = [UInt8](repeating: 0, count: rowBytes * max(1, capacity))
+        }
+
+        /// Writes the next row (`write` gets the buffer and the row's offset).
+        @inline(__always)
+        mutating func append(_ write: (UnsafeMutableRawBufferPointer, Int) -> Void) {
+            if used + rowBytes > bytes.count { bytes.append(contentsOf: repeatElement(0, count: max(rowBytes, bytes.count))) }
+            let o = used
+            bytes.withUnsafeMutableBytes { write($0, o) }
+            used += rowBytes
+        }
+
+        /// The rows written.
+        var packed: [UInt8] {
+            mutating get {
+                bytes.removeLast(bytes.count - used)
+                return bytes
+            }
         }
     }
 

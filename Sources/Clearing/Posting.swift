@@ -44,10 +44,11 @@ struct Posting {
     /// folded into the account nets at the end of the run.
     var batchPayableFen: [Int64]
     var batchCashFen: [Int64]
-    /// Accepted records' details by upload ordinal, and which ordinals were accepted.
-    var detailSlots: [UInt8] = []
+    /// Which upload ordinals were accepted (their details are staged, ``StagedRun/details``).
     var acceptedSlots: [Bool] = []
-    var detailCount = 0
+    /// The run's new transfers and changed shadows, packed as they are posted.
+    var transferRows = Packing.Rows(rowBytes: Packing.transferBytes, capacity: 0)
+    var shadowRows = Packing.Rows(rowBytes: Packing.shadowBytes, capacity: 0)
     /// The upload ordinal of each refusal.
     var refusalSlots: [Int] = []
     /// Whether posting the current card credited another card (a replacement).
@@ -70,14 +71,13 @@ struct Posting {
     mutating func run() {
         let total = staged.starts.last ?? 0
         // Grown once: doubling these arrays would copy and page-fault them again and again.
-        result.packedTransfers.reserveCapacity((total + total / 8) * Packing.transferBytes)
-        detailSlots = [UInt8](repeating: 0, count: total * Packing.detailBytes)
+        transferRows = Packing.Rows(rowBytes: Packing.transferBytes, capacity: total + total / 8)
+        shadowRows = Packing.Rows(rowBytes: Packing.shadowBytes, capacity: staged.cards)
         acceptedSlots = [Bool](repeating: false, count: total)
         result.touchedCards.reserveCapacity(total / 2)
         let items = staged.items
         let codes = staged.codes
         let hotlist = state.hotlist
-        result.postedShadows.reserveCapacity(staged.cards * Packing.shadowBytes)
         var n = 0
         while n < items.count {
             // One shadow lookup (the same slot written back) and one hotlist lookup per card,
@@ -99,10 +99,12 @@ struct Posting {
                 } else {
                     state.cards[serial] = shadow
                 }
-                Packing.append(serial: serial, shadow, to: &result.postedShadows)
+                shadowRows.append { Packing.store(serial: serial, shadow, in: $0, at: $1) }
             }
         }
         foldNets()
+        result.packedTransfers = transferRows.packed
+        result.postedShadows = shadowRows.packed
         gatherInUploadOrder()
     }
 
@@ -126,28 +128,30 @@ struct Posting {
         } else {
             result.outcomes[b.input].accepted += 1
             result.outcomes[b.input].acceptedAmountFen += Int64(r.amountFen)
+            // One byte written out of order; the detail rows are read in order at the end.
             acceptedSlots[slot] = true
-            let detail = AcceptedDetail(ref: ref, record: r, operatorID: input[b.input].batch.header.operatorID)
-            detailSlots.withUnsafeMutableBytes { Packing.store(detail, in: $0, at: slot * Packing.detailBytes) }
         }
     }
 
     /// The accepted records' details and the refusals in upload order.
     private mutating func gatherInUploadOrder() {
-        detailSlots.withUnsafeMutableBytes { raw in
-            var w = 0
-            for slot in acceptedSlots.indices where acceptedSlots[slot] {
-                if w != slot {
-                    raw.baseAddress!.advanced(by: w * Packing.detailBytes)
-                        .copyMemory(from: raw.baseAddress!.advanced(by: slot * Packing.detailBytes), byteCount: Packing.detailBytes)
+        var details: [UInt8] = []
+        details.reserveCapacity(result.summary.accepted * Packing.detailBytes)
+        staged.details.withUnsafeBytes { rows in
+            var slot = 0
+            while slot < acceptedSlots.count {
+                // Runs of accepted records are copied at once.
+                guard acceptedSlots[slot] else {
+                    slot += 1
+                    continue
                 }
-                w += 1
+                var end = slot + 1
+                while end < acceptedSlots.count, acceptedSlots[end] { end += 1 }
+                details.append(contentsOf: rows[slot * Packing.detailBytes..<end * Packing.detailBytes])
+                slot = end
             }
-            detailCount = w
         }
-        detailSlots.removeLast(detailSlots.count - detailCount * Packing.detailBytes)
-        result.details = detailSlots
-        detailSlots = []
+        result.details = details
         if refusalSlots.count > 1 {
             let order = refusalSlots.indices.sorted { refusalSlots[$0] < refusalSlots[$1] }
             result.refusals = order.map { result.refusals[$0] }
@@ -366,9 +370,7 @@ struct Posting {
         let t = Transfer(
             id: TransferID.make(serial: r.serial.rawValue, kind: r.kind.rawValue, counter: counter, leg: leg),
             debit: from, credit: to, amountFen: amountFen, reason: reason, source: ref, dateTimeBCD: r.dateTimeBCD)
-        let o = result.packedTransfers.count
-        result.packedTransfers.append(contentsOf: repeatElement(0, count: Packing.transferBytes))
-        result.packedTransfers.withUnsafeMutableBytes { Packing.store(t, in: $0, at: o) }
+        transferRows.append { Packing.store(t, in: $0, at: $1) }
         // A purse's net is its shadow balance; only the other accounts are summed here, the
         // batch's own operator and terminal in registers, the rest in the dictionary.
         net(from, -amountFen)

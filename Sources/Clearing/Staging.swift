@@ -34,6 +34,9 @@ public struct StagedRun: Sendable {
     var codes: [UInt16] = []
     /// The number of cards among the items.
     var cards = 0
+    /// Every staged record's detail row (``AcceptedDetail``, packed), in upload order: the
+    /// posting keeps those of the records it accepts.
+    var details: [UInt8] = []
 }
 
 /// What staging needs of an engine, taken from it once: its settings and its TAC key cache.
@@ -74,11 +77,17 @@ public struct Stager: Sendable {
         let total = s.starts.last ?? 0
         var items: [Posting.Item] = []
         items.reserveCapacity(total)
+        s.details = [UInt8](repeating: 0, count: total * Packing.detailBytes)
         var ordinal: UInt64 = 0
-        for b in s.batches {
-            for r in input[b.input].batch.records {
-                items.append(Posting.Item(serial: r.serial.rawValue, order: UInt64(ClearingTime.seconds(bcd: r.dateTimeBCD)) << 32 | ordinal))
-                ordinal += 1
+        s.details.withUnsafeMutableBytes { details in
+            for b in s.batches {
+                let operatorID = input[b.input].batch.header.operatorID
+                for (index, r) in input[b.input].batch.records.enumerated() {
+                    items.append(Posting.Item(serial: r.serial.rawValue, order: UInt64(ClearingTime.seconds(bcd: r.dateTimeBCD)) << 32 | ordinal))
+                    let ref = RecordRef(terminal: b.terminal, batch: b.sequence, index: UInt32(index))
+                    Packing.store(AcceptedDetail(ref: ref, record: r, operatorID: operatorID), in: details, at: Int(ordinal) * Packing.detailBytes)
+                    ordinal += 1
+                }
             }
         }
         // Per card, in time order (ties in upload order): the card's own history. The records

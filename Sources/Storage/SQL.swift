@@ -146,17 +146,28 @@ public protocol SQLEngine: AnyObject, Sendable {
     func storageError(_ error: any Error, operation: String) -> StorageError?
 }
 
-/// SQLite through GRDB: one serialised connection, WAL, `synchronous=FULL`.
+/// SQLite through GRDB: one serialised connection, WAL, `synchronous=FULL`, 16 KiB pages.
 public final class SQLiteEngine: SQLEngine {
     public let location: String
     let queue: DatabaseQueue
+
+    /// The page size of a new clearing database. A run writes its rows as large pages
+    /// (``ClearingStore/pageRowsMax`` rows a blob), each a chain of SQLite pages written to the
+    /// WAL and again at the checkpoint: 16 KiB pages cost the kernel a quarter of the writes of
+    /// 4 KiB ones, and small commits (a front-end's) no more (docs/performance.md). A file
+    /// keeps the page size it was created with.
+    public static let pageSize = 16_384
 
     /// Opens (creating if needed) the file.
     init(path: String) throws {
         var config = Configuration()
         config.journalMode = .wal
         config.busyMode = .timeout(5)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Before the first table and before WAL mode: takes effect only on a new file.
+            try db.execute(sql: "PRAGMA page_size = \(Self.pageSize)")
+        }
         queue = try DatabaseQueue(path: path, configuration: config)
         location = path
     }
