@@ -95,14 +95,66 @@ public struct Stager: Sendable {
         // sequentially instead of jumping around memory twice.
         items.sort { $0.serial != $1.serial ? $0.serial < $1.serial : $0.order < $1.order }
         postReplacementTargetsLast(&items, s)
-        permute(items, &s)
-        for n in items.indices {
-            items[n].order = items[n].order & ~0xFFFF_FFFF | UInt64(n)
-            if n == 0 || items[n].serial != items[n - 1].serial { s.cards += 1 }
-        }
+        gatherAndVerify(&items, &s)
         s.items = items
-        s.codes = verify(s)
         return s
+    }
+
+    /// Gathers the records, their batches and indexes into the order of `items` straight from
+    /// the input batches (one copy of each record), renumbers each item's ordinal to its place,
+    /// and checks every record on its own, each card's TAC key from the engine's cache: code 0
+    /// passed, else the packed ``Verdict``. On both cores, each a half of the items split at a
+    /// card boundary, so that each card's key is derived on one core only.
+    private func gatherAndVerify(_ items: inout [Posting.Item], _ s: inout StagedRun) {
+        let count = items.count
+        var split = count / 2
+        while split > 0, split < count, items[split].serial == items[split - 1].serial { split += 1 }
+        let ranges = [0..<split, split..<count]
+        precondition(ranges.count <= TACKeyCache.lanes, "a verifying thread without a key cache lane")
+        var cards = [0, 0]
+        let (input, batches, starts) = (s.input, s.batches, s.starts)
+        // Every slot is written exactly once, by the half it belongs to.
+        func filled<T>(_ fill: (UnsafeMutableBufferPointer<T>) -> Void) -> [T] {
+            [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                fill(buffer)
+                initialized = count
+            }
+        }
+        var recordBatch: [UInt32] = []
+        var recordIndex: [UInt32] = []
+        var codes: [UInt16] = []
+        s.records = filled { (records: UnsafeMutableBufferPointer<BatchRecord>) in
+            recordBatch = filled { (recordBatch: UnsafeMutableBufferPointer<UInt32>) in
+                recordIndex = filled { (recordIndex: UnsafeMutableBufferPointer<UInt32>) in
+                    codes = filled { (codes: UnsafeMutableBufferPointer<UInt16>) in
+                        items.withUnsafeMutableBufferPointer { items in
+                            cards.withUnsafeMutableBufferPointer { cards in
+                                nonisolated(unsafe) let out = (records, recordBatch, recordIndex, codes, items, cards)
+                                tacKeys.inTurn {
+                                    DispatchQueue.concurrentPerform(iterations: ranges.count) { lane in
+                                        let (records, recordBatch, recordIndex, codes, items, cards) = out
+                                        for n in ranges[lane] {
+                                            let (b, i) = locate(items[n].ordinal, starts)
+                                            (records.baseAddress! + n).initialize(to: input[batches[b].input].batch.records[i])
+                                            (recordBatch.baseAddress! + n).initialize(to: UInt32(b))
+                                            (recordIndex.baseAddress! + n).initialize(to: UInt32(i))
+                                            items[n].order = items[n].order & ~0xFFFF_FFFF | UInt64(n)
+                                            if n == ranges[lane].lowerBound || items[n].serial != items[n - 1].serial { cards[lane] += 1 }
+                                        }
+                                        verify(ranges[lane], lane: lane, items: UnsafeBufferPointer(items), records: UnsafeBufferPointer(records),
+                                               recordBatch: UnsafeBufferPointer(recordBatch), batches: batches, into: codes)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        s.recordBatch = recordBatch
+        s.recordIndex = recordIndex
+        s.codes = codes
+        s.cards = cards[0] + cards[1]
     }
 
     /// Moves the cards that receive a replaced card's balance in this run behind the cards they
@@ -134,20 +186,6 @@ public struct Stager: Sendable {
         items += moved
     }
 
-    /// Gathers the records, their batches and indexes into the order of `items`, straight from
-    /// the input batches (one copy of each record).
-    private func permute(_ items: [Posting.Item], _ s: inout StagedRun) {
-        s.records.reserveCapacity(items.count)
-        s.recordBatch.reserveCapacity(items.count)
-        s.recordIndex.reserveCapacity(items.count)
-        for item in items {
-            let (b, i) = locate(item.ordinal, s.starts)
-            s.records.append(s.input[s.batches[b].input].batch.records[i])
-            s.recordBatch.append(UInt32(b))
-            s.recordIndex.append(UInt32(i))
-        }
-    }
-
     /// The batch (index into the staged batches) and record index of an upload ordinal.
     private func locate(_ ordinal: Int, _ starts: [Int]) -> (Int, Int) {
         var lo = 0, hi = starts.count - 2
@@ -158,47 +196,26 @@ public struct Stager: Sendable {
         return (lo, ordinal - starts[lo])
     }
 
-    /// The stateless checks of every item on both cores, each card's TAC key from the engine's
-    /// cache: 0 = passed, else the packed ``Verdict``.
-    private func verify(_ s: StagedRun) -> [UInt16] {
-        let items = s.items
-        var codes = [UInt16](repeating: 0, count: items.count)
-        // Split at a card boundary so that each card's key is derived on one core only.
-        var split = items.count / 2
-        while split > 0, split < items.count, items[split].serial == items[split - 1].serial { split += 1 }
-        let ranges = [0..<split, split..<items.count]
-        precondition(ranges.count <= TACKeyCache.lanes, "a verifying thread without a key cache lane")
-        tacKeys.inTurn {
-            codes.withUnsafeMutableBufferPointer { buffer in
-                nonisolated(unsafe) let out = buffer
-                DispatchQueue.concurrentPerform(iterations: ranges.count) { i in
-                    verify(s, ranges[i], lane: i, into: out)
-                }
-            }
-        }
-        return codes
-    }
-
-    private func verify(_ s: StagedRun, _ range: Range<Int>, lane: Int, into codes: UnsafeMutableBufferPointer<UInt16>) {
+    private func verify(
+        _ range: Range<Int>, lane: Int, items: UnsafeBufferPointer<Posting.Item>, records: UnsafeBufferPointer<BatchRecord>,
+        recordBatch: UnsafeBufferPointer<UInt32>, batches: [Posting.BatchInfo], into codes: UnsafeMutableBufferPointer<UInt16>
+    ) {
         var keySerial: UInt64? = nil
         var keyVersion: UInt8 = 0
         var key: DESKey? = nil
-        s.records.withUnsafeBufferPointer { records in
-            for n in range {
-                let item = s.items[n]
-                let k = item.ordinal
-                let b = s.batches[Int(s.recordBatch[k])]
-                let r = records[k]
-                if keySerial != item.serial || keyVersion != r.keyVersion {
-                    key = tacKeys.key(lane: lane, serial: item.serial, version: r.keyVersion)
-                    keySerial = item.serial
-                    keyVersion = r.keyVersion
-                }
-                let verdict = verifier.check(
-                    r, seconds: item.seconds, receivedDay: b.receivedDay, terminalOK: b.terminalKnown && r.terminal == b.terminal,
-                    operatorKind: b.kind, tacKey: key)
-                codes[n] = verdict?.packed ?? 0
+        for n in range {
+            let item = items[n]
+            let b = batches[Int(recordBatch[n])]
+            let r = records[n]
+            if keySerial != item.serial || keyVersion != r.keyVersion {
+                key = tacKeys.key(lane: lane, serial: item.serial, version: r.keyVersion)
+                keySerial = item.serial
+                keyVersion = r.keyVersion
             }
+            let verdict = verifier.check(
+                r, seconds: item.seconds, receivedDay: b.receivedDay, terminalOK: b.terminalKnown && r.terminal == b.terminal,
+                operatorKind: b.kind, tacKey: key)
+            (codes.baseAddress! + n).initialize(to: verdict?.packed ?? 0)
         }
     }
 }

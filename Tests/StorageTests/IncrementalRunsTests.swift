@@ -44,6 +44,11 @@ struct IncrementalRunsTests {
             let perBatch = try open("per-batch")
             let perBatchReport = try Ingestor(store: perBatch, city: city, keys: clearingKeys).ingest(files, received: received, recordsPerRun: 1)
             #expect(perBatchReport.runs == files.count)
+            // Runs of up to 600 records, the first of them short (the pipeline's start).
+            let sixHundred = try open("six-hundred")
+            let sixHundredReport = try Ingestor(store: sixHundred, city: city, keys: clearingKeys).ingest(files, received: received, recordsPerRun: 600)
+            #expect(sixHundredReport.runs > files.count / 10 && sixHundredReport.runs < files.count)
+            #expect(sixHundredReport.summary == oneReport.summary)
             // Runs of three batches, each from a fresh ingestor (a restart between every run),
             // with snapshots of the shadows as often as the store allows: startup reads the newest
             // snapshot and the runs after it.
@@ -63,15 +68,15 @@ struct IncrementalRunsTests {
 
             // The next receipt day closes the day: gaps and balances are judged on what arrived.
             var closing: [Int] = []
-            for store in [one, perBatch, restarted] {
+            for store in [one, perBatch, restarted, sixHundred] {
                 closing.append(try Ingestor(store: store, city: city, keys: clearingKeys).ingest([], received: nextDay).summary.exceptions)
             }
-            #expect(closing[1] == closing[0] && closing[2] == closing[0], "exceptions opened when the day closed: \(closing)")
+            #expect(closing[1] == closing[0] && closing[2] == closing[0] && closing[3] == closing[0], "exceptions opened when the day closed: \(closing)")
 
             let expected = try books(one)
             #expect(expected.transfers.count > 10_000)
             #expect(expected.accounts.count > 3, "the account nets were stored")
-            for store in [perBatch, restarted] {
+            for store in [perBatch, restarted, sixHundred] {
                 let got = try books(store)
                 #expect(got.transfers == expected.transfers, "the ledger differs")
                 #expect(got.shadows == expected.shadows, "the card shadows differ")
