@@ -111,23 +111,21 @@ public enum Packing {
     /// Writes a card shadow's row at byte offset `o` of `raw` (byte 31 is left as it is: zero).
     @inline(__always)
     static func store(serial: UInt64, _ s: CardShadow, in raw: UnsafeMutableRawBufferPointer, at o: Int) {
-        do {
-            raw.storeBytes(of: serial.bigEndian, toByteOffset: o, as: UInt64.self)
-            raw.storeBytes(of: s.balanceFen.bigEndian, toByteOffset: o + 8, as: UInt32.self)
-            raw.storeBytes(of: s.arrearsFen.bigEndian, toByteOffset: o + 12, as: UInt32.self)
-            raw.storeBytes(of: s.nextOffline.bigEndian, toByteOffset: o + 16, as: UInt16.self)
-            raw.storeBytes(of: s.nextOnline.bigEndian, toByteOffset: o + 18, as: UInt16.self)
-            raw.storeBytes(of: s.lastSeconds.bigEndian, toByteOffset: o + 20, as: UInt32.self)
-            raw.storeBytes(of: s.lastBalanceAfterFen.bigEndian, toByteOffset: o + 24, as: UInt32.self)
-            raw[o + 28] = s.flags
-            raw.storeBytes(of: s.gapSinceDay.bigEndian, toByteOffset: o + 29, as: UInt16.self)
-            // Byte 31 stays zero.
-            raw.storeBytes(of: s.offlineSeen.bigEndian, toByteOffset: o + 32, as: UInt64.self)
-            raw.storeBytes(of: s.onlineSeen.bigEndian, toByteOffset: o + 40, as: UInt64.self)
-            raw.storeBytes(of: s.firstSeconds.bigEndian, toByteOffset: o + 48, as: UInt32.self)
-            raw.storeBytes(of: s.firstBalanceBeforeFen.bigEndian, toByteOffset: o + 52, as: UInt32.self)
-            raw.storeBytes(of: UInt64(bitPattern: s.baselineAdjustFen).bigEndian, toByteOffset: o + 56, as: UInt64.self)
-        }
+        raw.storeBytes(of: serial.bigEndian, toByteOffset: o, as: UInt64.self)
+        raw.storeBytes(of: s.balanceFen.bigEndian, toByteOffset: o + 8, as: UInt32.self)
+        raw.storeBytes(of: s.arrearsFen.bigEndian, toByteOffset: o + 12, as: UInt32.self)
+        raw.storeBytes(of: s.nextOffline.bigEndian, toByteOffset: o + 16, as: UInt16.self)
+        raw.storeBytes(of: s.nextOnline.bigEndian, toByteOffset: o + 18, as: UInt16.self)
+        raw.storeBytes(of: s.lastSeconds.bigEndian, toByteOffset: o + 20, as: UInt32.self)
+        raw.storeBytes(of: s.lastBalanceAfterFen.bigEndian, toByteOffset: o + 24, as: UInt32.self)
+        raw[o + 28] = s.flags
+        raw.storeBytes(of: s.gapSinceDay.bigEndian, toByteOffset: o + 29, as: UInt16.self)
+        // Byte 31 stays zero.
+        raw.storeBytes(of: s.offlineSeen.bigEndian, toByteOffset: o + 32, as: UInt64.self)
+        raw.storeBytes(of: s.onlineSeen.bigEndian, toByteOffset: o + 40, as: UInt64.self)
+        raw.storeBytes(of: s.firstSeconds.bigEndian, toByteOffset: o + 48, as: UInt32.self)
+        raw.storeBytes(of: s.firstBalanceBeforeFen.bigEndian, toByteOffset: o + 52, as: UInt32.self)
+        raw.storeBytes(of: UInt64(bitPattern: s.baselineAdjustFen).bigEndian, toByteOffset: o + 56, as: UInt64.self)
     }
 
     /// Fixed-size rows written in place, one after the other, into zeroed memory grown ahead
@@ -152,12 +150,13 @@ public enum Packing {
             used += rowBytes
         }
 
-        /// The rows written.
-        var packed: [UInt8] {
-            mutating get {
-                bytes.removeLast(bytes.count - used)
-                return bytes
-            }
+        /// The rows written, the buffer given up.
+        mutating func finish() -> [UInt8] {
+            var out = bytes
+            bytes = []
+            out.removeLast(out.count - used)
+            used = 0
+            return out
         }
     }
 

@@ -74,7 +74,6 @@ struct Posting {
         transferRows = Packing.Rows(rowBytes: Packing.transferBytes, capacity: total + total / 8)
         shadowRows = Packing.Rows(rowBytes: Packing.shadowBytes, capacity: staged.cards)
         acceptedSlots = [Bool](repeating: false, count: total)
-        result.touchedCards.reserveCapacity(total / 2)
         let items = staged.items
         let codes = staged.codes
         let hotlist = state.hotlist
@@ -103,8 +102,8 @@ struct Posting {
             }
         }
         foldNets()
-        result.packedTransfers = transferRows.packed
-        result.postedShadows = shadowRows.packed
+        result.packedTransfers = transferRows.finish()
+        result.postedShadows = shadowRows.finish()
         gatherInUploadOrder()
     }
 
