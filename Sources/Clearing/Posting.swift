@@ -75,7 +75,7 @@ struct Posting {
         shadowRows = Packing.Rows(rowBytes: Packing.shadowBytes, capacity: staged.cards)
         acceptedSlots = [Bool](repeating: false, count: total)
         let items = staged.items
-        let codes = staged.codes
+        let places = staged.places
         let hotlist = state.hotlist
         var n = 0
         while n < items.count {
@@ -88,7 +88,7 @@ struct Posting {
             let before = shadow
             creditedOtherCard = false
             while n < items.count, items[n].serial == serial {
-                postItem(items[n], code: codes[n], hotlistedAt: hotlistedAt, &shadow)
+                postItem(items[n], place: places[n], hotlistedAt: hotlistedAt, &shadow)
                 n += 1
             }
             if shadow != before {
@@ -107,19 +107,18 @@ struct Posting {
         gatherInUploadOrder()
     }
 
-    private mutating func postItem(_ item: Item, code raw: UInt16, hotlistedAt: UInt32?, _ shadow: inout CardShadow) {
-        let k = item.ordinal
-        let batch = Int(staged.recordBatch[k])
+    private mutating func postItem(_ item: Item, place: StagedRun.Place, hotlistedAt: UInt32?, _ shadow: inout CardShadow) {
+        let batch = Int(place.batch)
         let b = staged.batches[batch]
-        let r = staged.records[k]
-        let ref = RecordRef(terminal: b.terminal, batch: b.sequence, index: staged.recordIndex[k])
+        let r = staged.records[item.ordinal]
+        let ref = RecordRef(terminal: b.terminal, batch: b.sequence, index: place.index)
         // The hotlist is the last of the checks of a record on its own (``RecordVerifier``).
-        let verdict = raw != 0 ? Verdict(packed: raw)
+        let verdict = place.code != 0 ? Verdict(packed: place.code)
             : hotlistedAt.map({ $0 <= item.seconds }) == true ? Verdict(.hotlisted)
             : post(r, &shadow, seconds: item.seconds, ref: ref, batch: b.input)
         // Kept in upload order (batch by batch, record by record), whatever the order of
         // posting: the day's files are then the same however its batches were split into runs.
-        let slot = staged.starts[batch] + Int(staged.recordIndex[k])
+        let slot = staged.starts[batch] + Int(place.index)
         if let verdict {
             result.outcomes[b.input].refused[verdict.code.rawValue, default: 0] += 1
             refusalSlots.append(slot)

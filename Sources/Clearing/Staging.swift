@@ -19,19 +19,25 @@ public struct StagedRun: Sendable {
     /// ingested before. The engine posts the stage only if these are exactly the fresh ones.
     let staged: [Int]
     /// Every staged record's place, in card-then-time order (ties in upload order);
-    /// ``Posting/Item/ordinal`` is the index into ``records``.
+    /// ``Posting/Item/ordinal`` is the index into ``records`` and ``places``.
     var items: [Posting.Item] = []
-    /// The records in the order of ``items``, and the batch (index into ``batches``) and
-    /// record index each came from.
+    /// The records in the order of ``items``, and where each came from with its verdict.
     var records: [BatchRecord] = []
-    var recordBatch: [UInt32] = []
-    var recordIndex: [UInt32] = []
+    var places: [Place] = []
     /// What the checks need of each staged batch.
     var batches: [Posting.BatchInfo] = []
     /// Where each staged batch's records start in upload order (one more entry than batches).
     var starts: [Int] = [0]
-    /// The stateless verdict of each item: 0 passed, else ``Verdict/packed``.
-    var codes: [UInt16] = []
+
+    /// Where a staged record came from, and what the checks of the record on its own said.
+    struct Place: Sendable {
+        /// The batch (index into ``StagedRun/batches``).
+        var batch: UInt32
+        /// The record's index in its batch.
+        var index: UInt32
+        /// 0 passed, else the packed ``Verdict``.
+        var code: UInt16
+    }
     /// The number of cards among the items.
     var cards = 0
     /// Every staged record's detail row (``AcceptedDetail``, packed), in upload order: the
@@ -100,61 +106,45 @@ public struct Stager: Sendable {
         return s
     }
 
-    /// Gathers the records, their batches and indexes into the order of `items` straight from
-    /// the input batches (one copy of each record), renumbers each item's ordinal to its place,
-    /// and checks every record on its own, each card's TAC key from the engine's cache: code 0
-    /// passed, else the packed ``Verdict``. On both cores, each a half of the items split at a
-    /// card boundary, so that each card's key is derived on one core only.
+    /// Gathers the records into the order of `items` straight from the input batches (one copy
+    /// of each record) and checks each on its own, its card's TAC key from the engine's cache —
+    /// on both cores, each a half of the items split at a card boundary, so that each card's
+    /// key is derived on one core only — then renumbers each item's ordinal to its place.
     private func gatherAndVerify(_ items: inout [Posting.Item], _ s: inout StagedRun) {
+        (s.records, s.places) = gatherAndVerify(items, s)
+        for n in items.indices {
+            items[n].order = items[n].order & ~0xFFFF_FFFF | UInt64(n)
+            if n == 0 || items[n].serial != items[n - 1].serial { s.cards += 1 }
+        }
+    }
+
+    private func gatherAndVerify(_ items: [Posting.Item], _ s: StagedRun) -> ([BatchRecord], [StagedRun.Place]) {
         let count = items.count
         var split = count / 2
         while split > 0, split < count, items[split].serial == items[split - 1].serial { split += 1 }
         let ranges = [0..<split, split..<count]
         precondition(ranges.count <= TACKeyCache.lanes, "a verifying thread without a key cache lane")
-        var cards = [0, 0]
-        let (input, batches, starts) = (s.input, s.batches, s.starts)
-        // Every slot is written exactly once, by the half it belongs to.
-        func filled<T>(_ fill: (UnsafeMutableBufferPointer<T>) -> Void) -> [T] {
-            [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-                fill(buffer)
-                initialized = count
-            }
-        }
-        var recordBatch: [UInt32] = []
-        var recordIndex: [UInt32] = []
-        var codes: [UInt16] = []
-        s.records = filled { (records: UnsafeMutableBufferPointer<BatchRecord>) in
-            recordBatch = filled { (recordBatch: UnsafeMutableBufferPointer<UInt32>) in
-                recordIndex = filled { (recordIndex: UnsafeMutableBufferPointer<UInt32>) in
-                    codes = filled { (codes: UnsafeMutableBufferPointer<UInt16>) in
-                        items.withUnsafeMutableBufferPointer { items in
-                            cards.withUnsafeMutableBufferPointer { cards in
-                                nonisolated(unsafe) let out = (records, recordBatch, recordIndex, codes, items, cards)
-                                tacKeys.inTurn {
-                                    DispatchQueue.concurrentPerform(iterations: ranges.count) { lane in
-                                        let (records, recordBatch, recordIndex, codes, items, cards) = out
-                                        for n in ranges[lane] {
-                                            let (b, i) = locate(items[n].ordinal, starts)
-                                            (records.baseAddress! + n).initialize(to: input[batches[b].input].batch.records[i])
-                                            (recordBatch.baseAddress! + n).initialize(to: UInt32(b))
-                                            (recordIndex.baseAddress! + n).initialize(to: UInt32(i))
-                                            items[n].order = items[n].order & ~0xFFFF_FFFF | UInt64(n)
-                                            if n == ranges[lane].lowerBound || items[n].serial != items[n - 1].serial { cards[lane] += 1 }
-                                        }
-                                        verify(ranges[lane], lane: lane, items: UnsafeBufferPointer(items), records: UnsafeBufferPointer(records),
-                                               recordBatch: UnsafeBufferPointer(recordBatch), batches: batches, into: codes)
-                                    }
-                                }
-                            }
+        var places: [StagedRun.Place] = []
+        // Every slot of both arrays is written exactly once, by the half it belongs to.
+        let records = [BatchRecord](unsafeUninitializedCapacity: count) { records, recordsDone in
+            places = [StagedRun.Place](unsafeUninitializedCapacity: count) { places, placesDone in
+                nonisolated(unsafe) let out = (records, places)
+                tacKeys.inTurn {
+                    DispatchQueue.concurrentPerform(iterations: ranges.count) { lane in
+                        let (records, places) = out
+                        for n in ranges[lane] {
+                            let (b, i) = locate(items[n].ordinal, s.starts)
+                            (records.baseAddress! + n).initialize(to: s.input[s.batches[b].input].batch.records[i])
+                            (places.baseAddress! + n).initialize(to: StagedRun.Place(batch: UInt32(b), index: UInt32(i), code: 0))
                         }
+                        verify(ranges[lane], lane: lane, items: items, records: UnsafeBufferPointer(records), into: places, batches: s.batches)
                     }
                 }
+                placesDone = count
             }
+            recordsDone = count
         }
-        s.recordBatch = recordBatch
-        s.recordIndex = recordIndex
-        s.codes = codes
-        s.cards = cards[0] + cards[1]
+        return (records, places)
     }
 
     /// Moves the cards that receive a replaced card's balance in this run behind the cards they
@@ -197,15 +187,15 @@ public struct Stager: Sendable {
     }
 
     private func verify(
-        _ range: Range<Int>, lane: Int, items: UnsafeBufferPointer<Posting.Item>, records: UnsafeBufferPointer<BatchRecord>,
-        recordBatch: UnsafeBufferPointer<UInt32>, batches: [Posting.BatchInfo], into codes: UnsafeMutableBufferPointer<UInt16>
+        _ range: Range<Int>, lane: Int, items: [Posting.Item], records: UnsafeBufferPointer<BatchRecord>,
+        into places: UnsafeMutableBufferPointer<StagedRun.Place>, batches: [Posting.BatchInfo]
     ) {
         var keySerial: UInt64? = nil
         var keyVersion: UInt8 = 0
         var key: DESKey? = nil
         for n in range {
             let item = items[n]
-            let b = batches[Int(recordBatch[n])]
+            let b = batches[Int(places[n].batch)]
             let r = records[n]
             if keySerial != item.serial || keyVersion != r.keyVersion {
                 key = tacKeys.key(lane: lane, serial: item.serial, version: r.keyVersion)
@@ -215,7 +205,7 @@ public struct Stager: Sendable {
             let verdict = verifier.check(
                 r, seconds: item.seconds, receivedDay: b.receivedDay, terminalOK: b.terminalKnown && r.terminal == b.terminal,
                 operatorKind: b.kind, tacKey: key)
-            (codes.baseAddress! + n).initialize(to: verdict?.packed ?? 0)
+            places[n].code = verdict?.packed ?? 0
         }
     }
 }
