@@ -3,7 +3,8 @@ import OneCardCore
 import OneCardCrypto
 import UploadBatch
 
-/// One ingest run's work over the fresh batches: sort, verify, post.
+/// One ingest run's posting of its staged records (``StagedRun``): card by card, in time order,
+/// against the ledger state.
 struct Posting {
     /// A record's place in the run, sorted by card then time.
     struct Item: Sendable {

@@ -28,6 +28,11 @@ public struct StagedRun: Sendable {
     var batches: [Posting.BatchInfo] = []
     /// Where each staged batch's records start in upload order (one more entry than batches).
     var starts: [Int] = [0]
+    /// The number of cards among the items.
+    var cards = 0
+    /// Every staged record's detail row (``AcceptedDetail``, packed), in upload order: the
+    /// posting keeps those of the records it accepts.
+    var details: [UInt8] = []
 
     /// Where a staged record came from, and what the checks of the record on its own said.
     struct Place: Sendable {
@@ -38,11 +43,6 @@ public struct StagedRun: Sendable {
         /// 0 passed, else the packed ``Verdict``.
         var code: UInt16
     }
-    /// The number of cards among the items.
-    var cards = 0
-    /// Every staged record's detail row (``AcceptedDetail``, packed), in upload order: the
-    /// posting keeps those of the records it accepts.
-    var details: [UInt8] = []
 }
 
 /// What staging needs of an engine, taken from it once: its settings and its TAC key cache.
