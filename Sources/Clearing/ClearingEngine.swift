@@ -162,7 +162,6 @@ public final class ClearingEngine {
     public internal(set) var state: ClearingState
     /// What staging needs: the settings and the cards' derived TAC keys, kept from run to run.
     public let stager: Stager
-    var terminals: [UInt64: TerminalInfo] { stager.terminals }
 
     /// A city terminal's operator and the kind of operator.
     typealias TerminalInfo = (operatorID: UInt16, kind: OperatorKind)
