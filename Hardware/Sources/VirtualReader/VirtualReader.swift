@@ -215,8 +215,9 @@ public final class VirtualReader: @unchecked Sendable {
             }
             let response = card.respond(to: message)
             afterCommand?(card, message, response)
-            try connection.sendMessage(response)
+            // Counted before the answer goes out, so a reader that has its answer sees the count.
             locked { commandsServed += 1 }
+            try connection.sendMessage(response)
         }
     }
 
