@@ -59,11 +59,7 @@ public final class IssuerDatabase: Sendable {
     /// - Throws: as ``SQLiteJournal/init(path:terminal:operatorID:)``, or a registry error.
     public init(path: String, journal journalPath: String, counterTerminal: TerminalID, operatorID: UInt16) throws(StorageError) {
         journal = try SQLiteJournal(path: journalPath, terminal: counterTerminal, operatorID: operatorID)
-        var config = Configuration()
-        config.journalMode = .wal
-        config.busyMode = .timeout(SQLiteJournal.busyTimeoutSeconds)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        let queue = try StorageFailure.run(path, "opening the issuer registry") { try DatabaseQueue(path: path, configuration: config) }
+        let queue = try StorageFailure.run(path, "opening the issuer registry") { try SQLiteFile.open(path) }
         var migrator = DatabaseMigrator()
         IssuerSchema.register(in: &migrator)
         try StorageFailure.run(path, "creating the issuer registry") {

@@ -160,15 +160,7 @@ public final class SQLiteEngine: SQLEngine {
 
     /// Opens (creating if needed) the file.
     init(path: String) throws {
-        var config = Configuration()
-        config.journalMode = .wal
-        config.busyMode = .timeout(5)
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            // Before the first table and before WAL mode: takes effect only on a new file.
-            try db.execute(sql: "PRAGMA page_size = \(Self.pageSize)")
-        }
-        queue = try DatabaseQueue(path: path, configuration: config)
+        queue = try SQLiteFile.open(path, pageSize: Self.pageSize)
         location = path
     }
 

@@ -47,13 +47,7 @@ public final class SQLiteJournal: TerminalJournal, Sendable {
     /// Opens `path`, applies `migrations`, and checks or records the identity.
     init(path: String, identity: (TerminalID, UInt16)?, migrations: (inout DatabaseMigrator) -> Void) throws(StorageError) {
         try Self.checkWritable(path)
-        var config = Configuration()
-        config.journalMode = .wal
-        config.busyMode = .timeout(Self.busyTimeoutSeconds)
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        let queue = try StorageFailure.run(path, "opening the journal") { try DatabaseQueue(path: path, configuration: config) }
+        let queue = try StorageFailure.run(path, "opening the journal") { try SQLiteFile.open(path) }
         var migrator = DatabaseMigrator()
         migrations(&migrator)
         try Self.migrate(migrator, queue, path)
@@ -63,9 +57,6 @@ public final class SQLiteJournal: TerminalJournal, Sendable {
         self.terminal = t
         self.operatorID = o
     }
-
-    /// How long a write waits for another connection's lock before failing as busy.
-    static let busyTimeoutSeconds: TimeInterval = 5
 
     private static func migrate(_ migrator: DatabaseMigrator, _ queue: DatabaseQueue, _ path: String) throws(StorageError) {
         try StorageFailure.run(path, "creating the journal schema") {
