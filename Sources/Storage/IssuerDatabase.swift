@@ -78,7 +78,7 @@ public final class IssuerDatabase: Sendable {
     }
 
     func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StorageError) -> T {
-        try StorageFailure.run(path, operation) { try registry.read(body) }
+        try StorageFailure.run(path, operation) { try registry.snapshotRead(body) }
     }
 
     /// Checks `body`'s registry change without making it (it runs and is rolled back).

@@ -165,7 +165,7 @@ public final class SQLiteEngine: SQLEngine {
     }
 
     public func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try queue.read { db in try body(SQLiteSession(db: db)) }
+        try queue.snapshotRead { db in try body(SQLiteSession(db: db)) }
     }
 
     public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {

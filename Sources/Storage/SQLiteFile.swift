@@ -29,3 +29,27 @@ enum SQLiteFile {
         return try DatabaseQueue(path: path, configuration: config)
     }
 }
+
+extension DatabaseQueue {
+    /// Reads in one deferred transaction (one snapshot of the file), always rolled back: a body
+    /// that changes a row fails with `SQLITE_READONLY`, and its change is undone.
+    ///
+    /// Not GRDB's `read`: that brackets the body with `PRAGMA query_only`, and setting a flag
+    /// pragma expires every statement the connection has prepared. An ingest reads the terminal
+    /// registry between every two runs, so each run compiled all its statements again: a tenth
+    /// of the CPU of a day cleared one file a run (docs/performance.md, "Clearing in runs").
+    func snapshotRead<T>(_ body: (Database) throws -> T) throws -> T {
+        try inDatabase { db in
+            var value: T?
+            try db.inTransaction(.deferred) {
+                let changes = db.totalChangesCount
+                value = try body(db)
+                guard db.totalChangesCount == changes else {
+                    throw DatabaseError(resultCode: .SQLITE_READONLY, message: "a read changed the database (undone)")
+                }
+                return .rollback
+            }
+            return value!
+        }
+    }
+}

@@ -55,7 +55,7 @@ extension SQLiteJournal {
 
     /// Runs `body` in a read-only access.
     func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StorageError) -> T {
-        try StorageFailure.run(path, operation) { try queue.read(body) }
+        try StorageFailure.run(path, operation) { try queue.snapshotRead(body) }
     }
 
     // MARK: Rows (shared with IssuerDatabase, inside its transactions)
