@@ -35,6 +35,8 @@ public final class Ingestor {
     let store: ClearingStore
     let config: ClearingConfig
     let keys: ClearingKeys
+    /// The terminal registry as a run's files are checked against it.
+    typealias Registry = [TerminalID: RegisteredTerminal]
     /// The engine, kept across calls; rebuilt from the store after a failed commit.
     var engine: ClearingEngine
     /// The highest batch sequence per terminal the engine holds, built on first use and kept up
@@ -125,7 +127,9 @@ public final class Ingestor {
             var decoded: (batches: [IncomingBatch], rejected: [RejectedFile])
             var result: RunResult
             var records: Int
-            var writing: Background<Result<(run: Int64, generation: Int64), StorageError>>
+            /// The write, then the registry read on the same thread when it succeeded (`nil` if
+            /// that read failed: it is read again, and its error thrown, on this one).
+            var writing: Background<Result<(generation: Int64, registry: Registry?), StorageError>>
         }
         func account(_ r: RunResult, _ decoded: (batches: [IncomingBatch], rejected: [RejectedFile]), records: Int) {
             outcomes += zip(r.outcomes, r.status).compactMap { o, s in s == .fresh || s == .replayed ? o : nil }
@@ -155,15 +159,18 @@ public final class Ingestor {
                 return
             }
         }
-        /// Waits for the write in flight. `false` when it failed and both it and the run posted
-        /// after it (`then`, if any) were redone synchronously from the store.
-        func settle(_ posted: Posted, then: (decoded: (batches: [IncomingBatch], rejected: [RejectedFile]), records: Int)?) throws -> Bool {
+        /// Waits for the write in flight and returns the registry read after it. `written` is
+        /// `false` when the write failed and both it and the run posted after it (`then`, if any)
+        /// were redone synchronously from the store.
+        func settle(
+            _ posted: Posted, then: (decoded: (batches: [IncomingBatch], rejected: [RejectedFile]), records: Int)?
+        ) throws -> (written: Bool, registry: Registry) {
             switch posted.writing.wait() {
-            case .success(let (_, generation)):
+            case .success(let (generation, registry)):
                 engine.generation = generation
                 lap("wait for the commit of \(posted.result.transferCount) transfers")
                 account(posted.result, posted.decoded, records: posted.records)
-                return true
+                return (true, try registry ?? store.terminals())
             case .failure(let error):
                 // The engine moved on in memory (this run and the next); the store did not.
                 guard case .stale = error else {
@@ -173,15 +180,16 @@ public final class Ingestor {
                 try rebuild()
                 try runAndCommit(posted.decoded, records: posted.records)
                 if let then { try runAndCommit(then.decoded, records: then.records) }
-                return false
+                return (false, try store.terminals())
             }
         }
         // Three stages on two cores: the next run's files are read, their MACs checked and their
         // records sorted and their TACs checked (staged) while this run posts, and this run posts
-        // while the one before it is written. The registry is read between writes, when the
-        // store is idle: a terminal suspended now is refused from the third run on.
+        // while the one before it is written. The registry is read between writes, on the
+        // writing thread right after each write (the store is idle then, and this thread does
+        // not wait for it): a terminal suspended now is refused from the third run on.
         let (keys, stager) = (keys, engine.stager)
-        func read(_ chunk: Int, _ registry: [TerminalID: RegisteredTerminal]) -> Background<Staged>? {
+        func read(_ chunk: Int, _ registry: Registry) -> Background<Staged>? {
             guard chunk < chunks.count else { return nil }
             let files = chunks[chunk].files
             return Background {
@@ -208,10 +216,10 @@ public final class Ingestor {
             var written = true
             if let posted = inFlight {
                 inFlight = nil
-                written = try settle(posted, then: (decoded, records))
+                (written, registry) = try settle(posted, then: (decoded, records))
+            } else {
+                registry = try store.terminals()
             }
-            // The store is idle now: read the registry for the runs after the next.
-            registry = try store.terminals()
             guard written else {
                 since = try store.rowsSinceSnapshot()
                 index += 1
@@ -221,7 +229,11 @@ public final class Ingestor {
             since = prepared.hasSnapshot && since + prepared.touched >= store.snapshotRowsMin ? 0 : since + prepared.touched
             let (store, run) = (store, prepared)
             inFlight = Posted(decoded: decoded, result: r, records: records, writing: Background {
-                do throws(StorageError) { return .success(try store.write(run)) } catch { return .failure(error) }
+                do throws(StorageError) {
+                    let (_, generation) = try store.write(run)
+                    // For the runs after the next.
+                    return .success((generation, try? store.terminals()))
+                } catch { return .failure(error) }
             })
             index += 1
         } while index < chunks.count
