@@ -176,7 +176,7 @@ extension HardwareSuite {
             _ = try pcsc.waitForCard(in: Slot.one, timeout: .seconds(3))
             // The PSAM file's directory disappears: the next save cannot happen.
             try FileManager.default.removeItem(atPath: dir)
-            var ch = try pcsc.connect(reader: Slot.one)
+            let ch = try pcsc.connect(reader: Slot.one)
             _ = try ch.transmit(CommandAPDU(cla: 0x00, ins: 0xA4, p1: 0x00, p2: 0x00, data: [0x80, 0x11]))
             var cmd: [UInt8] = [0, 0, 0, 1, 0, 0, 0, 0, 0, 100, 0x06] + BCDDateTime(iso: "2026-11-29T08:00:00")!.bcd + [0x01, 0x00]
             cmd += [0x71, 0, 0, 0, 0, 0, 0, 1]
