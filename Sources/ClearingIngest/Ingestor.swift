@@ -187,7 +187,7 @@ public final class Ingestor {
         // records sorted and their TACs checked (staged) while this run posts, and this run posts
         // while the one before it is written. The registry is read between writes, on the
         // writing thread right after each write (the store is idle then, and this thread does
-        // not wait for it): a terminal suspended now is refused from the third run on.
+        // not wait for it): a terminal suspended now is refused from the third or fourth run on.
         let (keys, stager) = (keys, engine.stager)
         func read(_ chunk: Int, _ registry: Registry) -> Background<Staged>? {
             guard chunk < chunks.count else { return nil }
