@@ -296,8 +296,10 @@ public final class ClearingStore: Sendable {
 
     private func saveMutable(_ db: any SQLSession, run: Int64, _ p: PreparedRun) throws {
         // Only what the run changed: a day cleared in many small runs rewrites no more than it moves.
-        // Gaps live in the shadows' windows now; rows of an older version were read at startup.
-        try db.execute("DELETE FROM clearing_gap")
+        // Gaps live in the shadows' windows now; rows of an older version were read at startup
+        // and go at the first commit. With a condition, not the bare DELETE: that one truncates
+        // the table and its index, two pages written to the WAL in every run although empty.
+        try db.execute("DELETE FROM clearing_gap WHERE EXISTS (SELECT 1 FROM clearing_gap)")
         try db.executeMany(
             """
             INSERT INTO clearing_account (kind, number, net) VALUES (?, ?, ?)

@@ -73,6 +73,28 @@ struct ClearingStoreTests {
         }
     }
 
+    @Test("gap rows an older version stored are dropped at the next commit, and a commit without them keeps the table empty")
+    func legacyGapRows() throws {
+        try withTempDir { dir in
+            let path = try TestBackend.location(for: dir + "/clearing.sqlite")
+            let store = try TestBackend.open(path)
+            try store.engine.write { db in
+                _ = try db.execute(
+                    "INSERT INTO clearing_gap (serial, offline, counter, seen_day, reported) VALUES (?, ?, ?, ?, ?)",
+                    [.int(Int64(cardA.rawValue)), .int(0), .int(3), .int(100), .int(0)])
+            }
+            func gapRows() throws -> Int64? { try store.engine.read { db in try db.int("SELECT COUNT(*) FROM clearing_gap") } }
+            #expect(try gapRows() == 1)
+            let (loads, taps) = Self.day()
+            let engine = ClearingEngine(config: Day.engine().config, state: try store.loadState())
+            try store.commit(engine.run([loads]), files: ["l"], engine: engine, received: BCDDateTime(iso: "2026-11-29T23:30:00")!, businessDay: BCDDate("2026-11-29")!)
+            #expect(try gapRows() == 0)
+            try store.commit(engine.run([taps]), files: ["t"], engine: engine, received: BCDDateTime(iso: "2026-11-29T23:40:00")!, businessDay: BCDDate("2026-11-29")!)
+            #expect(try gapRows() == 0)
+            #expect(try store.loadState().cards == engine.state.cards)
+        }
+    }
+
     @Test("the stored pages pass the ledger audit; refusals keep their records")
     func pages() throws {
         try withTempDir { dir in
