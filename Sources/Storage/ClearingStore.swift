@@ -33,10 +33,7 @@ public final class ClearingStore: Sendable {
         var migrator = DatabaseMigrator()
         ClearingSchema.register(&migrator)
         try StorageFailure.run(path, "creating the clearing schema") {
-            let foreign = try engine.queue.read { db in
-                try !db.tableExists("grdb_migrations") && !String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'").isEmpty
-            }
-            if foreign { throw StorageError.notAJournal(path: path, reason: "a SQLite file with other tables, not a clearing database") }
+            if try SQLiteFile.holdsOtherTables(engine.queue) { throw StorageError.notAJournal(path: path, reason: "a SQLite file with other tables, not a clearing database") }
             try migrator.migrate(engine.queue)
         }
         self.init(engine: engine, snapshotRowsMin: snapshotRowsMin)

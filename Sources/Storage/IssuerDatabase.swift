@@ -63,10 +63,7 @@ public final class IssuerDatabase: Sendable {
         var migrator = DatabaseMigrator()
         IssuerSchema.register(in: &migrator)
         try StorageFailure.run(path, "creating the issuer registry") {
-            let foreign = try queue.read { db in
-                try !db.tableExists("grdb_migrations") && !String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'").isEmpty
-            }
-            if foreign { throw StorageError.notAJournal(path: path, reason: "a SQLite file with other tables, not an issuer registry") }
+            if try SQLiteFile.holdsOtherTables(queue) { throw StorageError.notAJournal(path: path, reason: "a SQLite file with other tables, not an issuer registry") }
             try migrator.migrate(queue)
         }
         self.path = path

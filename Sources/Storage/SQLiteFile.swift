@@ -28,6 +28,14 @@ enum SQLiteFile {
         }
         return try DatabaseQueue(path: path, configuration: config)
     }
+
+    /// Whether `queue`'s file holds tables but no record of OneCard's migrations: another
+    /// program's database, which is refused rather than migrated into.
+    static func holdsOtherTables(_ queue: DatabaseQueue) throws -> Bool {
+        try queue.snapshotRead { db in
+            try !db.tableExists("grdb_migrations") && !String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'").isEmpty
+        }
+    }
 }
 
 extension DatabaseQueue {

@@ -60,11 +60,7 @@ public final class SQLiteJournal: TerminalJournal, Sendable {
 
     private static func migrate(_ migrator: DatabaseMigrator, _ queue: DatabaseQueue, _ path: String) throws(StorageError) {
         try StorageFailure.run(path, "creating the journal schema") {
-            let foreign = try queue.read { db in
-                try !db.tableExists("grdb_migrations")
-                    && !String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'").isEmpty
-            }
-            if foreign { throw StorageError.notAJournal(path: path, reason: "a SQLite file with other tables") }
+            if try SQLiteFile.holdsOtherTables(queue) { throw StorageError.notAJournal(path: path, reason: "a SQLite file with other tables") }
             try migrator.migrate(queue)
         }
     }

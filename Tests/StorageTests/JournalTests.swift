@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import OneCardCore
 import Storage
 import Testing
@@ -172,6 +173,31 @@ struct JournalIdentityTests {
             let path = dir + "/text.sqlite"
             _ = FileManager.default.createFile(atPath: path, contents: Data(repeating: 0x41, count: 4096))
             #expect(throws: StorageError.self) { try SQLiteJournal(path: path, terminal: busTerminal, operatorID: 2) }
+        }
+    }
+
+    @Test("another program's SQLite database is refused by the journal, the issuer registry and the clearing store, and left as it was")
+    func otherProgramsDatabase() throws {
+        try withTempDir { dir in
+            let path = dir + "/other.sqlite"
+            try DatabaseQueue(path: path).write { db in
+                try db.execute(sql: "CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine')")
+            }
+            func refused(_ open: () throws -> Void) {
+                do {
+                    try open()
+                    Issue.record("opened another program's database")
+                } catch StorageError.notAJournal(_, let reason) {
+                    #expect(reason.contains("other tables"), "\(reason)")
+                } catch {
+                    Issue.record("\(error)")
+                }
+            }
+            refused { _ = try SQLiteJournal(path: path, terminal: busTerminal, operatorID: 2) }
+            refused { _ = try IssuerDatabase(path: path, journal: dir + "/counter.sqlite", counterTerminal: counterTerminal, operatorID: 2) }
+            refused { _ = try ClearingStore(path: path) }
+            let tables = try DatabaseQueue(path: path).read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
+            #expect(tables == ["notes"])
         }
     }
 }
