@@ -33,7 +33,6 @@ public final class ClearingStore: Sendable {
         var migrator = DatabaseMigrator()
         ClearingSchema.register(&migrator)
         try StorageFailure.run(path, "creating the clearing schema") {
-            if try SQLiteFile.holdsOtherTables(engine.queue) { throw StorageError.notAJournal(path: path, reason: "a SQLite file with other tables, not a clearing database") }
             try migrator.migrate(engine.queue)
         }
         self.init(engine: engine, snapshotRowsMin: snapshotRowsMin)

@@ -59,11 +59,12 @@ public final class IssuerDatabase: Sendable {
     /// - Throws: as ``SQLiteJournal/init(path:terminal:operatorID:)``, or a registry error.
     public init(path: String, journal journalPath: String, counterTerminal: TerminalID, operatorID: UInt16) throws(StorageError) {
         journal = try SQLiteJournal(path: journalPath, terminal: counterTerminal, operatorID: operatorID)
-        let queue = try StorageFailure.run(path, "opening the issuer registry") { try SQLiteFile.open(path) }
+        let queue = try StorageFailure.run(path, "opening the issuer registry") {
+            try SQLiteFile.open(path, refusing: "not an issuer registry")
+        }
         var migrator = DatabaseMigrator()
         IssuerSchema.register(in: &migrator)
         try StorageFailure.run(path, "creating the issuer registry") {
-            if try SQLiteFile.holdsOtherTables(queue) { throw StorageError.notAJournal(path: path, reason: "a SQLite file with other tables, not an issuer registry") }
             try migrator.migrate(queue)
         }
         self.path = path

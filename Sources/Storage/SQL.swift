@@ -160,7 +160,7 @@ public final class SQLiteEngine: SQLEngine {
 
     /// Opens (creating if needed) the file.
     init(path: String) throws {
-        queue = try SQLiteFile.open(path, pageSize: Self.pageSize)
+        queue = try SQLiteFile.open(path, pageSize: Self.pageSize, refusing: "not a clearing database")
         location = path
     }
 

@@ -14,11 +14,20 @@ enum SQLiteFile {
 
     /// Opens (creating if needed) `path` in WAL mode with `synchronous=FULL`.
     ///
-    /// - Parameter pageSize: the page size of a new file (an existing file keeps its own).
-    static func open(_ path: String, pageSize: Int? = nil) throws -> DatabaseQueue {
+    /// Another program's database (tables, but no record of OneCard's migrations) is refused
+    /// before any pragma: its file is left byte for byte as it was, not switched to WAL mode.
+    ///
+    /// - Parameters:
+    ///   - pageSize: the page size of a new file (an existing file keeps its own).
+    ///   - what: what the file should be, for the refusal ("not a clearing database").
+    /// - Throws: ``StorageError/notAJournal(path:reason:)`` for another program's database.
+    static func open(_ path: String, pageSize: Int? = nil, refusing what: String?) throws -> DatabaseQueue {
         var config = Configuration()
         config.busyMode = .timeout(busyTimeoutSeconds)
         config.prepareDatabase { db in
+            if try holdsOtherTables(db) {
+                throw StorageError.notAJournal(path: path, reason: ["a SQLite file with other tables", what].compactMap(\.self).joined(separator: ", "))
+            }
             // Before the first table and before WAL mode: takes effect only on a new file.
             if let pageSize { try db.execute(sql: "PRAGMA page_size = \(pageSize)") }
             guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") == "wal" else {
@@ -29,12 +38,10 @@ enum SQLiteFile {
         return try DatabaseQueue(path: path, configuration: config)
     }
 
-    /// Whether `queue`'s file holds tables but no record of OneCard's migrations: another
-    /// program's database, which is refused rather than migrated into.
-    static func holdsOtherTables(_ queue: DatabaseQueue) throws -> Bool {
-        try queue.snapshotRead { db in
-            try !db.tableExists("grdb_migrations") && !String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'").isEmpty
-        }
+    /// Whether the file holds tables but no record of OneCard's migrations: another program's
+    /// database, which is refused rather than migrated into. Reads only the schema.
+    private static func holdsOtherTables(_ db: Database) throws -> Bool {
+        try !db.tableExists("grdb_migrations") && !String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'").isEmpty
     }
 }
 

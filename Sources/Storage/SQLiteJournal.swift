@@ -47,7 +47,7 @@ public final class SQLiteJournal: TerminalJournal, Sendable {
     /// Opens `path`, applies `migrations`, and checks or records the identity.
     init(path: String, identity: (TerminalID, UInt16)?, migrations: (inout DatabaseMigrator) -> Void) throws(StorageError) {
         try Self.checkWritable(path)
-        let queue = try StorageFailure.run(path, "opening the journal") { try SQLiteFile.open(path) }
+        let queue = try StorageFailure.run(path, "opening the journal") { try SQLiteFile.open(path, refusing: nil) }
         var migrator = DatabaseMigrator()
         migrations(&migrator)
         try Self.migrate(migrator, queue, path)
@@ -60,7 +60,6 @@ public final class SQLiteJournal: TerminalJournal, Sendable {
 
     private static func migrate(_ migrator: DatabaseMigrator, _ queue: DatabaseQueue, _ path: String) throws(StorageError) {
         try StorageFailure.run(path, "creating the journal schema") {
-            if try SQLiteFile.holdsOtherTables(queue) { throw StorageError.notAJournal(path: path, reason: "a SQLite file with other tables") }
             try migrator.migrate(queue)
         }
     }

@@ -183,6 +183,7 @@ struct JournalIdentityTests {
             try DatabaseQueue(path: path).write { db in
                 try db.execute(sql: "CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine')")
             }
+            let before = try Data(contentsOf: URL(fileURLWithPath: path))
             func refused(_ open: () throws -> Void) {
                 do {
                     try open()
@@ -192,6 +193,10 @@ struct JournalIdentityTests {
                 } catch {
                     Issue.record("\(error)")
                 }
+                // Refused before any pragma: not switched to WAL mode (header bytes 18-19), no
+                // byte of the file changed, no WAL file left beside it.
+                #expect((try? Data(contentsOf: URL(fileURLWithPath: path))) == before, "the refused file was changed")
+                #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "a WAL file beside the refused file")
             }
             refused { _ = try SQLiteJournal(path: path, terminal: busTerminal, operatorID: 2) }
             refused { _ = try IssuerDatabase(path: path, journal: dir + "/counter.sqlite", counterTerminal: counterTerminal, operatorID: 2) }
