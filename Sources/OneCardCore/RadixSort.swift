@@ -1,51 +1,87 @@
-/// Least-significant-digit radix sort of 64-bit keys, 16 bits a pass: four passes over the
-/// data and a 64k-entry count table, against the ~log₂ n passes of a comparison sort. A pass
-/// whose digit is the same in every key is skipped (keys that use only their low bits cost
-/// fewer passes). Stable; needs one scratch array of the input's size.
+/// Least-significant-digit radix sort by a 64-bit key: a few passes over the data, against the
+/// ~log₂ n passes of a comparison sort. Only the bits in which the keys differ are sorted on
+/// (keys that differ in their low 18 bits cost two passes of 11 bits), so no input makes it
+/// slower than eight passes. Stable; needs one scratch array of the input's size.
 public enum RadixSort {
-    /// Below this many keys the standard library's sort is faster.
-    public static let minimumCount = 4096
+    /// At or below this many elements an insertion sort is used (stable, and faster there).
+    @usableFromInline static let insertionCountMax = 32
 
     /// Sorts `keys` ascending.
     public static func sort(_ keys: inout [UInt64]) {
-        guard keys.count >= minimumCount else {
-            keys.sort()
+        sort(&keys) { $0 }
+    }
+
+    /// Sorts `elements` by `key` ascending, stably: elements of equal keys keep their order.
+    /// Sorting by a minor key and then by a major one orders by both. Inlinable, so that it is
+    /// specialised for the caller's type (unspecialised, each move is a value-witness call).
+    @inlinable
+    public static func sort<T: BitwiseCopyable>(_ elements: inout [T], by key: (T) -> UInt64) {
+        let n = elements.count
+        guard n > insertionCountMax else {
+            insertionSort(&elements, by: key)
             return
         }
-        var scratch = [UInt64](repeating: 0, count: keys.count)
-        var counts = [Int](repeating: 0, count: 1 << 16)
-        var inScratch = false
-        for pass in 0..<4 {
-            let shift = UInt64(pass * 16)
-            for i in counts.indices { counts[i] = 0 }
-            keys.withUnsafeBufferPointer { k in
-                scratch.withUnsafeBufferPointer { s in
-                    let from = inScratch ? s : k
-                    for v in from { counts[Int(truncatingIfNeeded: (v >> shift) & 0xFFFF)] &+= 1 }
-                }
+        // The bits in which some key differs from the first: the only ones to sort on.
+        let first = key(elements[0])
+        var differ: UInt64 = 0
+        for e in elements { differ |= key(e) ^ first }
+        guard differ != 0 else { return }
+        let low = differ.trailingZeroBitCount
+        let bits = 64 - differ.leadingZeroBitCount - low
+        // 11-bit digits keep the count tables (2048 entries) in the first-level cache.
+        let digitBits = n < 1 << 12 ? 8 : 11
+        let passes = (bits + digitBits - 1) / digitBits
+        let size = 1 << digitBits
+        let mask = UInt64(size - 1)
+        @inline(__always) func digit(_ k: UInt64, _ pass: Int) -> Int {
+            Int(truncatingIfNeeded: (k >> UInt64(low + pass * digitBits)) & mask)
+        }
+        // Every pass's counts in one read of the data.
+        var counts = [Int](repeating: 0, count: size * passes)
+        counts.withUnsafeMutableBufferPointer { c in
+            for e in elements {
+                let k = key(e)
+                for p in 0..<passes { c[p * size + digit(k, p)] &+= 1 }
             }
-            // Every key has the same digit: this pass would move nothing.
-            if counts.contains(keys.count) { continue }
+        }
+        var scratch = [T](unsafeUninitializedCapacity: n) { _, initialized in initialized = n }
+        for p in 0..<passes {
+            let base = p * size
+            // Every key has the same digit here: the pass would move nothing.
+            if counts[base + digit(first, p)] == n { continue }
             var total = 0
-            for i in counts.indices {
+            for i in base..<base + size {
                 let c = counts[i]
                 counts[i] = total
                 total &+= c
             }
-            keys.withUnsafeMutableBufferPointer { k in
-                scratch.withUnsafeMutableBufferPointer { s in
-                    let (from, to) = inScratch ? (s, k) : (k, s)
+            elements.withUnsafeBufferPointer { from in
+                scratch.withUnsafeMutableBufferPointer { to in
                     counts.withUnsafeMutableBufferPointer { c in
-                        for v in from {
-                            let d = Int(truncatingIfNeeded: (v >> shift) & 0xFFFF)
-                            to[c[d]] = v
+                        for e in from {
+                            let d = base + digit(key(e), p)
+                            to[c[d]] = e
                             c[d] &+= 1
                         }
                     }
                 }
             }
-            inScratch.toggle()
+            swap(&elements, &scratch)
         }
-        if inScratch { keys = scratch }
+    }
+
+    @inlinable
+    static func insertionSort<T>(_ elements: inout [T], by key: (T) -> UInt64) {
+        guard elements.count > 1 else { return }
+        for i in 1..<elements.count {
+            let e = elements[i]
+            let k = key(e)
+            var j = i
+            while j > 0, key(elements[j - 1]) > k {
+                elements[j] = elements[j - 1]
+                j -= 1
+            }
+            elements[j] = e
+        }
     }
 }

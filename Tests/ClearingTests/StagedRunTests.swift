@@ -1,4 +1,4 @@
-import Clearing
+@testable import Clearing
 import OneCardCore
 import OneCardTestSupport
 import Testing
@@ -46,6 +46,36 @@ struct StagedRunTests {
         #expect(direct.state.cards == staged.state.cards)
         #expect(direct.state.accountNetFen == staged.state.accountNetFen)
         #expect(staged.state.totalNetFen == 0)
+    }
+
+    @Test("a stage orders its records by card, then time, then upload order, whatever the order of the uploads")
+    func cardTimeUploadOrder() {
+        var d = Day()
+        var rng = SplitMix64(seed: 5)
+        for n in 0..<40 { d.cards[CardSerial(rawValue: 0x2000_0000_0000_0000 | UInt64(n))] = (balance: 1_000_000, offline: 0, online: 0) }
+        // 40 cards' taps in random order over three batches (more than the radix sort's
+        // insertion-sort limit), many at the same second, and cards whose later batch holds
+        // their earlier taps.
+        var batches: [IncomingBatch] = []
+        for sequence in 1...3 {
+            let records = (0..<200).map { _ in
+                let card = CardSerial(rawValue: 0x2000_0000_0000_0000 | rng.next() % 40)
+                let minute = 10 + Int(rng.next() % 20)
+                return d.tap(card, 100, at: "2026-11-29T08:\(minute):0\(rng.next() % 2)")
+            }
+            batches.append(Day.batch(Day.bus, UInt32(sequence), records))
+        }
+        let staged = Day.engine().stager.stage(batches)
+        let seconds = batches.flatMap(\.batch.records).map { ClearingTime.seconds(bcd: $0.dateTimeBCD) }
+        let serials = batches.flatMap(\.batch.records).map(\.serial.rawValue)
+        // The order the comparison sort gave before the radix sort: one order only, as the
+        // upload ordinal breaks every tie.
+        let expected = seconds.indices.sorted { (serials[$0], seconds[$0], $0) < (serials[$1], seconds[$1], $1) }
+        // Each item's ordinal is renumbered to its place; its record is the one at that place.
+        #expect(staged.items.map(\.serial) == expected.map { serials[$0] })
+        #expect(staged.items.map(\.seconds) == expected.map { seconds[$0] })
+        #expect(staged.places.map { Int($0.batch) * 200 + Int($0.index) } == expected)
+        #expect(staged.cards == Set(serials).count)
     }
 
     @Test("the hotlist is the one at posting, not at staging")

@@ -1,15 +1,17 @@
 import OneCardCore
 import Testing
 
-@Suite("radix sort of 64-bit keys")
+@Suite("radix sort by a 64-bit key")
 struct RadixSortTests {
+    /// Around the insertion-sort limit (32), the 8-bit digit limit (4096) and above.
+    static let sizes = [0, 1, 2, 31, 32, 33, 4095, 4096, 50_000]
+    static let masks: [UInt64] = [.max, 0xFFFF, 0xFFFF_0000, 0xFF, 0xFFFF_0000_0000_0000, 0x0000_FFFF_FFFF_0000, 0x8000_0000_0000_0001]
+
     @Test("the same order as the standard sort: random keys, narrow keys, duplicates, short arrays")
     func matchesStandardSort() {
         var rng = SplitMix64(seed: 12)
-        let sizes = [0, 1, 2, RadixSort.minimumCount - 1, RadixSort.minimumCount, 50_000]
-        let masks: [UInt64] = [.max, 0xFFFF, 0xFFFF_0000, 0xFF, 0xFFFF_0000_0000_0000, 0x0000_FFFF_FFFF_0000]
-        for n in sizes {
-            for mask in masks {
+        for n in Self.sizes {
+            for mask in Self.masks {
                 var keys = (0..<n).map { _ in rng.next() & mask }
                 let expected = keys.sorted()
                 RadixSort.sort(&keys)
@@ -19,5 +21,35 @@ struct RadixSortTests {
         var same = [UInt64](repeating: 7, count: 10_000)
         RadixSort.sort(&same)
         #expect(same == [UInt64](repeating: 7, count: 10_000))
+    }
+
+    struct Pair: Equatable {
+        var key: UInt64
+        var index: Int
+    }
+
+    @Test("stable: elements of equal keys keep their order, at every size and key width")
+    func stable() {
+        var rng = SplitMix64(seed: 7)
+        for n in Self.sizes {
+            for mask in Self.masks {
+                // Few distinct keys, so that most elements share theirs with others.
+                var pairs = (0..<n).map { Pair(key: (rng.next() % 17) &* 0x0101_0101_0101_0101 & mask, index: $0) }
+                let expected = pairs.sorted { ($0.key, $0.index) < ($1.key, $1.index) }
+                RadixSort.sort(&pairs) { $0.key }
+                #expect(pairs == expected, "\(n) elements under mask \(String(mask, radix: 16))")
+            }
+        }
+    }
+
+    @Test("by a minor key, then a major one: ordered by both, ties in the original order")
+    func twoKeys() {
+        var rng = SplitMix64(seed: 3)
+        let n = 20_000
+        var pairs = (0..<n).map { i in (major: rng.next() % 1_000, minor: rng.next() % 50, index: i) }
+        let expected = pairs.sorted { ($0.major, $0.minor, $0.index) < ($1.major, $1.minor, $1.index) }
+        RadixSort.sort(&pairs) { $0.minor }
+        RadixSort.sort(&pairs) { $0.major }
+        #expect(pairs.map(\.index) == expected.map(\.index))
     }
 }
