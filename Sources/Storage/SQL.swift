@@ -228,12 +228,15 @@ struct SQLiteSession: SQLSession {
     }
 
     static func arguments(_ values: [SQLValue]) -> StatementArguments {
-        StatementArguments(values.map { v -> DatabaseValue in
+        // Through GRDB's initialiser of optional existentials: its generic one maps with a key
+        // path that the runtime instantiates again on every call, unspecialised across the
+        // module boundary (2 % of the CPU of a day cleared one file a run).
+        StatementArguments(values.map { v -> (any DatabaseValueConvertible)? in
             switch v {
-            case .null: .null
-            case .int(let i): i.databaseValue
-            case .text(let t): t.databaseValue
-            case .blob(let b): Data(b).databaseValue
+            case .null: nil
+            case .int(let i): i
+            case .text(let t): t
+            case .blob(let b): Data(b)
             }
         })
     }
