@@ -23,6 +23,25 @@ struct RadixSortTests {
         #expect(same == [UInt64](repeating: 7, count: 10_000))
     }
 
+    @Test("large arrays (16-bit digits from 2²¹ elements on): a stable sort, checked in one pass")
+    func large() {
+        var rng = SplitMix64(seed: 21)
+        let n = 1 << 21
+        for mask: UInt64 in [.max, 0xF_FFFF << 7] {
+            var pairs = (0..<n).map { Pair(key: rng.next() & mask, index: $0) }
+            RadixSort.sort(&pairs) { $0.key }
+            // Ordered by key, equal keys in their original order, and every element once.
+            var seen = [Bool](repeating: false, count: n)
+            var ordered = true
+            for i in 0..<n {
+                seen[pairs[i].index] = true
+                if i > 0, (pairs[i - 1].key, pairs[i - 1].index) >= (pairs[i].key, pairs[i].index) { ordered = false }
+            }
+            #expect(ordered, "mask \(String(mask, radix: 16))")
+            #expect(!seen.contains(false))
+        }
+    }
+
     struct Pair: Equatable {
         var key: UInt64
         var index: Int
