@@ -211,7 +211,7 @@ public struct Refusal: Hashable, Sendable {
 /// rebuilds it at startup.
 public struct ClearingState: Sendable {
     /// Per-card shadows, keyed by serial.
-    public var cards: [UInt64: CardShadow] = [:]
+    public var cards = CardTable()
     /// Cards whose shadow storage changed at startup (gaps of an older version moved into the
     /// shadow): the next run writes them.
     public var unsavedCards: Set<UInt64> = []
@@ -249,7 +249,7 @@ public struct ClearingState: Sendable {
 
     /// The sum of all accounts' nets: zero while the ledger balances.
     public var totalNetFen: Int64 {
-        accountNetFen.values.reduce(0, +) + cards.values.reduce(Int64(0)) { $0 + $1.ledgerFen }
+        accountNetFen.values.reduce(0, +) + cards.reduce(Int64(0)) { $0 + $1.value.ledgerFen }
     }
 }
 

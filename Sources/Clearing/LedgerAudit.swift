@@ -139,7 +139,7 @@ public struct LedgerAudit {
     ///   - adjusted: the refused records a clearing officer accepted (the only admissible
     ///     sources of adjustments).
     public mutating func finish(
-        accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)] = [], shadows: [UInt64: CardShadow], adjusted: Set<RecordRef> = []
+        accepted: [(ref: RecordRef, kind: RecordKind, amountFen: UInt32)] = [], shadows: CardTable, adjusted: Set<RecordRef> = []
     ) {
         closeRun(accepted: accepted)
         RadixSort.sort(&ids)

@@ -176,7 +176,7 @@ public enum Packing {
 
     /// Decodes a page of shadows of `rowBytes` (``shadowBytes``, or ``shadowBytesV1`` for
     /// pages of the first format) into `cards` (later rows overwrite earlier ones).
-    public static func shadows(_ page: [UInt8], rowBytes: Int = shadowBytes, into cards: inout [UInt64: CardShadow]) -> Bool {
+    public static func shadows(_ page: [UInt8], rowBytes: Int = shadowBytes, into cards: inout CardTable) -> Bool {
         guard rowBytes == shadowBytes || rowBytes == shadowBytesV1, page.count % rowBytes == 0 else { return false }
         page.withUnsafeBytes { raw in
             var o = 0

@@ -68,6 +68,11 @@ struct Posting {
         batchCashFen = batchPayableFen
     }
 
+    /// How many cards ahead of the one posted their shadows' lines are read (half of them at a
+    /// time), and what the reads gave (kept only so that they are not optimised away).
+    static let touchAhead = 32
+    private var touchSink: UInt64 = 0
+
     /// Posts the staged records card by card, in time order.
     mutating func run() {
         let total = staged.starts.last ?? 0
@@ -79,13 +84,27 @@ struct Posting {
         let places = staged.places
         let hotlist = state.hotlist
         var n = 0
+        // The cards' table lines are read ahead in groups (``CardTable/touch(_:)``): `ahead`
+        // cards from `warm` on are being read while these are posted.
+        var (warm, ahead) = (0, 0)
         while n < items.count {
+            if ahead <= Self.touchAhead / 2 {
+                var sink: UInt64 = 0
+                while ahead < Self.touchAhead, warm < items.count {
+                    let s = items[warm].serial
+                    sink ^= state.cards.touch(s)
+                    repeat { warm += 1 } while warm < items.count && items[warm].serial == s
+                    ahead += 1
+                }
+                touchSink ^= sink
+            }
+            ahead -= 1
             // One shadow lookup (the same slot written back) and one hotlist lookup per card,
             // however many records it has in the run. Each card's items are contiguous.
             let serial = items[n].serial
             let hotlistedAt = hotlist.isEmpty ? nil : hotlist[serial]
-            let slot = state.cards.index(forKey: serial)
-            var shadow = slot.map { state.cards.values[$0] } ?? CardShadow()
+            let slot = state.cards.slot(of: serial)
+            var shadow = slot.map { state.cards[slot: $0] } ?? CardShadow()
             let before = shadow
             creditedOtherCard = false
             while n < items.count, items[n].serial == serial {
@@ -95,7 +114,7 @@ struct Posting {
             if shadow != before {
                 // A replacement's credit may have added a card: the slot is then stale.
                 if let slot, !creditedOtherCard {
-                    state.cards.values[slot] = shadow
+                    state.cards[slot: slot] = shadow
                 } else {
                     state.cards[serial] = shadow
                 }

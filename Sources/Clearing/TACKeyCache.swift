@@ -13,13 +13,13 @@ import Synchronization
 /// Direct-mapped and of fixed size: ``lanes`` × ``entriesPerLane`` entries of 24 bytes (12 MiB),
 /// whatever the number of cards; a card that shares a slot with another is derived again. Each
 /// verifying thread uses its own lane only, so no entry is ever read while another thread
-/// writes it, and stages take turns on the cache (``inTurn(_:)``). The memory is zeroed when the
-/// cache goes (the keys are derived key material).
+/// writes it, and stages take turns on the cache (``inTurn(_:)``). The memory is unmapped when
+/// the cache goes (the keys are derived key material).
 final class TACKeyCache: @unchecked Sendable {
     /// One verifying thread per lane (``Stager`` splits a run in two).
     static let lanes = 2
     /// The entries of a lane (a power of two).
-    static let entriesPerLane = 1 << 18
+    static let entriesPerLane = 1 << 20
 
     private struct Entry {
         var serial: UInt64
@@ -35,16 +35,19 @@ final class TACKeyCache: @unchecked Sendable {
 
     init(masters: [UInt8: TripleDESKey]) {
         self.masters = masters
-        // calloc: zeroed (empty) pages that cost nothing until a lane uses them.
-        guard let raw = calloc(Self.lanes * Self.entriesPerLane, MemoryLayout<Entry>.stride) else {
-            fatalError("cannot allocate the TAC key cache")
-        }
+        // Zeroed (empty) pages that cost nothing until a lane uses them; huge pages, so that a
+        // lookup (a random read) does not miss the TLB as well.
+        let raw = HugePages.allocate(Self.bytes)
         base = raw.bindMemory(to: Entry.self, capacity: Self.lanes * Self.entriesPerLane)
     }
 
+    /// The cache's memory.
+    private static var bytes: Int { lanes * entriesPerLane * MemoryLayout<Entry>.stride }
+
     deinit {
-        memset(base, 0, Self.lanes * Self.entriesPerLane * MemoryLayout<Entry>.stride)
-        free(base)
+        // Unmapped: the derived keys go back to the kernel with the pages, which it zeroes
+        // before any other use; the process's allocator never hands them out again.
+        HugePages.free(base, bytes: Self.bytes)
     }
 
     /// Runs `body`, which uses the lanes, while no other stage does.
@@ -56,7 +59,7 @@ final class TACKeyCache: @unchecked Sendable {
     /// no master of that version. Call only from the thread that owns `lane`, in a turn.
     @inline(__always)
     func key(lane: Int, serial: UInt64, version: UInt8) -> DESKey? {
-        let slot = lane * Self.entriesPerLane + Int(truncatingIfNeeded: (serial &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - 18))
+        let slot = lane * Self.entriesPerLane + Int(truncatingIfNeeded: (serial &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - Self.entriesPerLane.trailingZeroBitCount))
         let tag = UInt16(version) | 0x100
         let e = base[slot]
         if e.tag == tag, e.serial == serial { return DESKey(rawValue: e.key) }

@@ -79,7 +79,7 @@ struct SettlementArithmeticTests {
         var audit = LedgerAudit()
         audit.add(r.transfers)
         audit.add(s.transfers)
-        let state = { () -> [UInt64: CardShadow] in
+        let state = { () -> CardTable in
             let e = Day.engine()
             _ = e.run(HandDay().batches)
             return e.state.cards

@@ -111,7 +111,7 @@ struct IncrementalRunsTests {
 
     struct Books: Equatable {
         var transfers: [Transfer]
-        var shadows: [UInt64: CardShadow]
+        var shadows: CardTable
         var accounts: [AccountID: Int64]
         var refusals: [String]
         var exceptions: [String]

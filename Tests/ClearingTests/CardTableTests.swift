@@ -1,0 +1,77 @@
+@testable import Clearing
+import OneCardCore
+import Testing
+
+@Suite("the card shadow table")
+struct CardTableTests {
+    static func shadow(_ n: UInt64) -> CardShadow {
+        var s = CardShadow()
+        s.balanceFen = UInt32(truncatingIfNeeded: n)
+        s.offlineSeen = n &* 0x9E37_79B9_7F4A_7C15
+        s.baselineAdjustFen = -Int64(n % 1000)
+        return s
+    }
+
+    @Test("the same cards as a dictionary through growth, updates, removals, the empty-slot serial and copies")
+    func matchesDictionary() {
+        var rng = SplitMix64(seed: 12)
+        var table = CardTable()
+        var truth: [UInt64: CardShadow] = [:]
+        // Sequential serials (as an issuer numbers its cards), random ones, and the two edges.
+        let pool = (0..<30_000).map { i in i % 3 == 0 ? 0x1000_0000_0000_0000 | UInt64(i) : rng.next() } + [UInt64.max, 0]
+        var copies: [(CardTable, [UInt64: CardShadow])] = []
+        for step in 0..<300_000 {
+            let serial = pool[Int(rng.next() % UInt64(pool.count))]
+            if rng.next() % 5 == 0 {
+                table[serial] = nil
+                truth[serial] = nil
+            } else {
+                let s = Self.shadow(rng.next())
+                table[serial] = s
+                truth[serial] = s
+            }
+            // A copy taken now keeps what it held, whatever the original does next.
+            if step % 60_000 == 0 { copies.append((table, truth)) }
+        }
+        #expect(table.count == truth.count)
+        for (serial, s) in truth { #expect(table[serial] == s) }
+        var seen: [UInt64: CardShadow] = [:]
+        for (serial, s) in table {
+            #expect(seen[serial] == nil, "each card once")
+            seen[serial] = s
+        }
+        #expect(seen == truth)
+        #expect(table[0xDEAD_BEEF_0000_0001] == nil && table.slot(of: 0xDEAD_BEEF_0000_0001) == nil)
+        for (copy, held) in copies {
+            #expect(copy.count == held.count)
+            #expect(Dictionary(uniqueKeysWithValues: copy.map { ($0.key, $0.value) }) == held)
+        }
+    }
+
+    @Test("a slot reads and writes its card's shadow, and a change through a copy leaves the original")
+    func slots() throws {
+        var table = CardTable()
+        for n in 1...1000 as ClosedRange<UInt64> { table[n] = Self.shadow(n) }
+        let original = table
+        let slot = try #require(table.slot(of: 500))
+        #expect(table[slot: slot] == Self.shadow(500))
+        table[slot: slot] = Self.shadow(7)
+        #expect(table[500] == Self.shadow(7))
+        #expect(original[500] == Self.shadow(500))
+        #expect(table != original)
+        table[500] = Self.shadow(500)
+        #expect(table == original)
+        #expect(table.slot(of: UInt64.max) == nil, "the empty-slot serial has no slot")
+    }
+
+    @Test("reserving room sizes the table once: no growth while the cards are added")
+    func reserve() {
+        var table = CardTable()
+        table.reserveCapacity(100_000)
+        let bytes = table.bytes
+        #expect(bytes >= 100_000 * 64 * 4 / 3)
+        for n in 0..<100_000 as Range<UInt64> { table[n &* 0x1_0000_0001] = Self.shadow(n) }
+        #expect(table.bytes == bytes)
+        #expect(table.count == 100_000)
+    }
+}
