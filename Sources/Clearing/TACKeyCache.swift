@@ -55,11 +55,17 @@ final class TACKeyCache: @unchecked Sendable {
         turn.withLock { _ in body() }
     }
 
+    /// The entry of card `serial` in `lane`: anywhere among the lane's entries.
+    @inline(__always)
+    static func slot(lane: Int, serial: UInt64) -> Int {
+        lane * entriesPerLane + Int(truncatingIfNeeded: (serial &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - entriesPerLane.trailingZeroBitCount))
+    }
+
     /// The TAC key of card `serial` under the master of `version`, or `nil` when clearing holds
     /// no master of that version. Call only from the thread that owns `lane`, in a turn.
     @inline(__always)
     func key(lane: Int, serial: UInt64, version: UInt8) -> DESKey? {
-        let slot = lane * Self.entriesPerLane + Int(truncatingIfNeeded: (serial &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - Self.entriesPerLane.trailingZeroBitCount))
+        let slot = Self.slot(lane: lane, serial: serial)
         let tag = UInt16(version) | 0x100
         let e = base[slot]
         if e.tag == tag, e.serial == serial { return DESKey(rawValue: e.key) }

@@ -75,3 +75,20 @@ struct CardTableTests {
         #expect(table.count == 100_000)
     }
 }
+
+@Suite("the TAC key cache")
+struct TACKeyCacheTests {
+    @Test("a lane's cards spread over all of its entries, within the lane")
+    func slotsSpanTheLane() {
+        var rng = SplitMix64(seed: 5)
+        for lane in 0..<TACKeyCache.lanes {
+            let slots = (0..<100_000).map { _ in TACKeyCache.slot(lane: lane, serial: rng.next()) }
+            let first = lane * TACKeyCache.entriesPerLane
+            #expect(slots.allSatisfy { $0 >= first && $0 < first + TACKeyCache.entriesPerLane })
+            // The slot once took 18 bits of the hash whatever the lane's size: a quarter of a
+            // 2^20-entry lane was used.
+            #expect(slots.max()! - first >= TACKeyCache.entriesPerLane * 15 / 16)
+            #expect(Set(slots).count > 90_000)
+        }
+    }
+}
