@@ -10,7 +10,7 @@ import Synchronization
 /// The TAC keys of recently verified cards, so that a card whose records arrive over many runs
 /// has its key derived (two 3DES blocks) about once a day rather than once a run.
 ///
-/// Direct-mapped and of fixed size: ``lanes`` × ``entriesPerLane`` entries of 24 bytes (12 MiB),
+/// Direct-mapped and of fixed size: ``lanes`` × ``entriesPerLane`` entries of 24 bytes (48 MiB),
 /// whatever the number of cards; a card that shares a slot with another is derived again. Each
 /// verifying thread uses its own lane only, so no entry is ever read while another thread
 /// writes it, and stages take turns on the cache (``inTurn(_:)``). The memory is unmapped when
