@@ -94,12 +94,14 @@ public enum BatchReader {
 
     /// A verified batch and the SHA-256 of its bytes.
     static func readOne(_ file: String, keys: ClearingKeys, registry: [TerminalID: RegisteredTerminal]) -> Result<(BatchFile, [UInt8]), RejectedFileError> {
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int else {
+        switch FileBytes.read(file, maxBytes: fileBytesMax) {
+        case .success(let bytes):
+            return verify(bytes, name: file, keys: keys, registry: registry).mapError { RejectedFileError(reason: $0.reason) }
+        case .failure(.tooLarge(let size)):
+            return .failure(RejectedFileError(reason: "\(file): \(size) bytes, larger than any batch"))
+        case .failure:
             return .failure(RejectedFileError(reason: "\(file): cannot read the file"))
         }
-        guard size <= fileBytesMax else { return .failure(RejectedFileError(reason: "\(file): \(size) bytes, larger than any batch")) }
-        guard let data = FileManager.default.contents(atPath: file) else { return .failure(RejectedFileError(reason: "\(file): cannot read the file")) }
-        return verify([UInt8](data), name: file, keys: keys, registry: registry).mapError { RejectedFileError(reason: $0.reason) }
     }
 
     /// Why a batch's bytes were refused whole: what is wrong with the file itself, or that it

@@ -307,16 +307,14 @@ public final class HotlistStore: @unchecked Sendable {
             throw .malformed(path: path, reason: "\(size) bytes")
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
-        var done = 0
-        while done < size {
-            let n = read(fd, buffer.baseAddress! + done, size - done)
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else {
-                let reason = n == 0 ? "the file shrank while it was read" : String(cString: strerror(errno))
-                buffer.deallocate()
-                throw .unreadable(path: path, reason: reason)
+        if let failure = FileBytes.read(fd, into: buffer.baseAddress!, count: size) {
+            buffer.deallocate()
+            let reason = switch failure {
+            case .shrank: "the file shrank while it was read"
+            case .unreadable(let why): why
+            case .tooLarge(let bytes): "\(bytes) bytes"
             }
-            done += n
+            throw .unreadable(path: path, reason: reason)
         }
         return (UnsafeRawBufferPointer(buffer), FileIdentity(st))
     }
