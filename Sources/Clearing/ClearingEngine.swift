@@ -175,7 +175,7 @@ public final class ClearingEngine {
             t[id.rawValue] = (terminal.operatorID.rawValue, terminal.location.operatorKind)
         }
         self.stager = Stager(
-            verifier: RecordVerifier(city: config.city, tacMasters: config.tacMasters), tacKeys: TACKeyCache(masters: config.tacMasters),
+            verifier: RecordVerifier(city: config.city, tacMasters: config.tacMasters), tacKeys: TACKeyCache(masters: config.tacMasters, cards: state.cards.count),
             terminals: t, headerSkewSecondsMax: config.headerSkewSecondsMax)
     }
 
@@ -263,6 +263,7 @@ public final class ClearingEngine {
         posting.run()
         state = posting.state
         result = posting.result
+        stager.tacKeys.noteCards(state.cards.count)
         for (i, key) in zip(fresh, result.applied) {
             state.batches[key] = result.outcomes[i]
             state.batchDigests[key] = input[i].digest

@@ -1,5 +1,6 @@
 @testable import Clearing
 import OneCardCore
+import OneCardCrypto
 import Testing
 
 @Suite("the card shadow table")
@@ -81,14 +82,43 @@ struct TACKeyCacheTests {
     @Test("a lane's cards spread over all of its entries, within the lane")
     func slotsSpanTheLane() {
         var rng = SplitMix64(seed: 5)
+        let cache = TACKeyCache(masters: [:], cards: 10_000_000)
+        #expect(cache.entriesPerLane == TACKeyCache.entriesPerLaneMax)
         for lane in 0..<TACKeyCache.lanes {
-            let slots = (0..<100_000).map { _ in TACKeyCache.slot(lane: lane, serial: rng.next()) }
-            let first = lane * TACKeyCache.entriesPerLane
-            #expect(slots.allSatisfy { $0 >= first && $0 < first + TACKeyCache.entriesPerLane })
+            let slots = (0..<100_000).map { _ in cache.slot(lane: lane, serial: rng.next()) }
+            let first = lane * cache.entriesPerLane
+            #expect(slots.allSatisfy { $0 >= first && $0 < first + cache.entriesPerLane })
             // The slot once took 18 bits of the hash whatever the lane's size: a quarter of a
             // 2^20-entry lane was used.
-            #expect(slots.max()! - first >= TACKeyCache.entriesPerLane * 15 / 16)
+            #expect(slots.max()! - first >= cache.entriesPerLane * 15 / 16)
             #expect(Set(slots).count > 90_000)
         }
+    }
+
+    @Test("the lanes grow with the engine's cards, up to their bound, and keep the right keys")
+    func grows() throws {
+        let master = try TripleDESKey(hex: "000102030405060708090A0B0C0D0E0F")
+        let cache = TACKeyCache(masters: [1: master])
+        #expect(cache.entriesPerLane == TACKeyCache.entriesPerLaneMin)
+        let serials = (0..<5_000).map { 0x0100_0000_0000_0000 | UInt64($0) }
+        func check() {
+            cache.inTurn {
+                for s in serials {
+                    #expect(cache.key(lane: 0, serial: s, version: 1) == TripleDESPurse.tacKey(tacMaster: master, serial: CardSerial(rawValue: s)))
+                }
+            }
+        }
+        check()
+        cache.noteCards(300_000)
+        #expect(cache.entriesPerLane == TACKeyCache.entriesPerLaneMin, "grown at the next turn, not while one may run")
+        check()
+        #expect(cache.entriesPerLane == 1 << 19)
+        cache.noteCards(50_000_000)
+        check()
+        #expect(cache.entriesPerLane == TACKeyCache.entriesPerLaneMax)
+        cache.noteCards(10)
+        check()
+        #expect(cache.entriesPerLane == TACKeyCache.entriesPerLaneMax, "it does not shrink")
+        cache.inTurn { #expect(cache.key(lane: 1, serial: 7, version: 2) == nil, "no master of that version") }
     }
 }
