@@ -65,6 +65,11 @@ struct CardTableTests {
         #expect(table.slot(of: UInt64.max) == nil, "the empty-slot serial has no slot")
     }
 
+    @Test("a slot is a serial and its shadow in one cache line")
+    func slotIsALine() {
+        #expect(MemoryLayout<CardTable.Slot>.stride == 64)
+    }
+
     @Test("reserving room sizes the table once: no growth while the cards are added")
     func reserve() {
         var table = CardTable()
