@@ -35,13 +35,8 @@ public struct CardTable: Sendable {
         init(capacity: Int) {
             self.capacity = capacity
             let bytes = capacity * MemoryLayout<Slot>.stride
-            // A lookup is a random read anywhere in the table: a large one in huge pages.
-            let raw: UnsafeMutableRawPointer
-            if bytes >= HugePages.pageBytes {
-                raw = HugePages.allocate(bytes)
-            } else {
-                raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-            }
+            // A lookup is a random read anywhere in the table.
+            let raw = HugePages.allocate(bytes)
             // Every byte 0xFF: every serial UInt64.max (empty). Slot is a trivial type.
             memset(raw, 0xFF, bytes)
             base = raw.bindMemory(to: Slot.self, capacity: capacity)
@@ -54,10 +49,7 @@ public struct CardTable: Sendable {
             return c
         }
 
-        deinit {
-            let bytes = capacity * MemoryLayout<Slot>.stride
-            if bytes >= HugePages.pageBytes { HugePages.free(base, bytes: bytes) } else { base.deallocate() }
-        }
+        deinit { HugePages.free(base, bytes: capacity * MemoryLayout<Slot>.stride) }
     }
 
     /// Slots at most 3/4 full (at least ``minimumCapacity``).
@@ -66,7 +58,6 @@ public struct CardTable: Sendable {
     private var emptyMarkerShadow: CardShadow?
     /// Cards in the table (in slots, plus the one beside it if any).
     public private(set) var count = 0
-    private var shift: UInt64
 
     /// The seed of the hash, for every table of this process.
     private static let seed = UInt64.random(in: 0...UInt64.max)
@@ -76,7 +67,6 @@ public struct CardTable: Sendable {
     /// An empty table.
     public init() {
         slots = Slots(capacity: Self.minimumCapacity)
-        shift = UInt64(64 - Self.minimumCapacity.trailingZeroBitCount)
     }
 
     /// Whether no card has a shadow.
@@ -84,7 +74,7 @@ public struct CardTable: Sendable {
 
     @inline(__always)
     private func home(_ serial: UInt64) -> Int {
-        Int(truncatingIfNeeded: ((serial ^ Self.seed) &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        FibonacciHash.slot(serial ^ Self.seed, tableSize: slots.capacity)
     }
 
     /// The slot holding `serial`, or `nil`. Valid until a card is added or removed.
@@ -194,7 +184,6 @@ public struct CardTable: Sendable {
     private mutating func rehash(_ capacity: Int) {
         let old = slots
         slots = Slots(capacity: capacity)
-        shift = UInt64(64 - capacity.trailingZeroBitCount)
         let base = slots.base
         let mask = capacity - 1
         for n in 0..<old.capacity where old.base[n].serial != .max {

@@ -6,7 +6,6 @@
 struct NetTable {
     private var keys: [UInt64]
     private var sums: [Int64]
-    private var shift: UInt64
     /// The sum of key `UInt64.max`, if it was added to.
     private var maxKeySum: Int64?
     /// Keys in the table.
@@ -15,11 +14,10 @@ struct NetTable {
     init() {
         keys = [UInt64](repeating: .max, count: 1 << 10)
         sums = [Int64](repeating: 0, count: 1 << 10)
-        shift = 64 - 10
     }
 
     @inline(__always)
-    private func slot(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift) }
+    private func slot(_ key: UInt64) -> Int { FibonacciHash.slot(key, tableSize: keys.count) }
 
     /// Adds `amount` to the sum of `key` (a new key starts at 0). Traps on overflow, like `+=`.
     @inline(__always)
@@ -77,7 +75,6 @@ struct NetTable {
         let old = (keys, sums, maxKeySum)
         keys = [UInt64](repeating: .max, count: old.0.count * 2)
         sums = [Int64](repeating: 0, count: old.0.count * 2)
-        shift -= 1
         count = 0
         maxKeySum = nil
         for i in old.0.indices where old.0[i] != .max { add(old.0[i], old.1[i]) }

@@ -243,7 +243,7 @@ struct Posting {
     /// set most of its hashing.
     @inline(__always)
     mutating func touchFarePage(_ key: FareIdentities.PageKey) {
-        let slot = Int(truncatingIfNeeded: ((key.terminal &+ UInt64(key.page) &* 0x1_0000_0001) &* 0x9E37_79B9_7F4A_7C15) >> 52)
+        let slot = FibonacciHash.slot(key.terminal &+ UInt64(key.page) &* 0x1_0000_0001, tableSize: notedFareTerminals.count)
         guard notedFareTerminals[slot] != key.terminal || notedFarePages[slot] != key.page else { return }
         notedFareTerminals[slot] = key.terminal
         notedFarePages[slot] = key.page

@@ -102,7 +102,7 @@ final class TACKeyCache: @unchecked Sendable {
     /// The entry of card `serial` in `lane`: anywhere among the lane's entries.
     @inline(__always)
     func slot(lane: Int, serial: UInt64) -> Int {
-        lane * entriesPerLane + Int(truncatingIfNeeded: (serial &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - entriesPerLane.trailingZeroBitCount))
+        lane * entriesPerLane + FibonacciHash.slot(serial, tableSize: entriesPerLane)
     }
 
     /// The TAC key of card `serial` under the master of `version`, or `nil` when clearing holds
