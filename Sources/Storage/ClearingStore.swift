@@ -211,7 +211,7 @@ public final class ClearingStore: Sendable {
             p.farePages = r.touchedFarePages.map { ($0, state.fares.pages[$0].map { Packing.farePage($0) }, state.fares.pages[$0]?.newestDay ?? 0) }
             p.newestDay = state.newestDay
             p.touched = p.shadows.count / Packing.shadowBytes
-            if rowsSinceSnapshot + p.touched >= max(snapshotRowsMin, state.cards.count) {
+            if rowsSinceSnapshot + p.touched >= max(snapshotRowsMin, Self.snapshotRowsPerCard * state.cards.count) {
                 var bytes: [UInt8] = []
                 bytes.reserveCapacity(state.cards.count * Packing.shadowBytes)
                 for (serial, shadow) in state.cards { Packing.append(serial: serial, shadow, to: &bytes) }
@@ -347,10 +347,18 @@ public struct PreparedRun: Sendable {
 extension ClearingStore {
     /// Shadow rows written since the last snapshot that make the next one due, at the least, by
     /// default:
-    /// a snapshot is written once the runs after the last one have written as many shadow
-    /// rows as there are cards (and at least this many), so startup reads at most about two
-    /// rows per card however long the history, and snapshots cost O(1) per row written.
+    /// a snapshot is written once the runs after the last one have written
+    /// ``snapshotRowsPerCard`` shadow rows per card (and at least this many), so startup reads at
+    /// most about three rows per card however long the history, and snapshots cost O(1) per row
+    /// written.
     public static let snapshotRowsMinDefault = 1 << 20
+
+    /// Shadow rows written since the last snapshot, per card, that make the next one due: two.
+    /// A snapshot writes every card's shadow, and dropping the one before reads its pages back;
+    /// with one row per card the snapshots wrote as many bytes as the runs' own shadow rows, and
+    /// the 10M-tap day took 15.0–15.5 s instead of 12.2–13.5 s (docs/performance.md, "Snapshots
+    /// half as often"). Startup then reads up to twice the rows it did.
+    public static let snapshotRowsPerCard = 2
 
     /// The shadow rows written since the newest snapshot.
     static func rowsSinceSnapshot(_ db: any SQLSession) throws -> Int { Int(try meta(db, "shadowRowsSinceSnapshot")) }

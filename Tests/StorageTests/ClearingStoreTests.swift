@@ -95,6 +95,23 @@ struct ClearingStoreTests {
         }
     }
 
+    @Test("a snapshot of the shadows is due once the runs since the last one have written two shadow rows per card")
+    func snapshotDue() throws {
+        try withTempDir { dir in
+            let store = try TestBackend.open(dir + "/c.sqlite", snapshotRowsMin: 1)
+            var d = Day()
+            let engine = Day.engine()
+            func commit(_ b: IncomingBatch, at time: String) throws {
+                try store.commit(engine.run([b]), files: ["f"], engine: engine, received: BCDDateTime(iso: "2026-11-29T" + time)!, businessDay: BCDDate("2026-11-29")!)
+            }
+            try commit(Day.batch(Day.counter, 1, [d.load(cardA, 5000, at: "2026-11-29T07:00:00"), d.load(cardB, 5000, at: "2026-11-29T07:10:00")]), at: "23:30:00")
+            #expect(try store.snapshotRun() == 0, "two shadow rows for two cards: none due yet")
+            try commit(Day.batch(Day.bus, 1, [d.tap(cardA, 200, at: "2026-11-29T08:00:00"), d.tap(cardB, 200, at: "2026-11-29T08:05:00")]), at: "23:40:00")
+            #expect(try store.snapshotRun() == 2, "four rows for two cards")
+            #expect(try store.loadState().cards == engine.state.cards)
+        }
+    }
+
     @Test("the stored pages pass the ledger audit; refusals keep their records")
     func pages() throws {
         try withTempDir { dir in
