@@ -217,6 +217,7 @@ struct PostgresSession: SQLSession {
             case .int(let v): binds.append(v)
             case .text(let t): binds.append(t)
             case .blob(let b): binds.append(ByteBuffer(bytes: b))
+            case .bytes(let b): binds.append(ByteBuffer(bytes: b))
             }
         }
         return PostgresQuery(unsafeSQL: prefix + engine.postgresSQL(sql), binds: binds)

@@ -270,23 +270,23 @@ public final class ClearingStore: Sendable {
     private func insertPages(_ db: any SQLSession, run: Int64, _ p: PreparedRun) throws {
         let page = "INSERT INTO clearing_page (run, kind, page, count, data) VALUES (?, ?, ?, ?, ?)"
         func rows(_ kind: String, _ bytes: [UInt8], _ rowBytes: Int) -> some Sequence<[SQLValue]> {
-            Self.pages(bytes, rowBytes: rowBytes).map { [.int(run), .text(kind), .int(Int64($0.page)), .int(Int64($0.rows)), .blob($0.bytes)] }
+            Self.pages(bytes, rowBytes: rowBytes).map { [.int(run), .text(kind), .int(Int64($0.page)), .int(Int64($0.rows)), .bytes($0.bytes)] }
         }
         try db.executeMany(page, rows("transfers", p.transfers, Packing.transferBytes))
         try db.executeMany(
             "INSERT INTO clearing_detail_page (run, page, count, data) VALUES (?, ?, ?, ?)",
-            Self.pages(p.details, rowBytes: Packing.detailBytes).map { [.int(run), .int(Int64($0.page)), .int(Int64($0.rows)), .blob($0.bytes)] })
+            Self.pages(p.details, rowBytes: Packing.detailBytes).map { [.int(run), .int(Int64($0.page)), .int(Int64($0.rows)), .bytes($0.bytes)] })
         try db.executeMany(page, rows("shadows", p.shadows, Packing.shadowBytes))
         try db.executeMany(page, rows("refusals", p.refusals, Packing.refusalBytes))
     }
 
-    /// Cuts packed rows into pages of at most ``pageRowsMax`` rows: page number, rows, bytes;
-    /// one page is copied out at a time, as it is written.
-    static func pages(_ bytes: [UInt8], rowBytes: Int) -> some Sequence<(page: Int, rows: Int, bytes: [UInt8])> {
+    /// Cuts packed rows into pages of at most ``pageRowsMax`` rows: page number, rows, bytes (a
+    /// slice of `bytes`, bound where it is).
+    static func pages(_ bytes: [UInt8], rowBytes: Int) -> some Sequence<(page: Int, rows: Int, bytes: ArraySlice<UInt8>)> {
         let perPage = pageRowsMax * rowBytes
         return stride(from: 0, to: bytes.count, by: perPage).lazy.enumerated().map { page, o in
             let end = min(bytes.count, o + perPage)
-            return (page, (end - o) / rowBytes, Array(bytes[o..<end]))
+            return (page, (end - o) / rowBytes, bytes[o..<end])
         }
     }
 
@@ -378,7 +378,7 @@ extension ClearingStore {
             try db.execute("DELETE FROM clearing_snapshot")
             try db.executeMany(
                 "INSERT INTO clearing_snapshot (run, page, count, data) VALUES (?, ?, ?, ?)",
-                Self.pages(snapshot, rowBytes: Packing.shadowBytes).lazy.map { [.int(run), .int(Int64($0.page)), .int(Int64($0.rows)), .blob($0.bytes)] })
+                Self.pages(snapshot, rowBytes: Packing.shadowBytes).lazy.map { [.int(run), .int(Int64($0.page)), .int(Int64($0.rows)), .bytes($0.bytes)] })
             since = 0
         }
         try Self.setMeta(db, "shadowRowsSinceSnapshot", Int64(since))

@@ -7,6 +7,9 @@ public enum SQLValue: Sendable, Equatable {
     case int(Int64)
     case text(String)
     case blob([UInt8])
+    /// Bytes from a larger buffer (a page of packed rows), bound without being copied out into
+    /// an array of their own first: written, never read back as such (a read gives ``blob(_:)``).
+    case bytes(ArraySlice<UInt8>)
 }
 
 /// Something that binds as a ``SQLValue``.
@@ -33,7 +36,7 @@ public struct SQLRow: Sendable {
         case .text(let t):
             guard let v = Int64(t) else { throw SQLFailure.type(column: i, wanted: "an integer") }
             return v
-        case .blob: throw SQLFailure.type(column: i, wanted: "an integer")
+        case .blob, .bytes: throw SQLFailure.type(column: i, wanted: "an integer")
         }
     }
 
@@ -50,6 +53,7 @@ public struct SQLRow: Sendable {
         case .text(let t): return t
         case .int(let v): return String(v)
         case .blob(let b): return String(decoding: b, as: UTF8.self)
+        case .bytes(let b): return String(decoding: b, as: UTF8.self)
         }
     }
 
@@ -62,6 +66,7 @@ public struct SQLRow: Sendable {
         switch values[i] {
         case .null: return nil
         case .blob(let b): return b
+        case .bytes(let b): return Array(b)
         case .text(let t): return Array(t.utf8)
         case .int: throw SQLFailure.type(column: i, wanted: "bytes")
         }
@@ -231,13 +236,18 @@ struct SQLiteSession: SQLSession {
         // Through GRDB's initialiser of optional existentials: its generic one maps with a key
         // path that the runtime instantiates again on every call, unspecialised across the
         // module boundary (2 % of the CPU of a day cleared one file a run).
-        StatementArguments(values.map { v -> (any DatabaseValueConvertible)? in
-            switch v {
-            case .null: nil
-            case .int(let i): i
-            case .text(let t): t
-            case .blob(let b): Data(b)
-            }
-        })
+        StatementArguments(values.map(value))
+    }
+
+    /// A value as GRDB's: bytes copied once, into the `Data` that GRDB binds in place while
+    /// the statement runs.
+    static func value(_ v: SQLValue) -> (any DatabaseValueConvertible)? {
+        switch v {
+        case .null: nil
+        case .int(let i): i
+        case .text(let t): t
+        case .blob(let b): Data(b)
+        case .bytes(let b): Data(b)
+        }
     }
 }
