@@ -153,6 +153,11 @@ struct Posting {
 
     /// The accepted records' details and the refusals in upload order.
     private mutating func gatherInUploadOrder() {
+        // Every record accepted: the staged rows are the details, as they are.
+        guard !refusalSlots.isEmpty else {
+            result.details = staged.details
+            return
+        }
         var details: [UInt8] = []
         details.reserveCapacity(result.summary.accepted * Packing.detailBytes)
         staged.details.withUnsafeBytes { rows in
