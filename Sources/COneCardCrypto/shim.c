@@ -30,14 +30,19 @@ void onecard_des3_block(const uint8_t in[8], uint8_t out[8],
                      encrypt ? DES_ENCRYPT : DES_DECRYPT);
 }
 
-void onecard_des_cbc_mac(const uint8_t *data, size_t count,
-                         const onecard_des_schedule *schedule, uint8_t state[8]) {
-    uint8_t block[8];
+uint64_t onecard_des_cbc_mac(const uint64_t *blocks, size_t count,
+                             const onecard_des_schedule *schedule, uint64_t state) {
+    /* DES_ecb_encrypt loads a block's bytes little-endian into two words (c2l), then runs
+       DES_encrypt1 on them: done here on the words straight away, a block at a time. */
+    DES_LONG words[2];
     for (size_t i = 0; i < count; i++) {
-        for (int j = 0; j < 8; j++) block[j] = state[j] ^ data[i * 8 + j];
-        DES_ecb_encrypt((const_DES_cblock *)block, (DES_cblock *)state,
-                        (DES_key_schedule *)schedule, DES_ENCRYPT);
+        uint64_t x = state ^ blocks[i];
+        words[0] = __builtin_bswap32((uint32_t)(x >> 32));
+        words[1] = __builtin_bswap32((uint32_t)x);
+        DES_encrypt1(words, (DES_key_schedule *)schedule, DES_ENCRYPT);
+        state = (uint64_t)__builtin_bswap32((uint32_t)words[0]) << 32 | __builtin_bswap32((uint32_t)words[1]);
     }
+    return state;
 }
 
 int onecard_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t data_len,

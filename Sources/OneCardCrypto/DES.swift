@@ -44,6 +44,18 @@ public struct DESKey: Sendable, CustomStringConvertible, CustomDebugStringConver
     @inline(__always)
     public func decrypt(_ block: UInt64) -> UInt64 { crypt(block, encrypt: false) }
 
+    /// The DES-CBC-MAC of whole blocks under this key from IV 0 (ISO 9797-1 algorithm 1,
+    /// padded by the caller): the last cipher block. One call into libcrypto for all of them.
+    @inline(__always)
+    public func cbcMAC(_ b0: UInt64, _ b1: UInt64, _ b2: UInt64, _ b3: UInt64? = nil) -> UInt64 {
+        let blocks = (b0, b1, b2, b3 ?? 0)
+        return withUnsafePointer(to: schedule) { ks in
+            withUnsafeBytes(of: blocks) { raw in
+                onecard_des_cbc_mac(raw.baseAddress!.assumingMemoryBound(to: UInt64.self), b3 == nil ? 3 : 4, ks, 0)
+            }
+        }
+    }
+
     @inline(__always)
     private func crypt(_ block: UInt64, encrypt: Bool) -> UInt64 {
         var input = block.bigEndian

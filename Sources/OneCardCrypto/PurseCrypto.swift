@@ -130,10 +130,7 @@ public enum TripleDESPurse: PurseAlgorithm {
         let b0 = UInt64(amountFen) << 32 | UInt64(typeByte) << 24 | (terminal >> 24)
         let b1 = (terminal & 0xFF_FFFF) << 40 | UInt64(terminalSequence) << 8 | (dateTimeBCD >> 48)
         let b2 = (dateTimeBCD & 0xFFFF_FFFF_FFFF) << 16 | 0x8000
-        var s = tacKey.encrypt(b0)
-        s = tacKey.encrypt(s ^ b1)
-        s = tacKey.encrypt(s ^ b2)
-        return UInt32(truncatingIfNeeded: s >> 32)
+        return UInt32(truncatingIfNeeded: tacKey.cbcMAC(b0, b1, b2) >> 32)
     }
 
     /// Load TAC from raw fields, allocation-free: the hot path of clearing and the load
@@ -149,11 +146,7 @@ public enum TripleDESPurse: PurseAlgorithm {
         let b0 = UInt64(newBalanceFen) << 32 | UInt64(onlineCounter) << 16 | UInt64(amountFen >> 16)
         let b1 = UInt64(amountFen & 0xFFFF) << 48 | UInt64(typeByte) << 40 | (terminal >> 8)
         let b2 = (terminal & 0xFF) << 56 | (dateTimeBCD & 0xFF_FFFF_FFFF_FFFF)
-        var s = tacKey.encrypt(b0)
-        s = tacKey.encrypt(s ^ b1)
-        s = tacKey.encrypt(s ^ b2)
-        s = tacKey.encrypt(s ^ 0x8000_0000_0000_0000)
-        return UInt32(truncatingIfNeeded: s >> 32)
+        return UInt32(truncatingIfNeeded: tacKey.cbcMAC(b0, b1, b2, 0x8000_0000_0000_0000) >> 32)
     }
 
     /// The 7 BCD bytes of a date-time in the low 56 bits of an integer.

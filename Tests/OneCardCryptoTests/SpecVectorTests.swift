@@ -143,6 +143,20 @@ struct DerivedVectors {
         #expect(fast == ISO9797MAC.algorithm1(key: tk, data: input))
     }
 
+    @Test("the CBC-MAC of three and four blocks in one call equals DES block by block")
+    func cbcMACInOneCall() {
+        let k = DESKey(rawValue: 0x1334_5779_9BBC_DFF1)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let b = (0..<4).map { _ in UInt64.random(in: .min ... .max, using: &rng) }
+            let three = k.encrypt(k.encrypt(k.encrypt(b[0]) ^ b[1]) ^ b[2])
+            #expect(k.cbcMAC(b[0], b[1], b[2]) == three)
+            #expect(k.cbcMAC(b[0], b[1], b[2], b[3]) == k.encrypt(three ^ b[3]))
+        }
+        // FIPS 46's example block, then a zero block: the chain starts from IV 0.
+        #expect(k.cbcMAC(0x0123_4567_89AB_CDEF, 0x85E8_1354_0F0A_B405, 0) == k.encrypt(k.encrypt(0)))
+    }
+
     @Test("single DES equals DES-EDE3 with K‖K‖K")
     func singleDESIsDegenerateTripleDES() throws {
         let k = DESKey(rawValue: 0x1334_5779_9BBC_DFF1)

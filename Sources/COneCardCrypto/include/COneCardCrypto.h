@@ -34,10 +34,11 @@ void onecard_des3_block(const uint8_t in[8], uint8_t out[8],
                         const onecard_des_schedule *k1, const onecard_des_schedule *k2,
                         const onecard_des_schedule *k3, int encrypt);
 
-/// DES-CBC-MAC over `count` whole 8-byte blocks (ISO 9797-1 algorithm 1 without padding):
-/// `state` holds the IV on entry and the last cipher block on return.
-void onecard_des_cbc_mac(const uint8_t *data, size_t count,
-                         const onecard_des_schedule *schedule, uint8_t state[8]);
+/// DES-CBC-MAC over `count` whole blocks (ISO 9797-1 algorithm 1 without padding), each a
+/// 64-bit integer whose most significant byte is the block's first: returns the last cipher
+/// block, the chain starting from `state` (the IV). One call for a purse MAC's few blocks.
+uint64_t onecard_des_cbc_mac(const uint64_t *blocks, size_t count,
+                             const onecard_des_schedule *schedule, uint64_t state);
 
 /// HMAC-SHA-256 (OpenSSL `HMAC` with `EVP_sha256`); writes 32 bytes to `out`.
 /// Returns 1 on success, 0 on failure.
