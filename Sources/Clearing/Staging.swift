@@ -197,8 +197,23 @@ public struct Stager: Sendable {
         var keySerial: UInt64? = nil
         var keyVersion: UInt8 = 0
         var key: DESKey? = nil
+        // The key cache entries of the cards ahead are read in groups (``TACKeyCache/touch(lane:serial:)``):
+        // `ahead` cards from `warm` on are being read while these are checked.
+        var (warm, ahead) = (range.lowerBound, 0)
+        var sink: UInt64 = 0
         for n in range {
             let item = items[n]
+            if n == range.lowerBound || item.serial != items[n - 1].serial {
+                if ahead <= Self.touchAhead / 2 {
+                    while ahead < Self.touchAhead, warm < range.upperBound {
+                        let s = items[warm].serial
+                        sink ^= tacKeys.touch(lane: lane, serial: s)
+                        repeat { warm += 1 } while warm < range.upperBound && items[warm].serial == s
+                        ahead += 1
+                    }
+                }
+                ahead -= 1
+            }
             let b = batches[Int(places[n].batch)]
             let r = records[n]
             if keySerial != item.serial || keyVersion != r.keyVersion {
@@ -211,5 +226,10 @@ public struct Stager: Sendable {
                 operatorKind: b.kind, tacKey: key)
             places[n].code = verdict?.packed ?? 0
         }
+        tacKeys.keepReads(sink)
     }
+
+    /// How many cards ahead of the one checked their key cache entries are read (half of them
+    /// at a time), as ``Posting`` reads the card table.
+    static let touchAhead = 32
 }

@@ -41,6 +41,8 @@ final class TACKeyCache: @unchecked Sendable {
     private let cards = Atomic<Int>(0)
     /// Held by the stage using the lanes.
     private let turn = Mutex(())
+    /// What the reads ahead read, summed (kept only so that they happen).
+    private let touched = Atomic<UInt64>(0)
 
     /// A cache sized for an engine of `cards` cards.
     init(masters: [UInt8: TripleDESKey], cards: Int = 0) {
@@ -104,6 +106,15 @@ final class TACKeyCache: @unchecked Sendable {
     func slot(lane: Int, serial: UInt64) -> Int {
         lane * entriesPerLane + FibonacciHash.slot(serial, tableSize: entriesPerLane)
     }
+
+    /// Reads the entry of card `serial` in `lane`, so that ``key(lane:serial:version:)`` finds it
+    /// in the cache: verifying touches the cards a few ahead of the one it checks, many at once,
+    /// so that their cache misses overlap. Returns the word read.
+    @inline(__always)
+    func touch(lane: Int, serial: UInt64) -> UInt64 { base[slot(lane: lane, serial: serial)].serial }
+
+    /// Keeps what ``touch(lane:serial:)`` read, so that the reads are not optimised away.
+    func keepReads(_ words: UInt64) { touched.wrappingAdd(words, ordering: .relaxed) }
 
     /// The TAC key of card `serial` under the master of `version`, or `nil` when clearing holds
     /// no master of that version. Call only from the thread that owns `lane`, in a turn.
