@@ -5,6 +5,7 @@
 // Layout (see docs/architecture.md):
 //   OneCardCore     pure values: money, identifiers, APDU codec, BCD dates. No C, no I/O.
 //   COneCardCrypto  the C shim over OpenSSL's libcrypto (legacy DES API).
+//   CPrefetch       a cache prefetch hint (one inline C function), for Clearing's tables.
 //   OneCardCrypto   3DES/DES, ISO 9797-1 MACs, PBOC diversification, purse MAC/TAC, keysets.
 //                   The only module that imports libcrypto.
 //   City            the city file (operators, terminals, lines, fares) and the pure fare engine.
@@ -63,6 +64,7 @@ let package = Package(
             name: "COneCardCrypto",
             linkerSettings: [.linkedLibrary("crypto")]
         ),
+        .target(name: "CPrefetch"),
         .target(
             name: "OneCardCrypto",
             dependencies: ["OneCardCore", "COneCardCrypto"],
@@ -96,7 +98,7 @@ let package = Package(
         ),
         .target(
             name: "Clearing",
-            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch"],
+            dependencies: ["OneCardCore", "OneCardCrypto", "City", "UploadBatch", "CPrefetch"],
             swiftSettings: strict
         ),
         .target(

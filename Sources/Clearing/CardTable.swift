@@ -1,3 +1,4 @@
+import CPrefetch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -92,11 +93,12 @@ public struct CardTable: Sendable {
         }
     }
 
-    /// Reads the line where the lookup of `serial` starts, so that the lookup finds it in the
-    /// cache: posting touches the cards a few ahead of the one it posts, many at once, so that
-    /// their cache misses overlap instead of coming one after the other. Returns the word read.
+    /// Asks for the line where the lookup of `serial` starts to be brought into the cache
+    /// (a prefetch: nothing waits for it), so that the lookup finds it there: posting asks for
+    /// the cards a few ahead of the one it posts, so that their cache misses overlap with its
+    /// work instead of coming one after the other.
     @inline(__always)
-    public func touch(_ serial: UInt64) -> UInt64 { slots.base[home(serial)].serial }
+    public func prefetch(_ serial: UInt64) { onecard_prefetch(slots.base + home(serial)) }
 
     /// The shadow in a slot found by ``slot(of:)``.
     public subscript(slot slot: Int) -> CardShadow {

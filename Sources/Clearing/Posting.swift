@@ -68,10 +68,9 @@ struct Posting {
         batchCashFen = batchPayableFen
     }
 
-    /// How many cards ahead of the one posted their shadows' lines are read (half of them at a
-    /// time), and what the reads gave (kept only so that they are not optimised away).
-    static let touchAhead = 32
-    private var touchSink: UInt64 = 0
+    /// How many cards ahead of the one posted their shadows' lines are asked for (half of them
+    /// at a time).
+    static let prefetchAhead = 32
 
     /// Posts the staged records card by card, in time order.
     mutating func run() {
@@ -84,19 +83,17 @@ struct Posting {
         let places = staged.places
         let hotlist = state.hotlist
         var n = 0
-        // The cards' table lines are read ahead in groups (``CardTable/touch(_:)``): `ahead`
-        // cards from `warm` on are being read while these are posted.
+        // The cards' table lines are asked for ahead in groups (``CardTable/prefetch(_:)``):
+        // `ahead` cards from `warm` on are on their way while these are posted.
         var (warm, ahead) = (0, 0)
         while n < items.count {
-            if ahead <= Self.touchAhead / 2 {
-                var sink: UInt64 = 0
-                while ahead < Self.touchAhead, warm < items.count {
+            if ahead <= Self.prefetchAhead / 2 {
+                while ahead < Self.prefetchAhead, warm < items.count {
                     let s = items[warm].serial
-                    sink ^= state.cards.touch(s)
+                    state.cards.prefetch(s)
                     repeat { warm += 1 } while warm < items.count && items[warm].serial == s
                     ahead += 1
                 }
-                touchSink ^= sink
             }
             ahead -= 1
             // One shadow lookup (the same slot written back) and one hotlist lookup per card,

@@ -197,17 +197,17 @@ public struct Stager: Sendable {
         var keySerial: UInt64? = nil
         var keyVersion: UInt8 = 0
         var key: DESKey? = nil
-        // The key cache entries of the cards ahead are read in groups (``TACKeyCache/touch(lane:serial:)``):
-        // `ahead` cards from `warm` on are being read while these are checked.
+        // The key cache entries of the cards ahead are asked for in groups
+        // (``TACKeyCache/prefetch(lane:serial:)``): `ahead` cards from `warm` on are on their way
+        // while these are checked.
         var (warm, ahead) = (range.lowerBound, 0)
-        var sink: UInt64 = 0
         for n in range {
             let item = items[n]
             if n == range.lowerBound || item.serial != items[n - 1].serial {
-                if ahead <= Self.touchAhead / 2 {
-                    while ahead < Self.touchAhead, warm < range.upperBound {
+                if ahead <= Self.prefetchAhead / 2 {
+                    while ahead < Self.prefetchAhead, warm < range.upperBound {
                         let s = items[warm].serial
-                        sink ^= tacKeys.touch(lane: lane, serial: s)
+                        tacKeys.prefetch(lane: lane, serial: s)
                         repeat { warm += 1 } while warm < range.upperBound && items[warm].serial == s
                         ahead += 1
                     }
@@ -226,10 +226,9 @@ public struct Stager: Sendable {
                 operatorKind: b.kind, tacKey: key)
             places[n].code = verdict?.packed ?? 0
         }
-        tacKeys.keepReads(sink)
     }
 
-    /// How many cards ahead of the one checked their key cache entries are read (half of them
-    /// at a time), as ``Posting`` reads the card table.
-    static let touchAhead = 32
+    /// How many cards ahead of the one checked their key cache entries are asked for (half of
+    /// them at a time), as ``Posting`` asks for the card table's.
+    static let prefetchAhead = 32
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CPrefetch
 import OneCardCore
 import OneCardCrypto
 import Synchronization
@@ -41,8 +42,6 @@ final class TACKeyCache: @unchecked Sendable {
     private let cards = Atomic<Int>(0)
     /// Held by the stage using the lanes.
     private let turn = Mutex(())
-    /// What the reads ahead read, summed (kept only so that they happen).
-    private let touched = Atomic<UInt64>(0)
 
     /// A cache sized for an engine of `cards` cards.
     init(masters: [UInt8: TripleDESKey], cards: Int = 0) {
@@ -107,14 +106,11 @@ final class TACKeyCache: @unchecked Sendable {
         lane * entriesPerLane + FibonacciHash.slot(serial, tableSize: entriesPerLane)
     }
 
-    /// Reads the entry of card `serial` in `lane`, so that ``key(lane:serial:version:)`` finds it
-    /// in the cache: verifying touches the cards a few ahead of the one it checks, many at once,
-    /// so that their cache misses overlap. Returns the word read.
+    /// Asks for the entry of card `serial` in `lane` to be brought into the cache (a prefetch),
+    /// so that ``key(lane:serial:version:)`` finds it there: verifying asks for the cards a few
+    /// ahead of the one it checks, so that their cache misses overlap with its work.
     @inline(__always)
-    func touch(lane: Int, serial: UInt64) -> UInt64 { base[slot(lane: lane, serial: serial)].serial }
-
-    /// Keeps what ``touch(lane:serial:)`` read, so that the reads are not optimised away.
-    func keepReads(_ words: UInt64) { touched.wrappingAdd(words, ordering: .relaxed) }
+    func prefetch(lane: Int, serial: UInt64) { onecard_prefetch(base + slot(lane: lane, serial: serial)) }
 
     /// The TAC key of card `serial` under the master of `version`, or `nil` when clearing holds
     /// no master of that version. Call only from the thread that owns `lane`, in a turn.
