@@ -14,7 +14,7 @@ import Synchronization
 /// Direct-mapped: ``lanes`` lanes of ``entriesPerLane`` entries of 24 bytes; a card that shares
 /// a slot with another is derived again. A lane has about twice as many entries as the cards it
 /// sees (half of the engine's cards: ``Stager`` splits each run in card order), from
-/// ``entriesPerLaneMin`` up to ``entriesPerLaneMax`` (2 × 24 MiB): the engine tells the cache its
+/// ``entriesPerLaneMin`` up to ``entriesPerLaneMax`` (2 × 384 MiB): the engine tells the cache its
 /// card count after each run (``noteCards(_:)``) and the next turn grows the lanes, keeping the
 /// keys they hold. Each verifying thread uses its own lane only, so no entry is ever read while
 /// another thread writes it, and stages take turns on the cache (``inTurn(_:)``). The memory is
@@ -24,8 +24,10 @@ final class TACKeyCache: @unchecked Sendable {
     static let lanes = 2
     /// The fewest entries of a lane (a power of two).
     static let entriesPerLaneMin = 1 << 16
-    /// The most entries of a lane (a power of two): 2M cards in all.
-    static let entriesPerLaneMax = 1 << 20
+    /// The most entries of a lane (a power of two): 16M cards in all, 2 × 384 MiB. A national
+    /// day's 20M cards in lanes of 2²⁰ missed the cache for most of their records, and each miss
+    /// is two 3DES blocks: staging then held the 100M-tap day up (docs/performance.md).
+    static let entriesPerLaneMax = 1 << 24
 
     private struct Entry {
         var serial: UInt64

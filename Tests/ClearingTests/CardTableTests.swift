@@ -100,6 +100,13 @@ struct TACKeyCacheTests {
         }
     }
 
+    @Test("a lane has an entry for each card it sees, up to a national day's 20M cards")
+    func roomForANationalDay() {
+        for cards in [200_000, 2_000_000, 20_000_000] {
+            #expect(TACKeyCache.entriesPerLane(cards: cards) >= cards / TACKeyCache.lanes, "\(cards) cards")
+        }
+    }
+
     @Test("the lanes grow with the engine's cards, up to their bound, and keep the right keys")
     func grows() throws {
         let master = try TripleDESKey(hex: "000102030405060708090A0B0C0D0E0F")
