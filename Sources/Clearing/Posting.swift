@@ -68,10 +68,6 @@ struct Posting {
         batchCashFen = batchPayableFen
     }
 
-    /// How many cards ahead of the one posted their shadows' lines are asked for (half of them
-    /// at a time).
-    static let prefetchAhead = 32
-
     /// Posts the staged records card by card, in time order.
     mutating func run() {
         let total = staged.starts.last ?? 0
@@ -83,19 +79,10 @@ struct Posting {
         let places = staged.places
         let hotlist = state.hotlist
         var n = 0
-        // The cards' table lines are asked for ahead in groups (``CardTable/prefetch(_:)``):
-        // `ahead` cards from `warm` on are on their way while these are posted.
-        var (warm, ahead) = (0, 0)
+        // The table lines of the cards ahead are on their way while these are posted.
+        var cardsAhead = CardsAhead(0..<items.count)
         while n < items.count {
-            if ahead <= Self.prefetchAhead / 2 {
-                while ahead < Self.prefetchAhead, warm < items.count {
-                    let s = items[warm].serial
-                    state.cards.prefetch(s)
-                    repeat { warm += 1 } while warm < items.count && items[warm].serial == s
-                    ahead += 1
-                }
-            }
-            ahead -= 1
+            cardsAhead.newCard(items) { state.cards.prefetch($0) }
             // One shadow lookup (the same slot written back) and one hotlist lookup per card,
             // however many records it has in the run. Each card's items are contiguous.
             let serial = items[n].serial

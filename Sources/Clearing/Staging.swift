@@ -197,22 +197,12 @@ public struct Stager: Sendable {
         var keySerial: UInt64? = nil
         var keyVersion: UInt8 = 0
         var key: DESKey? = nil
-        // The key cache entries of the cards ahead are asked for in groups
-        // (``TACKeyCache/prefetch(lane:serial:)``): `ahead` cards from `warm` on are on their way
-        // while these are checked.
-        var (warm, ahead) = (range.lowerBound, 0)
+        // The key cache entries of the cards ahead are on their way while these are checked.
+        var cardsAhead = CardsAhead(range)
         for n in range {
             let item = items[n]
             if n == range.lowerBound || item.serial != items[n - 1].serial {
-                if ahead <= Self.prefetchAhead / 2 {
-                    while ahead < Self.prefetchAhead, warm < range.upperBound {
-                        let s = items[warm].serial
-                        tacKeys.prefetch(lane: lane, serial: s)
-                        repeat { warm += 1 } while warm < range.upperBound && items[warm].serial == s
-                        ahead += 1
-                    }
-                }
-                ahead -= 1
+                cardsAhead.newCard(items) { tacKeys.prefetch(lane: lane, serial: $0) }
             }
             let b = batches[Int(places[n].batch)]
             let r = records[n]
@@ -227,8 +217,4 @@ public struct Stager: Sendable {
             places[n].code = verdict?.packed ?? 0
         }
     }
-
-    /// How many cards ahead of the one checked their key cache entries are asked for (half of
-    /// them at a time), as ``Posting`` asks for the card table's.
-    static let prefetchAhead = 32
 }

@@ -134,3 +134,32 @@ struct TACKeyCacheTests {
         cache.inTurn { #expect(cache.key(lane: 1, serial: 7, version: 2) == nil, "no master of that version") }
     }
 }
+
+@Suite("the cards asked for ahead")
+struct CardsAheadTests {
+    @Test("each card is asked for once, in order, before it is worked on and at most 32 cards ahead of it")
+    func asksEachCardOnceAhead() {
+        var rng = SplitMix64(seed: 9)
+        var items: [Posting.Item] = []
+        var serials: [UInt64] = []
+        for c in 0..<1_000 {
+            let serial = 0x0300_0000_0000_0000 | UInt64(c) << 8 | (rng.next() & 0xFF)
+            serials.append(serial)
+            for i in 0...(rng.next() % 5) { items.append(Posting.Item(serial: serial, order: i)) }
+        }
+        // Both ways it is used: the whole run (posting) and a lane's half (verifying).
+        for range in [items.indices, 0..<(items.count / 2), (items.count / 2)..<items.count] {
+            let cards = serials.filter { s in items[range].contains { $0.serial == s } }
+            var walker = CardsAhead(range)
+            var asked: [UInt64] = []
+            var card = 0
+            for n in range where n == range.lowerBound || items[n].serial != items[n - 1].serial {
+                walker.newCard(items) { asked.append($0) }
+                #expect(asked.count > card, "card \(card) asked for before it is worked on")
+                #expect(asked.count <= card + CardsAhead.count)
+                card += 1
+            }
+            #expect(asked == cards)
+        }
+    }
+}
