@@ -281,7 +281,7 @@ public final class ClearingStore: Sendable {
     }
 
     /// Cuts packed rows into pages of at most ``pageRowsMax`` rows: page number, rows, bytes (a
-    /// slice of `bytes`, bound where it is).
+    /// slice of `bytes`, not copied out).
     static func pages(_ bytes: [UInt8], rowBytes: Int) -> some Sequence<(page: Int, rows: Int, bytes: ArraySlice<UInt8>)> {
         let perPage = pageRowsMax * rowBytes
         return stride(from: 0, to: bytes.count, by: perPage).lazy.enumerated().map { page, o in
