@@ -197,47 +197,52 @@ public final class Ingestor {
                 return Staged(decoded: (batches, rejected), run: stager.stage(batches))
             }
         }
-        var registry = try store.terminals()
-        var next = read(0, registry)
-        var since = try store.rowsSinceSnapshot()
-        var inFlight: Posted?
-        var index = 0
-        repeat {
-            let staged = next?.wait()
-            let decoded = staged?.decoded ?? (batches: [], rejected: [])
-            lap("wait for \(chunks.isEmpty ? 0 : chunks[index].files.count) files read, verified and staged")
-            next = read(index + 1, registry)
-            let records = chunks.isEmpty ? 0 : chunks[index].records
-            let r = staged.map { engine.run($0.run, receivedAt: seconds) } ?? engine.run([], receivedAt: seconds)
-            lap("post \(r.summary.records) records")
-            var prepared = try store.prepare(
-                r, files: decoded.batches.map(\.file), engine: engine, received: received, businessDay: businessDay, rowsSinceSnapshot: since)
-            lap("pack \(r.transferCount) transfers for the store")
-            var written = true
-            if let posted = inFlight {
-                inFlight = nil
-                (written, registry) = try settle(posted, then: (decoded, records))
-            } else {
-                registry = try store.terminals()
-            }
-            guard written else {
-                since = try store.rowsSinceSnapshot()
+        // The runs append tens of megabytes each: written once, not twice, when the store can
+        // (a SQLite file this connection has alone; ``SQLiteEngine/appending(_:)``).
+        try store.appendingRuns { journal in
+            lap("take the file: \(journal)")
+            var registry = try store.terminals()
+            var next = read(0, registry)
+            var since = try store.rowsSinceSnapshot()
+            var inFlight: Posted?
+            var index = 0
+            repeat {
+                let staged = next?.wait()
+                let decoded = staged?.decoded ?? (batches: [], rejected: [])
+                lap("wait for \(chunks.isEmpty ? 0 : chunks[index].files.count) files read, verified and staged")
+                next = read(index + 1, registry)
+                let records = chunks.isEmpty ? 0 : chunks[index].records
+                let r = staged.map { engine.run($0.run, receivedAt: seconds) } ?? engine.run([], receivedAt: seconds)
+                lap("post \(r.summary.records) records")
+                var prepared = try store.prepare(
+                    r, files: decoded.batches.map(\.file), engine: engine, received: received, businessDay: businessDay, rowsSinceSnapshot: since)
+                lap("pack \(r.transferCount) transfers for the store")
+                var written = true
+                if let posted = inFlight {
+                    inFlight = nil
+                    (written, registry) = try settle(posted, then: (decoded, records))
+                } else {
+                    registry = try store.terminals()
+                }
+                guard written else {
+                    since = try store.rowsSinceSnapshot()
+                    index += 1
+                    continue
+                }
+                prepared.generation = engine.generation
+                since = prepared.hasSnapshot && since + prepared.touched >= store.snapshotRowsMin ? 0 : since + prepared.touched
+                let (store, run) = (store, prepared)
+                inFlight = Posted(decoded: decoded, result: r, records: records, writing: Background {
+                    do throws(StorageError) {
+                        let (_, generation) = try store.write(run)
+                        // For the runs after the next.
+                        return .success((generation, try? store.terminals()))
+                    } catch { return .failure(error) }
+                })
                 index += 1
-                continue
-            }
-            prepared.generation = engine.generation
-            since = prepared.hasSnapshot && since + prepared.touched >= store.snapshotRowsMin ? 0 : since + prepared.touched
-            let (store, run) = (store, prepared)
-            inFlight = Posted(decoded: decoded, result: r, records: records, writing: Background {
-                do throws(StorageError) {
-                    let (_, generation) = try store.write(run)
-                    // For the runs after the next.
-                    return .success((generation, try? store.terminals()))
-                } catch { return .failure(error) }
-            })
-            index += 1
-        } while index < chunks.count
-        if let posted = inFlight { _ = try settle(posted, then: nil) }
+            } while index < chunks.count
+            if let posted = inFlight { _ = try settle(posted, then: nil) }
+        }
         report.summary = IngestSummary(outcomes, exceptions: exceptions)
         return report
     }

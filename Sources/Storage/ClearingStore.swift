@@ -56,6 +56,12 @@ public final class ClearingStore: Sendable {
         try StorageFailure.run(path, operation, engine: engine) { try engine.write(body) }
     }
 
+    /// Runs `body`, a batch ingest's runs, with the database set for large appends
+    /// (``SQLEngine/appending(_:)``); `journal` says what the runs are written through.
+    public func appendingRuns<T>(_ body: (_ journal: String) throws -> T) rethrows -> T {
+        try engine.appending(body)
+    }
+
     // MARK: Settings kept in the database
 
     /// The run the newest snapshot of the card shadows was taken at (0: none yet).

@@ -149,6 +149,16 @@ public protocol SQLEngine: AnyObject, Sendable {
     func registryStamp(_ session: any SQLSession) throws -> Int64
     /// The engine's own errors as storage errors; nil for an error that is not the engine's.
     func storageError(_ error: any Error, operation: String) -> StorageError?
+    /// Runs `body`, a batch of large append-only write transactions (a batch ingest's runs),
+    /// with the engine set for them, and passes it what it writes through, for `--verbose`.
+    /// Every transaction stays as durable and atomic as a ``write(_:)``; what may change is
+    /// how many times its bytes reach the disk (``SQLiteEngine``).
+    func appending<T>(_ body: (_ journal: String) throws -> T) rethrows -> T
+}
+
+extension SQLEngine {
+    /// As ``write(_:)`` always writes: nothing to set.
+    public func appending<T>(_ body: (_ journal: String) throws -> T) rethrows -> T { try body("the engine's own") }
 }
 
 /// SQLite through GRDB: one serialised connection, WAL, `synchronous=FULL`, 16 KiB pages.
@@ -184,6 +194,35 @@ public final class SQLiteEngine: SQLEngine {
 
     public func storageError(_ error: any Error, operation: String) -> StorageError? {
         (error as? DatabaseError).map { StorageFailure.map($0, path: location, operation: operation) }
+    }
+
+    /// In WAL mode every byte a transaction writes reaches the disk twice, in the WAL at the
+    /// commit and in the file at the checkpoint, and the checkpoint reads it back in between:
+    /// for a batch ingest, whose runs append tens of megabytes each, that was half the disk's
+    /// bytes and a fifth of the CPU (docs/performance.md, "A rollback journal for a batch
+    /// ingest"). So `body` runs with a rollback journal (`journal_mode=TRUNCATE`, still
+    /// `synchronous=FULL`): pages appended to the file are not journaled at all, only the few
+    /// a transaction changes, and a commit is durable when it returns as in WAL mode
+    /// (docs/storage.md, "Journal modes").
+    ///
+    /// Only when this connection is the file's only one: leaving WAL mode needs the file alone,
+    /// so with another connection open (a front-end beside the ingest) `body` runs in WAL mode
+    /// as before, without waiting. A connection that opens the file meanwhile puts it back in
+    /// WAL mode between two transactions (``SQLiteFile/open(_:pageSize:refusing:)``), and this
+    /// one follows; afterwards this one does. A process killed in between leaves a hot journal,
+    /// which SQLite rolls back at the next open, before that open puts the file back in WAL mode.
+    public func appending<T>(_ body: (_ journal: String) throws -> T) rethrows -> T {
+        let taken = (try? queue.inDatabase { db -> Bool in
+            // Without waiting: another connection's hold on the file does not end by itself.
+            try db.execute(sql: "PRAGMA busy_timeout = 0")
+            defer { try? db.execute(sql: "PRAGMA busy_timeout = \(SQLiteFile.busyTimeoutMilliseconds)") }
+            return try String.fetchOne(db, sql: "PRAGMA journal_mode = TRUNCATE") == "truncate"
+        }) ?? false
+        defer {
+            // Failing here (a reader holding the file) leaves it to the next open.
+            if taken { _ = try? queue.inDatabase { db in try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") } }
+        }
+        return try body(taken ? "a rollback journal (this connection alone)" : "WAL (another connection has the file open)")
     }
 }
 

@@ -11,8 +11,12 @@ import GRDB
 enum SQLiteFile {
     /// How long a write waits for another connection's lock before failing as busy.
     static let busyTimeoutSeconds: TimeInterval = 5
+    /// The same in milliseconds (`PRAGMA busy_timeout`).
+    static var busyTimeoutMilliseconds: Int { Int(busyTimeoutSeconds * 1000) }
 
-    /// Opens (creating if needed) `path` in WAL mode with `synchronous=FULL`.
+    /// Opens (creating if needed) `path` in WAL mode with `synchronous=FULL`: back in WAL mode
+    /// if a batch ingest has it with a rollback journal (``SQLiteEngine/appending(_:)``), and
+    /// after SQLite rolled back the hot journal of an ingest that was killed.
     ///
     /// Another program's database (tables, but no record of OneCard's migrations) is refused
     /// before any pragma: its file is left byte for byte as it was, not switched to WAL mode.

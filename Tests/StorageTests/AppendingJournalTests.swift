@@ -1,0 +1,177 @@
+import City
+import ClearingIngest
+import Foundation
+import GRDB
+import OneCardCore
+import OneCardTestSupport
+@testable import Storage
+import StoreTestSupport
+import Testing
+
+/// A batch ingest writes its runs through a rollback journal when its connection has the file
+/// alone, so that each appended byte reaches the disk once, not twice as in WAL mode; the file
+/// is in WAL mode before and after, and every other connection finds it so (docs/storage.md,
+/// "Journal modes").
+@Suite("a batch ingest's rollback journal", .enabled(if: !TestBackend.isPostgres, "a property of SQLite files"))
+struct AppendingJournalTests {
+    static func modes(_ engine: SQLiteEngine) throws -> (String?, Int?) {
+        try SQLiteDurabilityTests.modes(engine.queue)
+    }
+
+    static func engine(_ store: ClearingStore) throws -> SQLiteEngine { try #require(store.engine as? SQLiteEngine) }
+
+    /// A scratch table of blobs, and how many rows it holds as `store` sees it.
+    static func scratchRows(_ store: ClearingStore) throws -> Int64 {
+        try store.engine.read { db in try db.int("SELECT COUNT(*) FROM scratch") ?? -1 }
+    }
+
+    static func addScratch(_ store: ClearingStore, rows: Int, bytes: Int = 100) throws {
+        _ = try store.engine.write { db in
+            for _ in 0..<rows { _ = try db.execute("INSERT INTO scratch (data) VALUES (?)", [.blob([UInt8](repeating: 0xA5, count: bytes))]) }
+        }
+    }
+
+    static func scratchStore(_ path: String) throws -> ClearingStore {
+        let store = try ClearingStore(path: path)
+        _ = try store.engine.write { db in try db.execute("CREATE TABLE scratch (data BLOB NOT NULL)", []) }
+        return store
+    }
+
+    @Test("alone on the file: the runs commit through a rollback journal with synchronous=FULL, and the file is in WAL mode again afterwards")
+    func alone() throws {
+        try withTempDir { dir in
+            let path = dir + "/c.sqlite"
+            let store = try Self.scratchStore(path)
+            let engine = try Self.engine(store)
+            let journal = try store.appendingRuns { journal in
+                #expect(try Self.modes(engine) == ("truncate", 2))
+                try Self.addScratch(store, rows: 50, bytes: 40_000)
+                // Between commits the journal is empty: nothing is left to roll back.
+                #expect((try? FileManager.default.attributesOfItem(atPath: path + "-journal")[.size] as? Int) ?? 0 == 0)
+                return journal
+            }
+            #expect(journal.contains("rollback journal"))
+            #expect(try Self.modes(engine) == ("wal", 2))
+            #expect(!FileManager.default.fileExists(atPath: path + "-journal"), "the rollback journal left beside the file")
+            #expect(try Self.scratchRows(try ClearingStore(path: path)) == 50)
+        }
+    }
+
+    @Test("with another connection open the runs go through WAL, without waiting for that connection")
+    func shared() throws {
+        try withTempDir { dir in
+            let path = dir + "/c.sqlite"
+            let store = try Self.scratchStore(path)
+            let other = try ClearingStore(path: path)
+            #expect(try Self.scratchRows(other) == 0)
+            let started = Date()
+            let journal = try store.appendingRuns { journal in
+                #expect(Date().timeIntervalSince(started) < SQLiteFile.busyTimeoutSeconds, "waited for the other connection")
+                #expect(try Self.modes(try Self.engine(store)) == ("wal", 2))
+                try Self.addScratch(store, rows: 10)
+                return journal
+            }
+            #expect(journal.contains("WAL"))
+            #expect(try Self.scratchRows(other) == 10)
+            #expect(try Self.modes(try Self.engine(store)) == ("wal", 2))
+        }
+    }
+
+    @Test("a connection that opens the file meanwhile puts it back in WAL mode, and the ingest's connection follows")
+    func openedMeanwhile() throws {
+        try withTempDir { dir in
+            let path = dir + "/c.sqlite"
+            let store = try Self.scratchStore(path)
+            let engine = try Self.engine(store)
+            try store.appendingRuns { _ in
+                #expect(try Self.modes(engine) == ("truncate", 2))
+                try Self.addScratch(store, rows: 5)
+                let other = try ClearingStore(path: path)
+                #expect(try Self.modes(try Self.engine(other)) == ("wal", 2))
+                #expect(try Self.scratchRows(other) == 5)
+                try Self.addScratch(store, rows: 5)
+                #expect(try Self.modes(engine) == ("wal", 2))
+                #expect(try Self.scratchRows(other) == 10)
+                try Self.addScratch(other, rows: 1)
+                #expect(try Self.scratchRows(store) == 11)
+            }
+            #expect(try Self.modes(engine) == ("wal", 2))
+        }
+    }
+
+    @Test("a run killed mid-write leaves a hot journal: the next open rolls it back, then puts the file in WAL mode")
+    func hotJournal() throws {
+        try withTempDir { dir in
+            let path = dir + "/c.sqlite"
+            let store = try Self.scratchStore(path)
+            try Self.addScratch(store, rows: 3)
+            let engine = try Self.engine(store)
+            // A cache of a few pages, so that the transaction spills its pages into the file
+            // before it commits, as a large run does: the file then holds half a run.
+            try engine.queue.inDatabase { db in try db.execute(sql: "PRAGMA cache_size = 8") }
+            let crashed = dir + "/crashed.sqlite"
+            store.appendingRuns { _ in
+                _ = try? store.engine.write { db in
+                    _ = try db.execute("UPDATE scratch SET data = zeroblob(20000)", [])
+                    for _ in 0..<200 { _ = try db.execute("INSERT INTO scratch (data) VALUES (zeroblob(20000))", []) }
+                    // What a process killed now leaves on disk: the file with the spilled pages
+                    // and the journal of the pages they overwrote (copies hold no lock: hot).
+                    let journal = try Data(contentsOf: URL(fileURLWithPath: path + "-journal"))
+                    #expect(journal.count > 0, "no journal to roll back: the test does not test anything")
+                    try FileManager.default.copyItem(atPath: path, toPath: crashed)
+                    try journal.write(to: URL(fileURLWithPath: crashed + "-journal"))
+                    throw StorageError.stale(path: path, what: "the test (rolled back)")
+                }
+            }
+            let copySize = try FileManager.default.attributesOfItem(atPath: crashed)[.size] as? Int ?? 0
+            #expect(copySize > 200 * 16_384, "the transaction did not spill into the file (\(copySize) bytes)")
+            let reopened = try ClearingStore(path: crashed)
+            #expect(try Self.modes(try Self.engine(reopened)) == ("wal", 2))
+            #expect(!FileManager.default.fileExists(atPath: crashed + "-journal"))
+            #expect(try Self.scratchRows(reopened) == 3)
+            let sizes = try reopened.engine.read { db in try db.ints("SELECT length(data) FROM scratch") }
+            #expect(sizes == [100, 100, 100], "the half-written run was not rolled back")
+            #expect(try reopened.engine.read { db in try db.text("PRAGMA integrity_check") } == "ok")
+        }
+    }
+
+    @Test("a day ingested alone (rollback journal) and beside another connection (WAL) ends the same, at the ground truth")
+    func ingestBothWays() throws {
+        guard let binary = onecardBinary() else { return }
+        try withTempDir { dir in
+            let keys = dir + "/keys.json"
+            try runOnecard(binary, ["keys", "new", "--out", keys])
+            try runOnecard(binary, [
+                "loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "400", "--taps", "4000", "--seed", "13",
+                "--out", dir + "/day", "--duplicates", "0.01", "--forged-tac", "0.01", "--batch-records-max", "300",
+            ])
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
+            let city = try City.parse(data: Data(contentsOf: URL(fileURLWithPath: TestPaths.city)), source: TestPaths.city)
+            let clearingKeys = try ClearingKeys(paths: [keys])
+            let received = BCDDateTime(iso: "2026-03-02T23:59:59")!
+            let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/day/ground-truth.json"))) as? [String: Any]
+            func ingest(_ name: String, beside: Bool) throws -> (journal: [String], accepted: Int, fen: Int64, transfers: [UInt8]) {
+                let path = dir + "/" + name + ".sqlite"
+                let store = try ClearingStore(path: path)
+                try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
+                for (id, t) in city.terminals { try store.registerTerminal(id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-03-01T00:00:00Z") }
+                let other = beside ? try ClearingStore(path: path) : nil
+                var journal: [String] = []
+                let report = try Ingestor(store: store, city: city, keys: clearingKeys)
+                    .ingest(files, received: received, recordsPerRun: 1000, phase: { what, _ in if what.hasPrefix("take the file") { journal.append(what) } })
+                #expect(report.runs > 2)
+                var transfers: [UInt8] = []
+                try (other ?? store).forEachPage("transfers") { transfers += $0 }
+                return (journal, report.summary.accepted, report.summary.acceptedAmountFen, transfers)
+            }
+            let alone = try ingest("alone", beside: false)
+            let beside = try ingest("beside", beside: true)
+            #expect(alone.journal.count == 1 && alone.journal[0].contains("rollback journal"), "\(alone.journal)")
+            #expect(beside.journal.count == 1 && beside.journal[0].contains("WAL"), "\(beside.journal)")
+            #expect(alone.accepted == truth?["accepted"] as? Int)
+            #expect(alone.fen == (truth?["acceptedAmountFen"] as? NSNumber)?.int64Value)
+            #expect(beside.accepted == alone.accepted && beside.fen == alone.fen)
+            #expect(!alone.transfers.isEmpty && beside.transfers == alone.transfers, "the two ledgers differ")
+        }
+    }
+}
