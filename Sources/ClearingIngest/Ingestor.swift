@@ -197,9 +197,10 @@ public final class Ingestor {
                 return Staged(decoded: (batches, rejected), run: stager.stage(batches))
             }
         }
-        // The runs append tens of megabytes each: written once, not twice, when the store can
-        // (a SQLite file this connection has alone; ``SQLiteEngine/appending(_:)``).
-        try store.appendingRuns { journal in
+        // Large runs append tens of megabytes each: written once, not twice, when the store can
+        // (a SQLite file this connection has alone; ``SQLiteEngine/appending(_:)``). A run holds
+        // `recordsPerRun` records, or the whole input when that is less.
+        try store.appendingRuns(recordsPerRun: min(max(1, recordsPerRun), total)) { journal in
             lap("take the file: \(journal)")
             var registry = try store.terminals()
             var next = read(0, registry)

@@ -43,7 +43,7 @@ struct AppendingJournalTests {
             let path = dir + "/c.sqlite"
             let store = try Self.scratchStore(path)
             let engine = try Self.engine(store)
-            let journal = try store.appendingRuns { journal in
+            let journal = try store.appendingRuns(recordsPerRun: ClearingStore.appendingRunRecordsMin) { journal in
                 #expect(try Self.modes(engine) == ("truncate", 2))
                 try Self.addScratch(store, rows: 50, bytes: 40_000)
                 // Between commits the journal is empty: nothing is left to roll back.
@@ -57,6 +57,20 @@ struct AppendingJournalTests {
         }
     }
 
+    @Test("runs of fewer records go through WAL: a rollback journal's three fsyncs a commit would cost them more than it saves")
+    func smallRuns() throws {
+        try withTempDir { dir in
+            let store = try Self.scratchStore(dir + "/c.sqlite")
+            let journal = try store.appendingRuns(recordsPerRun: ClearingStore.appendingRunRecordsMin - 1) { journal in
+                #expect(try Self.modes(try Self.engine(store)) == ("wal", 2))
+                try Self.addScratch(store, rows: 3)
+                return journal
+            }
+            #expect(journal.contains("fewer than"))
+            #expect(try Self.scratchRows(store) == 3)
+        }
+    }
+
     @Test("with another connection open the runs go through WAL, without waiting for that connection")
     func shared() throws {
         try withTempDir { dir in
@@ -65,7 +79,7 @@ struct AppendingJournalTests {
             let other = try ClearingStore(path: path)
             #expect(try Self.scratchRows(other) == 0)
             let started = Date()
-            let journal = try store.appendingRuns { journal in
+            let journal = try store.appendingRuns(recordsPerRun: ClearingStore.appendingRunRecordsMin) { journal in
                 #expect(Date().timeIntervalSince(started) < SQLiteFile.busyTimeoutSeconds, "waited for the other connection")
                 #expect(try Self.modes(try Self.engine(store)) == ("wal", 2))
                 try Self.addScratch(store, rows: 10)
@@ -83,7 +97,7 @@ struct AppendingJournalTests {
             let path = dir + "/c.sqlite"
             let store = try Self.scratchStore(path)
             let engine = try Self.engine(store)
-            try store.appendingRuns { _ in
+            try store.appendingRuns(recordsPerRun: ClearingStore.appendingRunRecordsMin) { _ in
                 #expect(try Self.modes(engine) == ("truncate", 2))
                 try Self.addScratch(store, rows: 5)
                 let other = try ClearingStore(path: path)
@@ -110,7 +124,7 @@ struct AppendingJournalTests {
             // before it commits, as a large run does: the file then holds half a run.
             try engine.queue.inDatabase { db in try db.execute(sql: "PRAGMA cache_size = 8") }
             let crashed = dir + "/crashed.sqlite"
-            store.appendingRuns { _ in
+            store.appendingRuns(recordsPerRun: ClearingStore.appendingRunRecordsMin) { _ in
                 _ = try? store.engine.write { db in
                     _ = try db.execute("UPDATE scratch SET data = zeroblob(20000)", [])
                     for _ in 0..<200 { _ = try db.execute("INSERT INTO scratch (data) VALUES (zeroblob(20000))", []) }
@@ -135,14 +149,14 @@ struct AppendingJournalTests {
         }
     }
 
-    @Test("a day ingested alone (rollback journal) and beside another connection (WAL) ends the same, at the ground truth")
+    @Test("a day ingested alone (rollback journal), beside another connection (WAL) and in small runs (WAL) ends the same, at the ground truth")
     func ingestBothWays() throws {
         guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
             let keys = dir + "/keys.json"
             try runOnecard(binary, ["keys", "new", "--out", keys])
             try runOnecard(binary, [
-                "loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "400", "--taps", "4000", "--seed", "13",
+                "loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "2000", "--taps", "20000", "--seed", "13",
                 "--out", dir + "/day", "--duplicates", "0.01", "--forged-tac", "0.01", "--batch-records-max", "300",
             ])
             let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
@@ -150,7 +164,7 @@ struct AppendingJournalTests {
             let clearingKeys = try ClearingKeys(paths: [keys])
             let received = BCDDateTime(iso: "2026-03-02T23:59:59")!
             let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/day/ground-truth.json"))) as? [String: Any]
-            func ingest(_ name: String, beside: Bool) throws -> (journal: [String], accepted: Int, fen: Int64, transfers: [UInt8]) {
+            func ingest(_ name: String, beside: Bool, recordsPerRun: Int = ClearingStore.appendingRunRecordsMin) throws -> (journal: [String], accepted: Int, fen: Int64, transfers: [UInt8]) {
                 let path = dir + "/" + name + ".sqlite"
                 let store = try ClearingStore(path: path)
                 try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
@@ -158,7 +172,7 @@ struct AppendingJournalTests {
                 let other = beside ? try ClearingStore(path: path) : nil
                 var journal: [String] = []
                 let report = try Ingestor(store: store, city: city, keys: clearingKeys)
-                    .ingest(files, received: received, recordsPerRun: 1000, phase: { what, _ in if what.hasPrefix("take the file") { journal.append(what) } })
+                    .ingest(files, received: received, recordsPerRun: recordsPerRun, phase: { what, _ in if what.hasPrefix("take the file") { journal.append(what) } })
                 #expect(report.runs > 2)
                 var transfers: [UInt8] = []
                 try (other ?? store).forEachPage("transfers") { transfers += $0 }
@@ -166,7 +180,10 @@ struct AppendingJournalTests {
             }
             let alone = try ingest("alone", beside: false)
             let beside = try ingest("beside", beside: true)
+            let small = try ingest("small", beside: false, recordsPerRun: 1000)
             #expect(alone.journal.count == 1 && alone.journal[0].contains("rollback journal"), "\(alone.journal)")
+            #expect(small.journal.count == 1 && small.journal[0].contains("fewer than"), "\(small.journal)")
+            #expect(small.accepted == alone.accepted && small.fen == alone.fen)
             #expect(beside.journal.count == 1 && beside.journal[0].contains("WAL"), "\(beside.journal)")
             #expect(alone.accepted == truth?["accepted"] as? Int)
             #expect(alone.fen == (truth?["acceptedAmountFen"] as? NSNumber)?.int64Value)
