@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// A value bound to, or read from, a SQL statement: the four kinds the clearing database uses.
 public enum SQLValue: Sendable, Equatable {
@@ -165,6 +166,9 @@ extension SQLEngine {
 public final class SQLiteEngine: SQLEngine {
     public let location: String
     let queue: DatabaseQueue
+    /// Set while a batch ingest has the file with a rollback journal (``appending(_:)``): each
+    /// commit then drops the file's pages from the kernel's page cache.
+    private let dropsWrittenPages = Atomic<Bool>(false)
 
     /// The page size of a new clearing database. A run writes its rows as large pages
     /// (``ClearingStore/pageRowsMax`` rows a blob), each a chain of SQLite pages written to the
@@ -184,7 +188,9 @@ public final class SQLiteEngine: SQLEngine {
     }
 
     public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try queue.write { db in try body(SQLiteSession(db: db)) }
+        let value = try queue.write { db in try body(SQLiteSession(db: db)) }
+        if dropsWrittenPages.load(ordering: .relaxed) { SQLiteFile.dropCachedPages(location) }
+        return value
     }
 
     /// `PRAGMA data_version`: moves on with every commit by another connection.
@@ -211,6 +217,13 @@ public final class SQLiteEngine: SQLEngine {
     /// WAL mode between two transactions (``SQLiteFile/open(_:pageSize:refusing:)``), and this
     /// one follows; afterwards this one does. A process killed in between leaves a hot journal,
     /// which SQLite rolls back at the next open, before that open puts the file back in WAL mode.
+    ///
+    /// Meanwhile each commit drops the file's pages from the kernel's page cache once they are
+    /// on disk (``SQLiteFile/dropCachedPages(_:)``): the ingest does not read them again, and the
+    /// next runs' pages then reuse that memory instead of taking fresh pages. On this VM fresh
+    /// memory costs its first touch (about 370 MB/s: freed pages go back to the host), and the
+    /// 10M-tap day took 9.8–10.8 s against 12.2–14.9 s (docs/performance.md, "A rollback journal
+    /// for a batch ingest").
     public func appending<T>(_ body: (_ journal: String) throws -> T) rethrows -> T {
         let taken = (try? queue.inDatabase { db -> Bool in
             // Without waiting: another connection's hold on the file does not end by itself.
@@ -218,7 +231,9 @@ public final class SQLiteEngine: SQLEngine {
             defer { try? db.execute(sql: "PRAGMA busy_timeout = \(SQLiteFile.busyTimeoutMilliseconds)") }
             return try String.fetchOne(db, sql: "PRAGMA journal_mode = TRUNCATE") == "truncate"
         }) ?? false
+        dropsWrittenPages.store(taken, ordering: .relaxed)
         defer {
+            dropsWrittenPages.store(false, ordering: .relaxed)
             // Failing here (a reader holding the file) leaves it to the next open.
             if taken { _ = try? queue.inDatabase { db in try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") } }
         }

@@ -1,5 +1,8 @@
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How OneCard opens every SQLite file it writes (a terminal journal, the issuer registry, the
 /// clearing database): WAL mode with `synchronous=FULL`, so that each commit is fsynced before
@@ -40,6 +43,18 @@ enum SQLiteFile {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         return try DatabaseQueue(path: path, configuration: config)
+    }
+
+    /// Drops the pages of the file at `path` from the kernel's page cache (`POSIX_FADV_DONTNEED`):
+    /// after a commit, when they are on disk and clean. A page still dirty is left (the kernel
+    /// skips it). Best effort: a file that cannot be opened is left as it is.
+    static func dropCachedPages(_ path: String) {
+        #if os(Linux)
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
+        _ = Glibc.close(fd)
+        #endif
     }
 
     /// Whether the file holds tables but no record of OneCard's migrations: another program's
