@@ -340,7 +340,7 @@ public final class Ingestor {
     /// one starts the pipeline sooner. (The day ends the same however it is split.)
     static func chunks(_ files: [String], recordsMax: Int) -> [(files: [String], records: Int)] {
         chunks(files.map { f in
-            (f, BatchReader.recordCount(fileBytes: (try? FileManager.default.attributesOfItem(atPath: f)[.size] as? Int) ?? 0))
+            (f, BatchReader.recordCount(fileBytes: FileBytes.size(f) ?? 0))
         }, recordsMax: recordsMax)
     }
 

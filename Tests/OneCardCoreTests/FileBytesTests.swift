@@ -27,4 +27,15 @@ struct FileBytesTests {
         }
         #expect(why.contains("No such file"))
     }
+
+    @Test("a file's size: its bytes, 0 for an empty file, nil for a missing one")
+    func size() throws {
+        let path = try Self.scratch([UInt8](repeating: 7, count: 12_345))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(FileBytes.size(path) == 12_345)
+        let empty = try Self.scratch([])
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        #expect(FileBytes.size(empty) == 0)
+        #expect(FileBytes.size(path + ".missing") == nil)
+    }
 }
