@@ -159,10 +159,11 @@ public protocol SQLEngine: AnyObject, Sendable {
 
 extension SQLEngine {
     /// As ``write(_:)`` always writes: nothing to set.
-    public func appending<T>(_ body: (_ journal: String) throws -> T) rethrows -> T { try body("the engine's own") }
+    public func appending<T>(_ body: (_ journal: String) throws -> T) rethrows -> T { try body("as every write") }
 }
 
-/// SQLite through GRDB: one serialised connection, WAL, `synchronous=FULL`, 16 KiB pages.
+/// SQLite through GRDB: one serialised connection, WAL (a rollback journal while a batch ingest
+/// has the file alone, ``appending(_:)``), `synchronous=FULL`, 16 KiB pages.
 public final class SQLiteEngine: SQLEngine {
     public let location: String
     let queue: DatabaseQueue
@@ -218,12 +219,13 @@ public final class SQLiteEngine: SQLEngine {
     /// one follows; afterwards this one does. A process killed in between leaves a hot journal,
     /// which SQLite rolls back at the next open, before that open puts the file back in WAL mode.
     ///
-    /// Meanwhile each commit drops the file's pages from the kernel's page cache once they are
-    /// on disk (``SQLiteFile/dropCachedPages(_:)``): the ingest does not read them again, and the
-    /// next runs' pages then reuse that memory instead of taking fresh pages. On this VM fresh
-    /// memory costs its first touch (about 370 MB/s: freed pages go back to the host), and the
-    /// 10M-tap day took 9.8–10.8 s against 12.2–14.9 s (docs/performance.md, "A rollback journal
-    /// for a batch ingest").
+    /// From then until `body` returns, each commit drops the file's pages from the kernel's page
+    /// cache once they are on disk (``SQLiteFile/dropCachedPages(_:)``; also after another
+    /// connection put the file back in WAL mode, which then reads them from disk): the ingest
+    /// does not read them again, and the next runs' pages reuse that memory instead of taking
+    /// fresh pages. On this VM fresh memory costs its first touch (about 370 MB/s: freed pages go
+    /// back to the host), and the 10M-tap day's system time went from 4.9–7.3 s to 2.0–3.3 s
+    /// (docs/performance.md, "A rollback journal for a batch ingest").
     public func appending<T>(_ body: (_ journal: String) throws -> T) rethrows -> T {
         let taken = (try? queue.inDatabase { db -> Bool in
             // Without waiting: another connection's hold on the file does not end by itself.

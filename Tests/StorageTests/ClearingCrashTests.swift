@@ -95,27 +95,26 @@ struct ClearingCrashTests {
     /// Starts the ingest and kills it as soon as `journal` is hot (``isHot(_:)``, polled every
     /// 0.2 ms; at most 5 s). Returns whether it was hot after the kill.
     private func runAndKill(_ binary: String, _ arguments: [String], whenFilled journal: String) throws -> Bool {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let deadline = Date().addingTimeInterval(5)
-        while p.isRunning, Date() < deadline, !Self.isHot(journal) { usleep(200) }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        try runAndKill(binary, arguments) { p in
+            let deadline = Date().addingTimeInterval(5)
+            while p.isRunning, Date() < deadline, !Self.isHot(journal) { usleep(200) }
+        }
         return Self.isHot(journal)
     }
 
     private func runAndKill(_ binary: String, _ arguments: [String], afterMs: UInt32) throws {
+        try runAndKill(binary, arguments) { _ in usleep(afterMs * 1_000) }
+    }
+
+    /// Starts `binary` with its output discarded, waits as `until` does, then kills it with SIGKILL.
+    private func runAndKill(_ binary: String, _ arguments: [String], until: (Process) -> Void) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = arguments
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        usleep(afterMs * 1_000)
+        until(p)
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
     }
