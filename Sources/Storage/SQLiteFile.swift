@@ -47,13 +47,29 @@ enum SQLiteFile {
 
     /// Drops the pages of the file at `path` from the kernel's page cache (`POSIX_FADV_DONTNEED`):
     /// after a commit, when they are on disk and clean. A page still dirty is left (the kernel
-    /// skips it). Best effort: a file that cannot be opened is left as it is.
+    /// skips it). Best effort: nothing happens when no descriptor of the file is found.
+    ///
+    /// Through a descriptor SQLite itself holds on the file (found by device and inode among
+    /// `/proc/self/fd`), never one of its own: closing any descriptor of a file drops every POSIX
+    /// lock the process holds on it, SQLite's included. An ingest that opened and closed one
+    /// after each commit lost its WAL-mode lock with it, and a `clearing check` in another process
+    /// then took the file for its own alone and deleted the WAL under the ingest, with runs the
+    /// ingest had acknowledged (`AppendingJournalTests.besideAnotherProcess`).
     static func dropCachedPages(_ path: String) {
         #if os(Linux)
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
-        _ = Glibc.close(fd)
+        var file = stat()
+        guard stat(path, &file) == 0, let dir = opendir("/proc/self/fd") else { return }
+        defer { closedir(dir) }
+        let own = dirfd(dir)
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let fd = Int32(name), fd != own else { continue }
+            var st = stat()
+            if fstat(fd, &st) == 0, st.st_dev == file.st_dev, st.st_ino == file.st_ino {
+                _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
+                return
+            }
+        }
         #endif
     }
 

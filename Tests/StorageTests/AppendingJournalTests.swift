@@ -1,4 +1,5 @@
 import City
+import Clearing
 import ClearingIngest
 import Foundation
 import GRDB
@@ -189,6 +190,51 @@ struct AppendingJournalTests {
             #expect(alone.fen == (truth?["acceptedAmountFen"] as? NSNumber)?.int64Value)
             #expect(beside.accepted == alone.accepted && beside.fen == alone.fen)
             #expect(!alone.transfers.isEmpty && beside.transfers == alone.transfers, "the two ledgers differ")
+        }
+    }
+
+    /// Another process that opens the file while an ingest has it (`clearing check`, again and
+    /// again) puts it back in WAL mode; when it closes, it deletes the WAL if it can lock the file
+    /// alone. An ingest that had opened and closed a descriptor of its own on the file (to drop its
+    /// pages from the cache) had lost its locks with it (POSIX locks go with any close), so a
+    /// checker deleted the WAL under it and the ingest's last runs, acknowledged, were gone.
+    @Test("an ingest beside another process that opens and closes the file again and again stores every run it acknowledged")
+    func besideAnotherProcess() throws {
+        guard let binary = onecardBinary() else { return }
+        try withTempDir { dir in
+            let keys = dir + "/keys.json"
+            try runOnecard(binary, ["keys", "new", "--out", keys])
+            try runOnecard(binary, [
+                "loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "15000", "--taps", "150000", "--seed", "14",
+                "--out", dir + "/day", "--batch-records-max", "2000",
+            ])
+            let db = dir + "/c.sqlite"
+            try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
+            let ingest = Process()
+            ingest.executableURL = URL(fileURLWithPath: binary)
+            ingest.arguments = ["clearing", "ingest", "--db", db, "--keys", keys, "--received-at", "2026-03-02T23:59:59",
+                                "--records-per-commit", String(ClearingStore.appendingRunRecordsMin), "--json"] + files
+            let out = Pipe()
+            ingest.standardOutput = out
+            ingest.standardError = FileHandle.nullDevice
+            try ingest.run()
+            var checks = 0
+            while ingest.isRunning {
+                _ = try runOnecardStatus(binary, ["clearing", "check", "--db", db])
+                checks += 1
+            }
+            let report = out.fileHandleForReading.readDataToEndOfFile()
+            ingest.waitUntilExit()
+            #expect(ingest.terminationStatus == 0)
+            #expect(checks > 1, "the ingest ended before another process opened the file twice: the test tests nothing")
+            let summary = try JSONSerialization.jsonObject(with: report) as? [String: Any]
+            let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/day/ground-truth.json"))) as? [String: Any]
+            let accepted = try #require(summary?["accepted"] as? Int)
+            #expect(accepted == truth?["accepted"] as? Int)
+            var stored = 0
+            try ClearingStore(path: db).forEachPage("transfers") { stored += $0.count / Packing.transferBytes }
+            #expect(stored == accepted, "acknowledged runs missing from the store")
         }
     }
 }
