@@ -150,17 +150,22 @@ struct AppendingJournalTests {
         }
     }
 
+    /// A new keyset in `dir` and a day loadgen makes with it in `dir/day` (`options`: its size,
+    /// seed and faults): the keyset's path and the batch files in order.
+    static func generatedDay(_ binary: String, _ dir: String, _ options: [String]) throws -> (keys: String, files: [String]) {
+        let keys = dir + "/keys.json"
+        try runOnecard(binary, ["keys", "new", "--out", keys])
+        try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--out", dir + "/day"] + options)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
+        return (keys, files)
+    }
+
     @Test("a day ingested alone (rollback journal), beside another connection (WAL) and in small runs (WAL) ends the same, at the ground truth")
     func ingestBothWays() throws {
         guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
-            let keys = dir + "/keys.json"
-            try runOnecard(binary, ["keys", "new", "--out", keys])
-            try runOnecard(binary, [
-                "loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "2000", "--taps", "20000", "--seed", "13",
-                "--out", dir + "/day", "--duplicates", "0.01", "--forged-tac", "0.01", "--batch-records-max", "300",
-            ])
-            let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
+            let (keys, files) = try Self.generatedDay(
+                binary, dir, ["--cards", "2000", "--taps", "20000", "--seed", "13", "--duplicates", "0.01", "--forged-tac", "0.01", "--batch-records-max", "300"])
             let city = try City.parse(data: Data(contentsOf: URL(fileURLWithPath: TestPaths.city)), source: TestPaths.city)
             let clearingKeys = try ClearingKeys(paths: [keys])
             let received = BCDDateTime(iso: "2026-03-02T23:59:59")!
@@ -202,15 +207,9 @@ struct AppendingJournalTests {
     func besideAnotherProcess() throws {
         guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
-            let keys = dir + "/keys.json"
-            try runOnecard(binary, ["keys", "new", "--out", keys])
-            try runOnecard(binary, [
-                "loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "15000", "--taps", "150000", "--seed", "14",
-                "--out", dir + "/day", "--batch-records-max", "2000",
-            ])
+            let (keys, files) = try Self.generatedDay(binary, dir, ["--cards", "15000", "--taps", "150000", "--seed", "14", "--batch-records-max", "2000"])
             let db = dir + "/c.sqlite"
             try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
-            let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
             let ingest = Process()
             ingest.executableURL = URL(fileURLWithPath: binary)
             ingest.arguments = ["clearing", "ingest", "--db", db, "--keys", keys, "--received-at", "2026-03-02T23:59:59",
