@@ -169,7 +169,7 @@ public final class SQLiteEngine: SQLEngine {
     let queue: DatabaseQueue
     /// Set while a batch ingest has the file with a rollback journal (``appending(_:)``): each
     /// commit then drops the file's pages from the kernel's page cache.
-    private let dropsWrittenPages = Atomic<Bool>(false)
+    private let droppedPages = Mutex<SQLiteFile.PageCache?>(nil)
 
     /// The page size of a new clearing database. A run writes its rows as large pages
     /// (``ClearingStore/pageRowsMax`` rows a blob), each a chain of SQLite pages written to the
@@ -190,7 +190,7 @@ public final class SQLiteEngine: SQLEngine {
 
     public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         let value = try queue.write { db in try body(SQLiteSession(db: db)) }
-        if dropsWrittenPages.load(ordering: .relaxed) { SQLiteFile.dropCachedPages(location) }
+        droppedPages.withLock { $0?.drop() }
         return value
     }
 
@@ -220,7 +220,7 @@ public final class SQLiteEngine: SQLEngine {
     /// which SQLite rolls back at the next open, before that open puts the file back in WAL mode.
     ///
     /// From then until `body` returns, each commit drops the file's pages from the kernel's page
-    /// cache once they are on disk (``SQLiteFile/dropCachedPages(_:)``; also after another
+    /// cache once they are on disk (``SQLiteFile/PageCache``; also after another
     /// connection put the file back in WAL mode, which then reads them from disk): the ingest
     /// does not read them again, and the next runs' pages reuse that memory instead of taking
     /// fresh pages. On this VM fresh memory costs its first touch (about 370 MB/s: freed pages go
@@ -233,9 +233,9 @@ public final class SQLiteEngine: SQLEngine {
             defer { try? db.execute(sql: "PRAGMA busy_timeout = \(SQLiteFile.busyTimeoutMilliseconds)") }
             return try String.fetchOne(db, sql: "PRAGMA journal_mode = TRUNCATE") == "truncate"
         }) ?? false
-        dropsWrittenPages.store(taken, ordering: .relaxed)
+        if taken { droppedPages.withLock { $0 = SQLiteFile.PageCache(location) } }
         defer {
-            dropsWrittenPages.store(false, ordering: .relaxed)
+            droppedPages.withLock { $0 = nil }
             // Failing here (a reader holding the file) leaves it to the next open.
             if taken { _ = try? queue.inDatabase { db in try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") } }
         }

@@ -45,34 +45,6 @@ enum SQLiteFile {
         return try DatabaseQueue(path: path, configuration: config)
     }
 
-    /// Drops the pages of the file at `path` from the kernel's page cache (`POSIX_FADV_DONTNEED`):
-    /// after a commit, when they are on disk and clean. A page still dirty is left (the kernel
-    /// skips it). Best effort: nothing happens when no descriptor of the file is found.
-    ///
-    /// Through a descriptor SQLite itself holds on the file (found by device and inode among
-    /// `/proc/self/fd`), never one of its own: closing any descriptor of a file drops every POSIX
-    /// lock the process holds on it, SQLite's included. An ingest that opened and closed one
-    /// after each commit lost its WAL-mode lock with it, and a `clearing check` in another process
-    /// then took the file for its own alone and deleted the WAL under the ingest, with runs the
-    /// ingest had acknowledged (`AppendingJournalTests.besideAnotherProcess`).
-    static func dropCachedPages(_ path: String) {
-        #if os(Linux)
-        var file = stat()
-        guard stat(path, &file) == 0, let dir = opendir("/proc/self/fd") else { return }
-        defer { closedir(dir) }
-        let own = dirfd(dir)
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let fd = Int32(name), fd != own else { continue }
-            var st = stat()
-            if fstat(fd, &st) == 0, st.st_dev == file.st_dev, st.st_ino == file.st_ino {
-                _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
-                return
-            }
-        }
-        #endif
-    }
-
     /// Whether the file holds tables but no record of OneCard's migrations: another program's
     /// database, which is refused rather than migrated into. Reads only the schema.
     private static func holdsOtherTables(_ db: Database) throws -> Bool {
@@ -100,6 +72,57 @@ extension DatabaseQueue {
                 return .rollback
             }
             return value!
+        }
+    }
+}
+
+extension SQLiteFile {
+    /// The kernel's page cache of one SQLite file, dropped (`POSIX_FADV_DONTNEED`) after a commit,
+    /// when its pages are on disk and clean; a page still dirty is left (the kernel skips it).
+    ///
+    /// Through a descriptor SQLite itself holds on the file (found once by device and inode
+    /// among `/proc/self/fd`, checked again before each use), never one of its own: closing any
+    /// descriptor of a file drops every POSIX lock the process holds on it, SQLite's included. An
+    /// ingest that opened and closed one after each commit lost its WAL-mode lock with it, and a
+    /// `clearing check` in another process then took the file for its own alone and deleted the
+    /// WAL under the ingest, with runs the ingest had acknowledged
+    /// (`AppendingJournalTests.besideAnotherProcess`).
+    struct PageCache {
+        private var file = stat()
+        private var descriptor: Int32?
+
+        /// The page cache of the file at `path`; `nil` if the file cannot be read.
+        init?(_ path: String) {
+            guard stat(path, &file) == 0 else { return nil }
+            descriptor = find()
+        }
+
+        /// Drops the file's cached pages. Best effort: nothing happens when no descriptor of
+        /// the file is found.
+        mutating func drop() {
+            #if os(Linux)
+            if let fd = descriptor, isTheFile(fd) {} else { descriptor = find() }
+            if let fd = descriptor { _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED)) }
+            #endif
+        }
+
+        private func isTheFile(_ fd: Int32) -> Bool {
+            var st = stat()
+            return fstat(fd, &st) == 0 && st.st_dev == file.st_dev && st.st_ino == file.st_ino
+        }
+
+        /// A descriptor of the file among the process's open ones.
+        private func find() -> Int32? {
+            #if os(Linux)
+            guard let dir = opendir("/proc/self/fd") else { return nil }
+            defer { closedir(dir) }
+            let own = dirfd(dir)
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if let fd = Int32(name), fd != own, isTheFile(fd) { return fd }
+            }
+            #endif
+            return nil
         }
     }
 }
