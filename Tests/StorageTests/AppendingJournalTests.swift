@@ -38,14 +38,22 @@ struct AppendingJournalTests {
         return store
     }
 
+    /// `body` in a batch ingest's runs on a file `store`'s connection has alone: through the
+    /// rollback journal, with `synchronous=FULL`.
+    static func appendingAlone<T>(_ store: ClearingStore, _ body: (String) throws -> T) throws -> T {
+        try store.appendingRuns(recordsPerRun: ClearingStore.appendingRunRecordsMin) { journal in
+            #expect(try modes(try engine(store)) == ("truncate", 2))
+            return try body(journal)
+        }
+    }
+
     @Test("alone on the file: the runs commit through a rollback journal with synchronous=FULL, and the file is in WAL mode again afterwards")
     func alone() throws {
         try withTempDir { dir in
             let path = dir + "/c.sqlite"
             let store = try Self.scratchStore(path)
             let engine = try Self.engine(store)
-            let journal = try store.appendingRuns(recordsPerRun: ClearingStore.appendingRunRecordsMin) { journal in
-                #expect(try Self.modes(engine) == ("truncate", 2))
+            let journal = try Self.appendingAlone(store) { journal in
                 try Self.addScratch(store, rows: 50, bytes: 40_000)
                 // Between commits the journal is empty: nothing is left to roll back.
                 #expect((try? FileManager.default.attributesOfItem(atPath: path + "-journal")[.size] as? Int) ?? 0 == 0)
@@ -98,8 +106,7 @@ struct AppendingJournalTests {
             let path = dir + "/c.sqlite"
             let store = try Self.scratchStore(path)
             let engine = try Self.engine(store)
-            try store.appendingRuns(recordsPerRun: ClearingStore.appendingRunRecordsMin) { _ in
-                #expect(try Self.modes(engine) == ("truncate", 2))
+            try Self.appendingAlone(store) { _ in
                 try Self.addScratch(store, rows: 5)
                 let other = try ClearingStore(path: path)
                 #expect(try Self.modes(try Self.engine(other)) == ("wal", 2))
