@@ -111,6 +111,8 @@ let package = Package(
             dependencies: [
                 "OneCardCore", "OneCardCrypto", "EPurse", "UploadBatch", "Terminal", "Clearing",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // sqlite3_wal_hook (SQLiteFile.Checkpointer), which GRDB does not wrap.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),

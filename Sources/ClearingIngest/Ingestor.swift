@@ -198,7 +198,7 @@ public final class Ingestor {
             }
         }
         // Large runs append tens of megabytes each: written once, not twice, when the store can
-        // (a SQLite file this connection has alone; ``SQLiteEngine/appending(_:)``). A run holds
+        // (a SQLite file this connection has alone; ``SQLiteEngine/appending(large:_:)``). A run holds
         // `recordsPerRun` records, or the whole input when that is less.
         try store.appendingRuns(recordsPerRun: min(max(1, recordsPerRun), total)) { journal in
             lap("take the file: \(journal)")

@@ -58,20 +58,22 @@ public final class ClearingStore: Sendable {
 
     /// The fewest records a run of an ingest holds for ``appendingRuns(recordsPerRun:_:)`` to set
     /// the database for large appends. On SQLite a rollback journal commits with three fsyncs
-    /// where WAL needs one: the 1M-tap day took 3.1–3.4 s against 2.3–2.4 s in WAL mode in runs
-    /// of one 1,150-record file, the same time in runs of 5,750 and 23,000 records, and 0.97–1.09 s
-    /// against 1.19–1.23 s in default runs (docs/performance.md, "A rollback journal for a batch
-    /// ingest").
-    public static let appendingRunRecordsMin = 8_192
+    /// where WAL needs one, and WAL's checkpoints run beside the writer
+    /// (``SQLiteFile/Checkpointer``): the 10M-tap day in 3,012 files took 14.5 s through a
+    /// rollback journal against 12.3 s through WAL in runs of 11,230 records, about the same in
+    /// runs of 16,384 and 22,000, and 10.3 s against 11.6 s in runs of 32,768
+    /// (docs/performance.md, "Checkpoints beside the writer").
+    public static let appendingRunRecordsMin = 32_768
 
     /// Runs `body`, a batch ingest's runs of about `recordsPerRun` records each, with the
-    /// database set for large appends (``SQLEngine/appending(_:)``) when the runs are large
-    /// enough to gain (``appendingRunRecordsMin``); `journal` says what the runs go through.
+    /// database set for them (``SQLEngine/appending(large:_:)``): for large appends when the
+    /// runs are large enough to gain (``appendingRunRecordsMin``); `journal` says what the runs
+    /// go through.
     public func appendingRuns<T>(recordsPerRun: Int, _ body: (_ journal: String) throws -> T) rethrows -> T {
-        guard recordsPerRun >= Self.appendingRunRecordsMin else {
-            return try body("as every write (runs of fewer than \(Self.appendingRunRecordsMin) records)")
+        let large = recordsPerRun >= Self.appendingRunRecordsMin
+        return try engine.appending(large: large) { journal in
+            try body(large ? journal : journal + " (runs of fewer than \(Self.appendingRunRecordsMin) records)")
         }
-        return try engine.appending(body)
     }
 
     // MARK: Settings kept in the database

@@ -150,26 +150,30 @@ public protocol SQLEngine: AnyObject, Sendable {
     func registryStamp(_ session: any SQLSession) throws -> Int64
     /// The engine's own errors as storage errors; nil for an error that is not the engine's.
     func storageError(_ error: any Error, operation: String) -> StorageError?
-    /// Runs `body`, a batch of large append-only write transactions (a batch ingest's runs),
-    /// with the engine set for them, and passes it what it writes through, for `--verbose`.
-    /// Every transaction stays as durable and atomic as a ``write(_:)``; what may change is
-    /// how many times its bytes reach the disk (``SQLiteEngine``).
-    func appending<T>(_ body: (_ journal: String) throws -> T) rethrows -> T
+    /// Runs `body`, a batch of append-only write transactions (a batch ingest's runs; `large`
+    /// when each appends tens of megabytes), with the engine set for them, and passes it what
+    /// it writes through, for `--verbose`. Every transaction stays as durable and atomic as a
+    /// ``write(_:)``; what may change is how many times its bytes reach the disk and which
+    /// thread pays for it (``SQLiteEngine``).
+    func appending<T>(large: Bool, _ body: (_ journal: String) throws -> T) rethrows -> T
 }
 
 extension SQLEngine {
     /// As ``write(_:)`` always writes: nothing to set.
-    public func appending<T>(_ body: (_ journal: String) throws -> T) rethrows -> T { try body("as every write") }
+    public func appending<T>(large: Bool, _ body: (_ journal: String) throws -> T) rethrows -> T { try body("as every write") }
 }
 
 /// SQLite through GRDB: one serialised connection, WAL (a rollback journal while a batch ingest
-/// has the file alone, ``appending(_:)``), `synchronous=FULL`, 16 KiB pages.
+/// of large runs has the file alone, ``appending(large:_:)``), `synchronous=FULL`, 16 KiB pages.
 public final class SQLiteEngine: SQLEngine {
     public let location: String
     let queue: DatabaseQueue
-    /// Set while a batch ingest has the file with a rollback journal (``appending(_:)``): each
-    /// commit then drops the file's pages from the kernel's page cache.
+    /// Set while a batch ingest has the file with a rollback journal (``appending(large:_:)``):
+    /// each commit then drops the file's pages from the kernel's page cache.
     private let droppedPages = Mutex<SQLiteFile.PageCache?>(nil)
+    /// Set while a batch ingest's runs go through WAL (``appending(large:_:)``): each commit then
+    /// hands a due checkpoint to a connection of its own.
+    private let checkpointer = Mutex<SQLiteFile.Checkpointer?>(nil)
 
     /// The page size of a new clearing database. A run writes its rows as large pages
     /// (``ClearingStore/pageRowsMax`` rows a blob), each a chain of SQLite pages written to the
@@ -191,6 +195,7 @@ public final class SQLiteEngine: SQLEngine {
     public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         let value = try queue.write { db in try body(SQLiteSession(db: db)) }
         droppedPages.withLock { $0?.drop() }
+        checkpointer.withLock { $0?.committed() }
         return value
     }
 
@@ -207,10 +212,10 @@ public final class SQLiteEngine: SQLEngine {
     /// commit and in the file at the checkpoint, and the checkpoint reads it back in between:
     /// for a batch ingest, whose runs append tens of megabytes each, that was half the disk's
     /// bytes and a fifth of the CPU (docs/performance.md, "A rollback journal for a batch
-    /// ingest"). So `body` runs with a rollback journal (`journal_mode=TRUNCATE`, still
-    /// `synchronous=FULL`): pages appended to the file are not journaled at all, only the few
-    /// a transaction changes, and a commit is durable when it returns as in WAL mode
-    /// (docs/storage.md, "Journal modes").
+    /// ingest"). So when the runs are `large`, `body` runs with a rollback journal
+    /// (`journal_mode=TRUNCATE`, still `synchronous=FULL`): pages appended to the file are not
+    /// journaled at all, only the few a transaction changes, and a commit is durable when it
+    /// returns as in WAL mode (docs/storage.md, "Journal modes").
     ///
     /// Only when this connection is the file's only one: leaving WAL mode needs the file alone,
     /// so with another connection open (a front-end beside the ingest) `body` runs in WAL mode
@@ -226,20 +231,35 @@ public final class SQLiteEngine: SQLEngine {
     /// fresh pages. On this VM fresh memory costs its first touch (about 370 MB/s: freed pages go
     /// back to the host), and the 10M-tap day's system time went from 4.9–7.3 s to 2.0–3.3 s
     /// (docs/performance.md, "A rollback journal for a batch ingest").
-    public func appending<T>(_ body: (_ journal: String) throws -> T) rethrows -> T {
-        let taken = (try? queue.inDatabase { db -> Bool in
+    ///
+    /// Runs that are not `large`, or that share the file, go through WAL, whose one fsync a
+    /// commit costs small runs less than a rollback journal's three; their checkpoints run on a
+    /// connection of their own instead of inside the commit that fills the WAL
+    /// (``SQLiteFile/Checkpointer``), beside the next run.
+    public func appending<T>(large: Bool, _ body: (_ journal: String) throws -> T) rethrows -> T {
+        let taken = large && ((try? queue.inDatabase { db -> Bool in
             // Without waiting: another connection's hold on the file does not end by itself.
             try db.execute(sql: "PRAGMA busy_timeout = 0")
             defer { try? db.execute(sql: "PRAGMA busy_timeout = \(SQLiteFile.busyTimeoutMilliseconds)") }
             return try String.fetchOne(db, sql: "PRAGMA journal_mode = TRUNCATE") == "truncate"
-        }) ?? false
-        if taken { droppedPages.withLock { $0 = SQLiteFile.PageCache(location) } }
+        }) ?? false)
+        if taken {
+            droppedPages.withLock { $0 = SQLiteFile.PageCache(location) }
+        } else {
+            checkpointer.withLock { $0 = SQLiteFile.Checkpointer(writer: queue, path: location) }
+        }
         defer {
             droppedPages.withLock { $0 = nil }
+            checkpointer.withLock { c in
+                c?.finish()
+                c = nil
+            }
             // Failing here (a reader holding the file) leaves it to the next open.
             if taken { _ = try? queue.inDatabase { db in try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") } }
         }
-        return try body(taken ? "a rollback journal (this connection alone)" : "WAL (another connection has the file open)")
+        if taken { return try body("a rollback journal (this connection alone)") }
+        let checkpoints = checkpointer.withLock { $0 != nil } ? ", checkpointed on a connection of its own" : ""
+        return try body("WAL" + (large ? " (another connection has the file open)" : "") + checkpoints)
     }
 }
 

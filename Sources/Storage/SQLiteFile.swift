@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import GRDBSQLite
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +20,7 @@ enum SQLiteFile {
     static var busyTimeoutMilliseconds: Int { Int(busyTimeoutSeconds * 1000) }
 
     /// Opens (creating if needed) `path` in WAL mode with `synchronous=FULL`: back in WAL mode
-    /// if a batch ingest has it with a rollback journal (``SQLiteEngine/appending(_:)``), and
+    /// if a batch ingest has it with a rollback journal (``SQLiteEngine/appending(large:_:)``), and
     /// after SQLite rolled back the hot journal of an ingest that was killed.
     ///
     /// Another program's database (tables, but no record of OneCard's migrations) is refused
@@ -123,6 +125,88 @@ extension SQLiteFile {
             }
             #endif
             return nil
+        }
+    }
+}
+
+extension SQLiteFile {
+    /// The checkpoints of a WAL-mode file while a batch ingest writes it in many runs: on a
+    /// connection of their own, on its own thread, instead of inside the writer's commit that
+    /// filled the WAL, where SQLite runs them (`wal_autocheckpoint`). A checkpoint copies the
+    /// WAL's pages into the file, fsyncs the file and drops its pages from the kernel's page
+    /// cache (``PageCache``, as the rollback-journal path does); meanwhile the writer commits its
+    /// next run. Durability is the writer's fsync of the WAL, as before; a checkpoint only moves
+    /// committed pages, and one killed half-way is done again by the next.
+    ///
+    /// While it lives, the writer's WAL hook counts the WAL's frames after each commit (and
+    /// replaces SQLite's own checkpoints); a commit that leaves ``framesMin`` or more starts a
+    /// passive checkpoint unless one is under way. SQLite starts the WAL over at the writer's
+    /// next commit once a checkpoint copied all of it. A checkpoint that ends while the writer
+    /// commits has not, and the WAL grows; at ``framesMax`` the writer waits for the checkpoint
+    /// under way and finishes the copy itself, so that its next commit starts the WAL over. A
+    /// reader holding old pages stops both, as it stops SQLite's own checkpoints.
+    final class Checkpointer: Sendable {
+        /// The WAL's frames at which a checkpoint is due: SQLite's own default.
+        static let framesMin = 1_000
+        /// The WAL's frames at which the writer waits for the checkpoints to catch up (64 MiB
+        /// with the clearing database's 16 KiB pages).
+        static let framesMax = 4 * framesMin
+
+        private let writer: DatabaseQueue
+        private let connection: DatabaseQueue
+        /// The WAL's frames after the writer's last commit, from its WAL hook.
+        private let frames = Atomic<Int>(0)
+        /// Whether a checkpoint is queued or under way.
+        private let running = Atomic<Bool>(false)
+        private let pages: Mutex<PageCache?>
+        /// Checkpoints done, for tests.
+        let done = Atomic<Int>(0)
+
+        /// Checkpoints for `writer`'s file at `path` on a new connection; `nil` (SQLite's own
+        /// checkpoints stay) when the file cannot be opened again.
+        init?(writer: DatabaseQueue, path: String) {
+            guard let connection = try? SQLiteFile.open(path, refusing: nil) else { return nil }
+            self.writer = writer
+            self.connection = connection
+            pages = Mutex(PageCache(path))
+            let context = Unmanaged.passUnretained(self).toOpaque()
+            writer.inDatabase { db in
+                // Stays until finish() puts SQLite's own hook back; self lives until then.
+                _ = sqlite3_wal_hook(db.sqliteConnection, { context, _, _, frames in
+                    Unmanaged<Checkpointer>.fromOpaque(context!).takeUnretainedValue().frames.store(Int(frames), ordering: .relaxed)
+                    return SQLITE_OK
+                }, context)
+            }
+        }
+
+        /// After each commit of the writer, on its thread: starts a due checkpoint without
+        /// waiting for it, or catches up when the WAL is at ``framesMax``.
+        func committed() {
+            let frames = frames.load(ordering: .relaxed)
+            guard frames >= Self.framesMin else { return }
+            if frames >= Self.framesMax {
+                connection.inDatabase { _ in }
+                writer.inDatabase { db in checkpoint(db) }
+            } else if !running.exchange(true, ordering: .acquiring) {
+                connection.asyncWriteWithoutTransaction { [self] db in
+                    defer { running.store(false, ordering: .releasing) }
+                    checkpoint(db)
+                }
+            }
+        }
+
+        /// A passive checkpoint through `db`, then the file's pages dropped. Busy (another
+        /// connection's checkpoint, or a reader): the next commit asks again.
+        private func checkpoint(_ db: Database) {
+            guard (try? db.checkpoint(.passive)) != nil else { return }
+            pages.withLock { $0?.drop() }
+            done.add(1, ordering: .relaxed)
+        }
+
+        /// Waits for a checkpoint under way, then gives the writer SQLite's own checkpoints back.
+        func finish() {
+            connection.inDatabase { _ in }
+            writer.inDatabase { db in try? db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.framesMin)") }
         }
     }
 }

@@ -80,6 +80,34 @@ struct AppendingJournalTests {
         }
     }
 
+    @Test("small runs checkpoint on a connection of their own: the file fills as they commit, the WAL stays bounded, and SQLite's own checkpoints are back afterwards")
+    func checkpointedBeside() throws {
+        try withTempDir { dir in
+            let path = dir + "/c.sqlite"
+            let store = try Self.scratchStore(path)
+            let engine = try Self.engine(store)
+            func size(_ file: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0 }
+            func autocheckpoint() throws -> Int? { try engine.queue.inDatabase { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") } }
+            // 120 commits of about 1 MiB back to back: 7,700 WAL frames, twice framesMax.
+            let (commits, rows, bytes) = (120, 16, 64_000)
+            var walPeak = 0
+            let journal = try store.appendingRuns(recordsPerRun: 1) { journal in
+                #expect(try autocheckpoint() == 0, "SQLite's own checkpoints still on")
+                for _ in 0..<commits {
+                    try Self.addScratch(store, rows: rows, bytes: bytes)
+                    walPeak = max(walPeak, size(path + "-wal"))
+                }
+                #expect(size(path) > commits * rows * bytes / 2, "the checkpoints did not copy the WAL into the file")
+                return journal
+            }
+            #expect(journal.contains("checkpointed on a connection of its own"))
+            let frame = SQLiteEngine.pageSize + 24
+            #expect(walPeak <= (SQLiteFile.Checkpointer.framesMax + 2 * rows * bytes / SQLiteEngine.pageSize) * frame + 32, "WAL of \(walPeak) bytes")
+            #expect(try autocheckpoint() == SQLiteFile.Checkpointer.framesMin)
+            #expect(try Self.scratchRows(try ClearingStore(path: path)) == Int64(commits * rows))
+        }
+    }
+
     @Test("with another connection open the runs go through WAL, without waiting for that connection")
     func shared() throws {
         try withTempDir { dir in
@@ -172,7 +200,7 @@ struct AppendingJournalTests {
         guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
             let (keys, files) = try Self.generatedDay(
-                binary, dir, ["--cards", "2000", "--taps", "20000", "--seed", "13", "--duplicates", "0.01", "--forged-tac", "0.01", "--batch-records-max", "300"])
+                binary, dir, ["--cards", "8000", "--taps", "100000", "--seed", "13", "--duplicates", "0.01", "--forged-tac", "0.01", "--batch-records-max", "300"])
             let city = try City.parse(data: Data(contentsOf: URL(fileURLWithPath: TestPaths.city)), source: TestPaths.city)
             let clearingKeys = try ClearingKeys(paths: [keys])
             let received = BCDDateTime(iso: "2026-03-02T23:59:59")!
