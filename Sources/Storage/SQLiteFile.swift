@@ -159,8 +159,6 @@ extension SQLiteFile {
         /// Whether a checkpoint is queued or under way.
         private let running = Atomic<Bool>(false)
         private let pages: Mutex<PageCache?>
-        /// Checkpoints done, for tests.
-        let done = Atomic<Int>(0)
 
         /// Checkpoints for `writer`'s file at `path` on a new connection; `nil` (SQLite's own
         /// checkpoints stay) when the file cannot be opened again.
@@ -200,7 +198,6 @@ extension SQLiteFile {
         private func checkpoint(_ db: Database) {
             guard (try? db.checkpoint(.passive)) != nil else { return }
             pages.withLock { $0?.drop() }
-            done.add(1, ordering: .relaxed)
         }
 
         /// Waits for a checkpoint under way, then gives the writer SQLite's own checkpoints back.
