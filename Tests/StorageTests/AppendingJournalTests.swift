@@ -38,6 +38,16 @@ struct AppendingJournalTests {
         return store
     }
 
+    /// A scratch store on a new file in a temporary directory: `body` gets the file's path, the
+    /// store and its engine.
+    static func withScratchStore<T>(_ body: (String, ClearingStore, SQLiteEngine) throws -> T) throws -> T {
+        try withTempDir { dir in
+            let path = dir + "/c.sqlite"
+            let store = try scratchStore(path)
+            return try body(path, store, try engine(store))
+        }
+    }
+
     /// `body` in a batch ingest's runs on a file `store`'s connection has alone: through the
     /// rollback journal, with `synchronous=FULL`.
     static func appendingAlone<T>(_ store: ClearingStore, _ body: (String) throws -> T) throws -> T {
@@ -49,14 +59,11 @@ struct AppendingJournalTests {
 
     @Test("alone on the file: the runs commit through a rollback journal with synchronous=FULL, and the file is in WAL mode again afterwards")
     func alone() throws {
-        try withTempDir { dir in
-            let path = dir + "/c.sqlite"
-            let store = try Self.scratchStore(path)
-            let engine = try Self.engine(store)
+        try Self.withScratchStore { path, store, engine in
             let journal = try Self.appendingAlone(store) { journal in
                 try Self.addScratch(store, rows: 50, bytes: 40_000)
                 // Between commits the journal is empty: nothing is left to roll back.
-                #expect((try? FileManager.default.attributesOfItem(atPath: path + "-journal")[.size] as? Int) ?? 0 == 0)
+                #expect(fileSize(path + "-journal") == 0)
                 return journal
             }
             #expect(journal.contains("rollback journal"))
@@ -82,11 +89,7 @@ struct AppendingJournalTests {
 
     @Test("small runs checkpoint on a connection of their own: the file fills as they commit, the WAL stays bounded, and SQLite's own checkpoints are back afterwards")
     func checkpointedBeside() throws {
-        try withTempDir { dir in
-            let path = dir + "/c.sqlite"
-            let store = try Self.scratchStore(path)
-            let engine = try Self.engine(store)
-            func size(_ file: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0 }
+        try Self.withScratchStore { path, store, engine in
             func autocheckpoint() throws -> Int? { try engine.queue.inDatabase { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") } }
             // 120 commits of about 1 MiB back to back: 7,700 WAL frames, twice framesMax.
             let (commits, rows, bytes) = (120, 16, 64_000)
@@ -95,9 +98,9 @@ struct AppendingJournalTests {
                 #expect(try autocheckpoint() == 0, "SQLite's own checkpoints still on")
                 for _ in 0..<commits {
                     try Self.addScratch(store, rows: rows, bytes: bytes)
-                    walPeak = max(walPeak, size(path + "-wal"))
+                    walPeak = max(walPeak, fileSize(path + "-wal"))
                 }
-                #expect(size(path) > commits * rows * bytes / 2, "the checkpoints did not copy the WAL into the file")
+                #expect(fileSize(path) > commits * rows * bytes / 2, "the checkpoints did not copy the WAL into the file")
                 return journal
             }
             #expect(journal.contains("checkpointed on a connection of its own"))
@@ -130,10 +133,7 @@ struct AppendingJournalTests {
 
     @Test("a connection that opens the file meanwhile puts it back in WAL mode, and the ingest's connection follows")
     func openedMeanwhile() throws {
-        try withTempDir { dir in
-            let path = dir + "/c.sqlite"
-            let store = try Self.scratchStore(path)
-            let engine = try Self.engine(store)
+        try Self.withScratchStore { path, store, engine in
             try Self.appendingAlone(store) { _ in
                 try Self.addScratch(store, rows: 5)
                 let other = try ClearingStore(path: path)

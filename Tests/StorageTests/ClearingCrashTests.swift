@@ -47,8 +47,8 @@ struct ClearingCrashTests {
                 } else if large {
                     timedKills += try runAndKill(binary, ingest, when: { Self.isHot(db + "-journal") }) ? 1 : 0
                 } else {
-                    let size = Self.size(db)
-                    timedKills += try runAndKill(binary, ingest, when: { Self.size(db) > size }) ? 1 : 0
+                    let size = fileSize(db)
+                    timedKills += try runAndKill(binary, ingest, when: { fileSize(db) > size }) ? 1 : 0
                 }
                 let after = try audit(db)
                 #expect(after.holds, "ledger broken after a kill: \(after.violations)")
@@ -100,9 +100,6 @@ struct ClearingCrashTests {
         defer { try? h.close() }
         return (try? h.read(upToCount: 8)) == Data([0xD9, 0xD5, 0x05, 0xF9, 0x20, 0xA1, 0x63, 0xD7])
     }
-
-    /// The size of the file at `path` (0 if there is none).
-    static func size(_ path: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
 
     /// Starts the ingest and kills it as soon as `moment` holds (polled every 0.2 ms; at most
     /// 5 s). Returns whether it held when the ingest was killed.
