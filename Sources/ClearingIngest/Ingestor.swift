@@ -26,10 +26,11 @@ public final class Ingestor {
     /// 10M-tap day, in runs of 11,250 records or by default, and held a run more).
     static func runsAhead(_ recordsPerRun: Int) -> Int { recordsPerRun < ClearingStore.appendingRunRecordsMin ? 2 : 1 }
 
-    /// The queue the runs are written on: a thread of its own. On the global queue a write
-    /// waited for a thread while staging the next run took both (`DispatchQueue.concurrentPerform`
-    /// in ``Stager``), and the two stages ran one after the other.
-    static let writing = DispatchQueue(label: "onecard.ingest.write")
+    /// The queue this ingestor's runs are written on: a thread of its own (one an ingestor, so
+    /// that ingests into other files do not wait for each other's writes). On the global queue a
+    /// write waited for a thread while staging the next run took both
+    /// (`DispatchQueue.concurrentPerform` in ``Stager``), and the two stages ran one after the other.
+    private let writing = DispatchQueue(label: "onecard.ingest.write")
     /// How often a run is redone when another writer committed first.
     public static let attemptsMax = 5
 
@@ -247,7 +248,7 @@ public final class Ingestor {
                 prepared.generation = engine.generation
                 since = prepared.hasSnapshot && since + prepared.touched >= store.snapshotRowsMin ? 0 : since + prepared.touched
                 let (store, run) = (store, prepared)
-                inFlight = Posted(decoded: decoded, result: r, records: records, writing: Background(on: Self.writing) {
+                inFlight = Posted(decoded: decoded, result: r, records: records, writing: Background(on: self.writing) {
                     do throws(StorageError) {
                         let (_, generation) = try store.write(run)
                         // For the runs after the next.
