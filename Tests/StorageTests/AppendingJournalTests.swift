@@ -63,7 +63,7 @@ struct AppendingJournalTests {
             let journal = try Self.appendingAlone(store) { journal in
                 try Self.addScratch(store, rows: 50, bytes: 40_000)
                 // Between commits the journal is empty: nothing is left to roll back.
-                #expect(fileSize(path + "-journal") == 0)
+                #expect(FileBytes.size(path + "-journal") ?? 0 == 0)
                 return journal
             }
             #expect(journal.contains("rollback journal"))
@@ -98,9 +98,9 @@ struct AppendingJournalTests {
                 #expect(try autocheckpoint() == 0, "SQLite's own checkpoints still on")
                 for _ in 0..<commits {
                     try Self.addScratch(store, rows: rows, bytes: bytes)
-                    walPeak = max(walPeak, fileSize(path + "-wal"))
+                    walPeak = max(walPeak, FileBytes.size(path + "-wal") ?? 0)
                 }
-                #expect(fileSize(path) > commits * rows * bytes / 2, "the checkpoints did not copy the WAL into the file")
+                #expect(FileBytes.size(path) ?? 0 > commits * rows * bytes / 2, "the checkpoints did not copy the WAL into the file")
                 return journal
             }
             #expect(journal.contains("checkpointed on a connection of its own"))

@@ -47,8 +47,8 @@ struct ClearingCrashTests {
                 } else if large {
                     timedKills += try runAndKill(binary, ingest, when: { Self.isHot(db + "-journal") }) ? 1 : 0
                 } else {
-                    let size = fileSize(db)
-                    timedKills += try runAndKill(binary, ingest, when: { fileSize(db) > size }) ? 1 : 0
+                    let size = FileBytes.size(db) ?? 0
+                    timedKills += try runAndKill(binary, ingest, when: { FileBytes.size(db) ?? 0 > size }) ? 1 : 0
                 }
                 let after = try audit(db)
                 #expect(after.holds, "ledger broken after a kill: \(after.violations)")

@@ -20,9 +20,6 @@ func withTempDir<T>(_ body: (String) throws -> T) throws -> T {
     return try body(dir)
 }
 
-/// The size of the file at `path` in bytes; 0 if there is none.
-func fileSize(_ path: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
-
 let busTerminal = TerminalID(rawValue: 0x0102_0304_0506)!
 let otherTerminal = TerminalID(rawValue: 0x0A0B_0C0D_0E0F)!
 let counterTerminal = TerminalID(rawValue: 0x0000_0000_0001)!
