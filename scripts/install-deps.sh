@@ -2,7 +2,8 @@
 # Installs the Debian packages OneCard builds and tests with. Idempotent; quiet when all
 # are present already.
 set -euo pipefail
-packages=(libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd pkg-config openssl curl python3 postgresql)
+# time: /usr/bin/time, which Benchmarks/day.sh and frontend.sh report wall time and peak memory with.
+packages=(libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd pkg-config openssl curl python3 postgresql time)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
