@@ -223,9 +223,12 @@ let package = Package(
             dependencies: ["OneCardCore", "OneCardCrypto", "EPurse", "City", "UploadBatch", "Terminal", "OneCardTestSupport"],
             swiftSettings: strict
         ),
+        // For the storage tests: a SQLite VFS in front of the default one that counts a WAL's
+        // fsyncs and the writes not yet fsynced.
+        .target(name: "CSQLiteSyncWatch", path: "Tests/SyncWatch", linkerSettings: [.linkedLibrary("sqlite3")]),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage", "City", "Clearing", "ClearingIngest", "OneCardTestSupport", "StoreTestSupport", "PostgresStorage",
+            dependencies: ["OneCardCore", "OneCardCrypto", "UploadBatch", "Terminal", "Storage", "City", "Clearing", "ClearingIngest", "OneCardTestSupport", "StoreTestSupport", "PostgresStorage", "CSQLiteSyncWatch",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict

@@ -107,7 +107,8 @@ public final class Ingestor {
     ///   - progress: called after each run with the records done and the total.
     ///   - phase: called with each phase and its duration in milliseconds (`--verbose`).
     /// - Throws: ``StorageError`` when a run cannot be committed (nothing of that run is
-    ///   stored; the runs before it stay).
+    ///   stored; the runs before it stay), or when the runs cannot be fsynced once they end
+    ///   (small runs: ``ClearingStore/appendingRuns(recordsPerRun:_:)``).
     public func ingest(
         _ files: [String], received: BCDDateTime, recordsPerRun: Int = Ingestor.recordsPerRunDefault,
         progress: ((Int, Int) -> Void)? = nil, phase: ((String, Int) -> Void)? = nil

@@ -68,8 +68,9 @@ public final class ClearingStore: Sendable {
     /// Runs `body`, a batch ingest's runs of about `recordsPerRun` records each, with the
     /// database set for them (``SQLEngine/appending(large:_:)``): for large appends when the
     /// runs are large enough to gain (``appendingRunRecordsMin``); `journal` says what the runs
-    /// go through.
-    public func appendingRuns<T>(recordsPerRun: Int, _ body: (_ journal: String) throws -> T) rethrows -> T {
+    /// go through. Every run committed is on disk when this returns or throws; smaller runs'
+    /// commits do not wait for the disk before then (``SQLiteEngine/appending(large:_:)``).
+    public func appendingRuns<T>(recordsPerRun: Int, _ body: (_ journal: String) throws -> T) throws -> T {
         let large = recordsPerRun >= Self.appendingRunRecordsMin
         return try engine.appending(large: large) { journal in
             try body(large ? journal : journal + " (runs of fewer than \(Self.appendingRunRecordsMin) records)")

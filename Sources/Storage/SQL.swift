@@ -152,15 +152,16 @@ public protocol SQLEngine: AnyObject, Sendable {
     func storageError(_ error: any Error, operation: String) -> StorageError?
     /// Runs `body`, a batch of append-only write transactions (a batch ingest's runs; `large`
     /// when each appends tens of megabytes), with the engine set for them, and passes it what
-    /// it writes through, for `--verbose`. Every transaction stays as durable and atomic as a
-    /// ``write(_:)``; what may change is how many times its bytes reach the disk and which
-    /// thread pays for it (``SQLiteEngine``).
-    func appending<T>(large: Bool, _ body: (_ journal: String) throws -> T) rethrows -> T
+    /// it writes through, for `--verbose`. Every transaction stays as atomic as a ``write(_:)``,
+    /// and every one is as durable by the time this returns (or throws); what may change is how
+    /// many times its bytes reach the disk, which thread pays for it, and whether each commit
+    /// waits for the disk or all wait once at the end (``SQLiteEngine``).
+    func appending<T>(large: Bool, _ body: (_ journal: String) throws -> T) throws -> T
 }
 
 extension SQLEngine {
     /// As ``write(_:)`` always writes: nothing to set.
-    public func appending<T>(large: Bool, _ body: (_ journal: String) throws -> T) rethrows -> T { try body("as every write") }
+    public func appending<T>(large: Bool, _ body: (_ journal: String) throws -> T) throws -> T { try body("as every write") }
 }
 
 /// SQLite through GRDB: one serialised connection, WAL (a rollback journal while a batch ingest
@@ -235,31 +236,39 @@ public final class SQLiteEngine: SQLEngine {
     /// Runs that are not `large`, or that share the file, go through WAL, whose one fsync a
     /// commit costs small runs less than a rollback journal's three; their checkpoints run on a
     /// connection of their own instead of inside the commit that fills the WAL
-    /// (``SQLiteFile/Checkpointer``), beside the next run.
-    public func appending<T>(large: Bool, _ body: (_ journal: String) throws -> T) rethrows -> T {
+    /// (``SQLiteFile/Checkpointer``), beside the next run. Their commits do not wait for the
+    /// disk: the WAL is fsynced at each checkpoint and once when `body` ends, before this
+    /// returns or throws (a failed fsync throws ``StorageError/unwritable(path:reason:)``).
+    public func appending<T>(large: Bool, _ body: (_ journal: String) throws -> T) throws -> T {
         let taken = large && ((try? queue.inDatabase { db -> Bool in
             // Without waiting: another connection's hold on the file does not end by itself.
             try db.execute(sql: "PRAGMA busy_timeout = 0")
             defer { try? db.execute(sql: "PRAGMA busy_timeout = \(SQLiteFile.busyTimeoutMilliseconds)") }
             return try String.fetchOne(db, sql: "PRAGMA journal_mode = TRUNCATE") == "truncate"
         }) ?? false)
-        if taken {
-            droppedPages.withLock { $0 = SQLiteFile.PageCache(location) }
-        } else {
-            checkpointer.withLock { $0 = SQLiteFile.Checkpointer(writer: queue, path: location) }
-        }
-        defer {
+        let beside = taken ? nil : SQLiteFile.Checkpointer(writer: queue, path: location)
+        if taken { droppedPages.withLock { $0 = SQLiteFile.PageCache(location) } }
+        checkpointer.withLock { $0 = beside }
+        func end() throws {
             droppedPages.withLock { $0 = nil }
-            checkpointer.withLock { c in
-                c?.finish()
-                c = nil
-            }
+            checkpointer.withLock { $0 = nil }
             // Failing here (a reader holding the file) leaves it to the next open.
             if taken { _ = try? queue.inDatabase { db in try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") } }
+            try beside?.finish(path: location)
         }
-        if taken { return try body("a rollback journal (this connection alone)") }
-        let checkpoints = checkpointer.withLock { $0 != nil } ? ", checkpointed on a connection of its own" : ""
-        return try body("WAL" + (large ? " (another connection has the file open)" : "") + checkpoints)
+        let value: T
+        do {
+            value = try body(
+                taken ? "a rollback journal (this connection alone)"
+                    : "WAL" + (large ? " (another connection has the file open)" : "")
+                    + (beside != nil ? ", checkpointed on a connection of its own, fsynced when the runs end" : ""))
+        } catch {
+            // What was committed before the failure is on disk all the same.
+            try? end()
+            throw error
+        }
+        try end()
+        return value
     }
 }
 

@@ -8,7 +8,9 @@ import Glibc
 
 /// How OneCard opens every SQLite file it writes (a terminal journal, the issuer registry, the
 /// clearing database): WAL mode with `synchronous=FULL`, so that each commit is fsynced before
-/// it returns and an acknowledged tap, registration or run survives a power cut.
+/// it returns and an acknowledged tap, registration or run survives a power cut. (A batch
+/// ingest's small runs are fsynced together when the ingest's runs end, before it returns:
+/// ``Checkpointer``.)
 ///
 /// Not GRDB's `journalMode = .wal`: that sets `synchronous=NORMAL` after the configuration's
 /// `prepareDatabase` has run, and in WAL mode a NORMAL commit reaches the disk only at the next
@@ -135,8 +137,18 @@ extension SQLiteFile {
     /// filled the WAL, where SQLite runs them (`wal_autocheckpoint`). A checkpoint copies the
     /// WAL's pages into the file, fsyncs the file and drops its pages from the kernel's page
     /// cache (``PageCache``, as the rollback-journal path does); meanwhile the writer commits its
-    /// next run. Durability is the writer's fsync of the WAL, as before; a checkpoint only moves
-    /// committed pages, and one killed half-way is done again by the next.
+    /// next run. A checkpoint only moves committed pages, and one killed half-way is done again by
+    /// the next.
+    ///
+    /// Meanwhile the writer commits with `synchronous=NORMAL`: a commit is in the WAL, in the
+    /// kernel's page cache, when it returns, and survives the process being killed, but it does
+    /// not wait for the disk. The WAL reaches the disk at each checkpoint, which fsyncs it before
+    /// copying it, and when the runs end: ``finish()`` fsyncs it and gives the writer
+    /// `synchronous=FULL` back before the ingest returns, so that what the ingest acknowledges
+    /// survives a power cut. A power cut before then can only undo the newest runs, whole and in
+    /// order; their files, still there, are ingested again by the next ingest, and the runs
+    /// before are skipped as replays. A run of 1,130 records waited about 0.5 ms for its fsync,
+    /// a third of the 1M-tap day in one-file runs (docs/performance.md, "Small runs synced once").
     ///
     /// While it lives, the writer's WAL hook counts the WAL's frames after each commit (and
     /// replaces SQLite's own checkpoints); a commit that leaves ``framesMin`` or more starts a
@@ -174,6 +186,8 @@ extension SQLiteFile {
                     Unmanaged<Checkpointer>.fromOpaque(context!).takeUnretainedValue().frames.store(Int(frames), ordering: .relaxed)
                     return SQLITE_OK
                 }, context)
+                // Failing, it stays FULL: each commit waits for the disk, as always.
+                try? db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
         }
 
@@ -200,10 +214,33 @@ extension SQLiteFile {
             pages.withLock { $0?.drop() }
         }
 
-        /// Waits for a checkpoint under way, then gives the writer SQLite's own checkpoints back.
-        func finish() {
+        /// Waits for a checkpoint under way, gives the writer SQLite's own checkpoints and
+        /// `synchronous=FULL` back, then fsyncs the WAL: every run committed since ``init`` is on
+        /// disk when it returns. The fsync goes through SQLite's own file object of the writer's
+        /// WAL (`sqlite3_file_control` with `SQLITE_FCNTL_JOURNAL_POINTER`, then its `xSync`), as
+        /// a commit with `synchronous=FULL` does: never a descriptor of its own, whose closing
+        /// would drop SQLite's locks on the file (``PageCache``).
+        ///
+        /// - Throws: ``StorageError/unwritable(path:reason:)`` when the WAL cannot be fsynced:
+        ///   the newest runs may not be on disk, and the ingest must not report them done (run
+        ///   again, it finds them stored or ingests them again).
+        func finish(path: String) throws(StorageError) {
             connection.inDatabase { _ in }
-            writer.inDatabase { db in try? db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.framesMin)") }
+            let synced = try StorageFailure.run(path, "ending an ingest's runs") {
+                try writer.inDatabase { db -> Int32 in
+                    try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.framesMin)")
+                    try db.execute(sql: "PRAGMA synchronous = FULL")
+                    var wal: UnsafeMutablePointer<sqlite3_file>?
+                    let found = withUnsafeMutablePointer(to: &wal) {
+                        sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_JOURNAL_POINTER, $0)
+                    }
+                    guard found == SQLITE_OK, let wal, let sync = wal.pointee.pMethods?.pointee.xSync else { return SQLITE_NOTFOUND }
+                    return sync(wal, SQLITE_SYNC_NORMAL)
+                }
+            }
+            guard synced == SQLITE_OK else {
+                throw StorageError.unwritable(path: path + "-wal", reason: "the WAL could not be fsynced (SQLite code \(synced))")
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import City
 import Clearing
+import CSQLiteSyncWatch
 import ClearingIngest
 import Foundation
 import GRDB
@@ -73,17 +74,45 @@ struct AppendingJournalTests {
         }
     }
 
-    @Test("runs of fewer records go through WAL: a rollback journal's three fsyncs a commit would cost them more than it saves")
+    @Test("runs of fewer records go through WAL, with synchronous=NORMAL until they end: a rollback journal's three fsyncs a commit would cost them more than it saves")
     func smallRuns() throws {
-        try withTempDir { dir in
-            let store = try Self.scratchStore(dir + "/c.sqlite")
+        try Self.withScratchStore { _, store, engine in
             let journal = try store.appendingRuns(recordsPerRun: ClearingStore.appendingRunRecordsMin - 1) { journal in
-                #expect(try Self.modes(try Self.engine(store)) == ("wal", 2))
+                #expect(try Self.modes(engine) == ("wal", 1))
                 try Self.addScratch(store, rows: 3)
                 return journal
             }
             #expect(journal.contains("fewer than"))
+            #expect(journal.contains("fsynced when the runs end"))
+            #expect(try Self.modes(engine) == ("wal", 2))
             #expect(try Self.scratchRows(store) == 3)
+        }
+    }
+
+    @Test("small runs' commits do not wait for the disk: the WAL is fsynced once when the runs end, after its last write, and commits after them wait again")
+    func smallRunsSyncedAtTheEnd() throws {
+        try withTempDir { dir in
+            let path = dir + "/c.sqlite"
+            // Through the counting VFS: the store's connections and the checkpointer's.
+            #expect(onecard_syncwatch_start(path) == 0)
+            defer { onecard_syncwatch_stop() }
+            let store = try Self.scratchStore(path)
+            // 40 commits of a few frames each: far fewer than a checkpoint's framesMin.
+            let commits = 40
+            let syncs = try store.appendingRuns(recordsPerRun: 1) { _ in
+                let before = onecard_syncwatch_wal_syncs()
+                for _ in 0..<commits { try Self.addScratch(store, rows: 2, bytes: 1_000) }
+                #expect(onecard_syncwatch_wal_unsynced_writes() >= commits, "the commits waited for the disk")
+                return onecard_syncwatch_wal_syncs() - before
+            }
+            #expect(syncs == 0, "\(syncs) fsyncs of the WAL in \(commits) commits")
+            #expect(onecard_syncwatch_wal_unsynced_writes() == 0, "runs not on disk when the runs ended")
+            let ended = onecard_syncwatch_wal_syncs()
+            #expect(ended >= 1)
+            try Self.addScratch(store, rows: 1)
+            #expect(onecard_syncwatch_wal_unsynced_writes() == 0, "a commit after the runs did not wait for the disk")
+            #expect(onecard_syncwatch_wal_syncs() == ended + 1)
+            #expect(try Self.scratchRows(try ClearingStore(path: path)) == Int64(commits * 2 + 1))
         }
     }
 
@@ -121,7 +150,8 @@ struct AppendingJournalTests {
             let started = Date()
             let journal = try store.appendingRuns(recordsPerRun: ClearingStore.appendingRunRecordsMin) { journal in
                 #expect(Date().timeIntervalSince(started) < SQLiteFile.busyTimeoutSeconds, "waited for the other connection")
-                #expect(try Self.modes(try Self.engine(store)) == ("wal", 2))
+                // Its checkpoints beside it, its commits fsynced when the runs end.
+                #expect(try Self.modes(try Self.engine(store)) == ("wal", 1))
                 try Self.addScratch(store, rows: 10)
                 return journal
             }
@@ -160,7 +190,7 @@ struct AppendingJournalTests {
             // before it commits, as a large run does: the file then holds half a run.
             try engine.queue.inDatabase { db in try db.execute(sql: "PRAGMA cache_size = 8") }
             let crashed = dir + "/crashed.sqlite"
-            store.appendingRuns(recordsPerRun: ClearingStore.appendingRunRecordsMin) { _ in
+            try store.appendingRuns(recordsPerRun: ClearingStore.appendingRunRecordsMin) { _ in
                 _ = try? store.engine.write { db in
                     _ = try db.execute("UPDATE scratch SET data = zeroblob(20000)", [])
                     for _ in 0..<200 { _ = try db.execute("INSERT INTO scratch (data) VALUES (zeroblob(20000))", []) }
