@@ -200,8 +200,9 @@ public final class Ingestor {
         // records sorted and their TACs checked (staged) while this run posts, and this run posts
         // while the one before it is written. Small runs stage two ahead (``runsAhead(_:)``). The
         // registry is read between writes, on the writing thread right after each write (the
-        // store is idle then, and this thread does not wait for it): a terminal suspended now is
-        // refused from the third or fourth run on, the fourth or fifth with small runs.
+        // store is idle then, and this thread does not wait for it): a terminal suspended right
+        // after run k committed is refused from run k+4 on, k+5 with small runs
+        // (`IncrementalRunsTests.suspendedDuringIngest`).
         let (keys, stager) = (keys, engine.stager)
         // A run holds `recordsPerRun` records, or the whole input when that is less.
         let runRecords = min(max(1, recordsPerRun), total)
