@@ -215,21 +215,11 @@ struct AppendingJournalTests {
         }
     }
 
-    /// A new keyset in `dir` and a day loadgen makes with it in `dir/day` (`options`: its size,
-    /// seed and faults): the keyset's path and the batch files in order.
-    static func generatedDay(_ binary: String, _ dir: String, _ options: [String]) throws -> (keys: String, files: [String]) {
-        let keys = dir + "/keys.json"
-        try runOnecard(binary, ["keys", "new", "--out", keys])
-        try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--out", dir + "/day"] + options)
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
-        return (keys, files)
-    }
-
     @Test("a day ingested alone (rollback journal), beside another connection (WAL) and in small runs (WAL) ends the same, at the ground truth")
     func ingestBothWays() throws {
         guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
-            let (keys, files) = try Self.generatedDay(
+            let (keys, files) = try generatedDay(
                 binary, dir, ["--cards", "8000", "--taps", "100000", "--seed", "13", "--duplicates", "0.01", "--forged-tac", "0.01", "--batch-records-max", "300"])
             let city = try City.parse(data: Data(contentsOf: URL(fileURLWithPath: TestPaths.city)), source: TestPaths.city)
             let clearingKeys = try ClearingKeys(paths: [keys])
@@ -238,8 +228,7 @@ struct AppendingJournalTests {
             func ingest(_ name: String, beside: Bool, recordsPerRun: Int = ClearingStore.appendingRunRecordsMin) throws -> (journal: [String], accepted: Int, fen: Int64, transfers: [UInt8]) {
                 let path = dir + "/" + name + ".sqlite"
                 let store = try ClearingStore(path: path)
-                try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
-                for (id, t) in city.terminals { try store.registerTerminal(id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-03-01T00:00:00Z") }
+                try registerCity(store, city)
                 let other = beside ? try ClearingStore(path: path) : nil
                 var journal: [String] = []
                 let report = try Ingestor(store: store, city: city, keys: clearingKeys)
@@ -272,7 +261,7 @@ struct AppendingJournalTests {
     func besideAnotherProcess() throws {
         guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
-            let (keys, files) = try Self.generatedDay(binary, dir, ["--cards", "15000", "--taps", "150000", "--seed", "14", "--batch-records-max", "2000"])
+            let (keys, files) = try generatedDay(binary, dir, ["--cards", "15000", "--taps", "150000", "--seed", "14", "--batch-records-max", "2000"])
             let db = dir + "/c.sqlite"
             try runOnecard(binary, ["clearing", "terminals", "add", "--db", db, "--city", TestPaths.city, "--from-city"])
             let ingest = Process()

@@ -29,8 +29,7 @@ struct DailyUploadsTests {
             let city = try City.parse(data: Data(contentsOf: URL(fileURLWithPath: TestPaths.city)), source: TestPaths.city)
             let clearingKeys = try ClearingKeys(paths: [keys])
             let store = try TestBackend.open(dir + "/c.sqlite")
-            try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
-            for (id, t) in city.terminals { try store.registerTerminal(id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-03-01T00:00:00Z") }
+            try registerCity(store, city)
             var accepted = 0, amount: Int64 = 0, refused: [String: Int] = [:]
             for day in days {
                 let folder = dir + "/daily/batches/" + day

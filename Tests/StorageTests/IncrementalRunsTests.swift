@@ -15,15 +15,12 @@ struct IncrementalRunsTests {
     func manyRunsEqualOne() throws {
         guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
-            let keys = dir + "/keys.json"
-            try runOnecard(binary, ["keys", "new", "--out", keys])
             // Small batches, so that a card's records are scattered over many runs, with faults
             // (duplicates, forged TACs, grey records) for the checks to refuse.
-            try runOnecard(binary, [
-                "loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "1500", "--taps", "15000", "--seed", "12",
-                "--out", dir + "/day", "--duplicates", "0.01", "--forged-tac", "0.01", "--grey", "0.01", "--batch-records-max", "60",
+            let (keys, files) = try generatedDay(binary, dir, [
+                "--cards", "1500", "--taps", "15000", "--seed", "12",
+                "--duplicates", "0.01", "--forged-tac", "0.01", "--grey", "0.01", "--batch-records-max", "60",
             ])
-            let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
             #expect(files.count > 200, "the day must be split into many batches (\(files.count))")
             let city = try City.parse(data: Data(contentsOf: URL(fileURLWithPath: TestPaths.city)), source: TestPaths.city)
             let clearingKeys = try ClearingKeys(paths: [keys])
@@ -32,8 +29,7 @@ struct IncrementalRunsTests {
 
             func open(_ name: String, snapshotRowsMin: Int = ClearingStore.snapshotRowsMinDefault) throws -> ClearingStore {
                 let store = try TestBackend.open(dir + "/" + name + ".sqlite", snapshotRowsMin: snapshotRowsMin)
-                try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
-                for (id, t) in city.terminals { try store.registerTerminal(id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-03-01T00:00:00Z") }
+                try registerCity(store, city)
                 return store
             }
             // One run for the whole day.
@@ -120,13 +116,7 @@ struct IncrementalRunsTests {
     func suspendedDuringIngest() throws {
         guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
-            let keys = dir + "/keys.json"
-            try runOnecard(binary, ["keys", "new", "--out", keys])
-            try runOnecard(binary, [
-                "loadgen", "--city", TestPaths.city, "--keys", keys, "--cards", "1500", "--taps", "15000", "--seed", "21",
-                "--out", dir + "/day", "--batch-records-max", "20",
-            ])
-            let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
+            let (keys, files) = try generatedDay(binary, dir, ["--cards", "1500", "--taps", "15000", "--seed", "21", "--batch-records-max", "20"])
             // The terminal with the most batches. Files are named terminal-sequence, so its
             // batches are consecutive runs (a run per file).
             let byTerminal = Dictionary(grouping: files.indices) { String(files[$0].split(separator: "/").last!.prefix(12)) }
@@ -136,8 +126,7 @@ struct IncrementalRunsTests {
             let city = try City.parse(data: Data(contentsOf: URL(fileURLWithPath: TestPaths.city)), source: TestPaths.city)
             let location = try TestBackend.location(for: dir + "/c.sqlite")
             let store = try TestBackend.open(location)
-            try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
-            for (id, t) in city.terminals { try store.registerTerminal(id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-03-01T00:00:00Z") }
+            try registerCity(store, city)
             // An officer's connection: another process, as `clearing terminals suspend` is.
             let officer = try TestBackend.open(location)
             let lastBefore = runs[1]

@@ -6,6 +6,7 @@ import Storage
 import UploadBatch
 import Clearing
 import ClearingIngest
+import City
 import OneCardCrypto
 
 /// A fresh directory for one test's SQLite files, removed afterwards.
@@ -115,4 +116,21 @@ enum UploadFixture {
         let key = BatchFile.uploadKey(batchMaster: try! keyset.masterKey(.batch), terminal: b.batch.header.terminal)
         return Ingestor.Upload(name: name ?? b.file, bytes: b.batch.encode(key: key))
     }
+}
+
+/// A new keyset in `dir` and a day loadgen makes with it in `dir/day` (`options`: its size,
+/// seed and faults): the keyset's path and the batch files in order.
+func generatedDay(_ binary: String, _ dir: String, _ options: [String]) throws -> (keys: String, files: [String]) {
+    let keys = dir + "/keys.json"
+    try runOnecard(binary, ["keys", "new", "--out", keys])
+    try runOnecard(binary, ["loadgen", "--city", TestPaths.city, "--keys", keys, "--out", dir + "/day"] + options)
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/day/batches").sorted().map { dir + "/day/batches/" + $0 }
+    return (keys, files)
+}
+
+/// Stores the example city in `store` and registers each of its terminals, active, with upload
+/// key version 1, as `clearing terminals add --from-city` does.
+func registerCity(_ store: ClearingStore, _ city: City) throws {
+    try store.addCity(Data(contentsOf: URL(fileURLWithPath: TestPaths.city)))
+    for (id, t) in city.terminals { try store.registerTerminal(id, operatorID: t.operatorID.rawValue, keyVersion: 1, at: "2026-03-01T00:00:00Z") }
 }
