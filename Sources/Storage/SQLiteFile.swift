@@ -227,17 +227,21 @@ extension SQLiteFile {
         ///   again, it finds them stored or ingests them again).
         func finish(path: String) throws(StorageError) {
             connection.inDatabase { _ in }
+            // nil: the writer has no WAL open to fsync.
             let synced = try StorageFailure.run(path, "ending an ingest's runs") {
-                try writer.inDatabase { db -> Int32 in
+                try writer.inDatabase { db -> Int32? in
                     try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.framesMin)")
                     try db.execute(sql: "PRAGMA synchronous = FULL")
                     var wal: UnsafeMutablePointer<sqlite3_file>?
                     let found = withUnsafeMutablePointer(to: &wal) {
                         sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_JOURNAL_POINTER, $0)
                     }
-                    guard found == SQLITE_OK, let wal, let sync = wal.pointee.pMethods?.pointee.xSync else { return SQLITE_NOTFOUND }
+                    guard found == SQLITE_OK, let wal, let sync = wal.pointee.pMethods?.pointee.xSync else { return nil }
                     return sync(wal, SQLITE_SYNC_NORMAL)
                 }
+            }
+            guard let synced else {
+                throw StorageError.unwritable(path: path + "-wal", reason: "no WAL open to fsync after the ingest's runs")
             }
             guard synced == SQLITE_OK else {
                 throw StorageError.unwritable(path: path + "-wal", reason: "the WAL could not be fsynced (SQLite code \(synced))")

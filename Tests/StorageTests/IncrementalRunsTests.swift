@@ -117,10 +117,11 @@ struct IncrementalRunsTests {
         guard let binary = onecardBinary() else { return }
         try withTempDir { dir in
             let (keys, files) = try generatedDay(binary, dir, ["--cards", "1500", "--taps", "15000", "--seed", "21", "--batch-records-max", "20"])
-            // The terminal with the most batches. Files are named terminal-sequence, so its
-            // batches are consecutive runs (a run per file).
+            // The terminal with the most batches (the lowest number among equals, so that every
+            // try takes the same). Files are named terminal-sequence, so its batches are
+            // consecutive runs (a run per file).
             let byTerminal = Dictionary(grouping: files.indices) { String(files[$0].split(separator: "/").last!.prefix(12)) }
-            let (name, runs) = try #require(byTerminal.max { $0.value.count < $1.value.count })
+            let (name, runs) = try #require(byTerminal.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) })
             try #require(runs.count >= 10, "the busiest terminal has \(runs.count) batches")
             let terminal = try #require(UInt64(name, radix: 16).flatMap(TerminalID.init(rawValue:)))
             let city = try City.parse(data: Data(contentsOf: URL(fileURLWithPath: TestPaths.city)), source: TestPaths.city)
